@@ -1,0 +1,1 @@
+"""Effective ODEs fitted to trajectories held in xarray: fit, solve, compare, report."""

@@ -1,0 +1,92 @@
+"""The Fourier view of an embedding: one circle per frequency k (paper section 2, eq. 1).
+
+For an embedding ``E`` of shape ``(..., p, d)`` (token axis second to last) the Fourier coefficient of
+frequency k is ``F_k = sum_n exp(-2 pi i k n / p) E_n``, a complex vector in C^d. Frequencies k and p - k
+are the same circle, so the toolkit keeps ``k = 1 .. (p - 1) // 2``. The ``amplitude`` is ``||F_k||`` and
+the ``signal`` is ``||F_k||^2``.
+
+The functions that the training loop calls on every recorded step (:func:`fourier_basis`,
+:func:`signal`) are written with plain matrix products so that the same code serves numpy arrays and
+torch tensors on any device.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from fittest.errors import InputError
+
+
+def check_p(p: object, *, name: str = "p") -> int:
+    """Return ``p`` as an int, or raise if it is not an integer >= 3.
+
+    Raises:
+        InputError: ``p`` is not an integer, or is below 3.
+    """
+    if isinstance(p, bool) or not isinstance(p, numbers.Integral | float | np.integer | np.floating):
+        raise InputError(f"{name} must be an integer >= 3, got {p!r}")
+    if float(p) != int(p) or int(p) < 3:
+        raise InputError(f"{name} must be an integer >= 3, got {p!r}")
+    return int(p)
+
+
+def frequencies(p: int) -> np.ndarray:
+    """The distinct circles' frequencies ``1 .. (p - 1) // 2`` of modulus ``p``.
+
+    At even ``p`` the middle frequency ``p / 2`` is its own partner and is a line, not a circle; it is left
+    out, as it is from the run dataset's ``frequency`` axis.
+    """
+    p = check_p(p)
+    return np.arange(1, (p - 1) // 2 + 1)
+
+
+def fourier_basis(p: int, *, dtype=np.float64) -> np.ndarray:
+    """Real Fourier basis, shape ``(2 K, p)`` with ``K = (p - 1) // 2``.
+
+    Rows ``0 .. K-1`` are ``cos(2 pi k n / p)`` and rows ``K .. 2K-1`` are ``sin(2 pi k n / p)`` for
+    ``k = 1 .. K``, so that ``basis @ E`` holds the real and (minus) imaginary parts of ``F_k``.
+    """
+    k = frequencies(p)[:, None]
+    n = np.arange(p)[None, :]
+    angle = 2 * np.pi * ((k * n) % p) / p  # reduce mod p first: exact angles for large k * n
+    return np.concatenate([np.cos(angle), np.sin(angle)]).astype(dtype)
+
+
+def signal(embedding, basis=None):
+    """``||F_k||^2`` for ``k = 1 .. (p - 1) // 2``.
+
+    Arguments:
+        embedding: array or tensor of shape ``(..., p, d)``, the token axis second to last.
+        basis: the output of :func:`fourier_basis` for this ``p``, as the same array type, dtype and device
+            as ``embedding``; computed (numpy) when omitted.
+
+    Returns:
+        Shape ``(..., K)``, the same array type as ``embedding``.
+    """
+    if basis is None:
+        basis = fourier_basis(embedding.shape[-2], dtype=np.asarray(embedding).dtype)
+    projected = basis @ embedding  # (..., 2K, d)
+    power = (projected * projected).sum(-1)  # (..., 2K)
+    half = power.shape[-1] // 2
+    return power[..., :half] + power[..., half:]
+
+
+def amplitude(embedding, basis=None):
+    """``||F_k||`` for ``k = 1 .. (p - 1) // 2``: the square root of :func:`signal`."""
+    return signal(embedding, basis) ** 0.5
+
+
+def coefficients(embedding: np.ndarray) -> np.ndarray:
+    """All ``p`` complex Fourier coefficients, shape ``(..., p, d)``: ``F_k`` for ``k = 0 .. p - 1``."""
+    return np.fft.fft(np.asarray(embedding), axis=-2)
+
+
+def embedding_from_coefficients(coeffs: np.ndarray) -> np.ndarray:
+    """The real embedding whose :func:`coefficients` are ``coeffs`` (inverse FFT over the token axis).
+
+    ``coeffs`` must be Hermitian (``F_{p-k} = conj(F_k)``) for the result to be exact; the imaginary part,
+    zero up to rounding then, is dropped.
+    """
+    return np.fft.ifft(np.asarray(coeffs), axis=-2).real
