@@ -90,3 +90,43 @@ def embedding_from_coefficients(coeffs: np.ndarray) -> np.ndarray:
     zero up to rounding then, is dropped.
     """
     return np.fft.ifft(np.asarray(coeffs), axis=-2).real
+
+
+def circularity(embedding: np.ndarray) -> np.ndarray:
+    """How exactly the embedding traces a circle of each frequency: ``c_k`` in ``[0, 1]`` (appendix B, eq. 5).
+
+    The paper adapts the circularity of Zhong et al. from principal components to the Fourier basis. Here
+    the tokens, centred on their mean, are projected onto the plane of frequency ``k`` (spanned by
+    ``Re F_k`` and ``Im F_k``, which holds all of that frequency's power) and ``c_k`` is the share of the
+    projected variance that frequency ``k`` explains::
+
+        c_k = 2 ||F_k||^2 / (p * sum_n ||P_k (E_n - mean E)||^2)
+
+    This is eq. 5 applied to each direction of the plane and summed. By Parseval ``c_k = 1`` exactly when
+    the projection is a pure frequency-``k`` figure (a circle or ellipse traversed ``k`` times) and ``c_k``
+    is small when frequency ``k`` is a small part of what lies in that plane. For a random Gaussian
+    embedding ``c_k`` is about ``d / (p + d)``: it grows with ``d`` as the paper's figure 11 shows.
+
+    Arguments:
+        embedding: real array of shape ``(..., p, d)``, the token axis second to last.
+
+    Returns:
+        Array of shape ``(..., K)``, ``K = (p - 1) // 2``; NaN where ``||F_k||`` is zero or below 1e-12 of
+        the whole embedding's norm (no circle to speak of).
+    """
+    E = np.asarray(embedding, dtype=np.float64)
+    p = check_p(E.shape[-2], name="the embedding's number of tokens p")
+    K = (p - 1) // 2
+    centred = E - E.mean(axis=-2, keepdims=True)
+    F = coefficients(centred)[..., 1 : K + 1, :]  # (..., K, d)
+    plane = np.stack([F.real, F.imag], axis=-2)  # (..., K, 2, d)
+    _, sizes, directions = np.linalg.svd(plane, full_matrices=False)  # directions: (..., K, 2, d)
+    # Re F_k parallel to Im F_k leaves a line, not a plane: drop the degenerate direction
+    kept = sizes > 1e-12 * sizes[..., :1]
+    projected = centred[..., None, :, :] @ np.swapaxes(directions, -1, -2)  # (..., K, p, 2)
+    energy = ((projected**2).sum(-2) * kept).sum(-1)
+    power = (np.abs(F) ** 2).sum(-1)
+    # a circle 1e-12 times smaller than the whole embedding is rounding noise, whose shape means nothing
+    total = p * (centred**2).sum((-2, -1))[..., None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(power > 1e-24 * total, 2 * power / (p * energy), np.nan)
