@@ -1,0 +1,76 @@
+"""Figure 10 (appendix A): the number of surviving circles against weight decay.
+
+One ensemble holds every weight decay (``TrainConfig`` takes one value per run): ``sweep_runs`` models per
+value at p = ``weight_decay_p``, d = 128. Counted with the authors' relative rule (amplitude above twice the
+mean) and with an absolute rule (amplitude above the mean initial amplitude: the circle did not decay), because
+without weight decay nothing decays and "twice the mean" no longer separates survivors from the rest.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+from paper_figures.ensembles import D
+from paper_figures.plotting import mean_and_band, new_figure
+
+NAME = "fig10"
+TITLE = "Number of surviving circles against weight decay"
+CLAIM = (
+    "with no weight decay all frequencies survive (and the model does not grok); as weight decay grows the "
+    "number of circles drops"
+)
+
+
+def build(ctx):
+    import training
+
+    profile = ctx.profile
+    decays = np.asarray(profile.weight_decays, dtype=float)
+    per_run = np.repeat(decays, profile.sweep_runs)
+    ds = ctx.train(p=profile.weight_decay_p, d=D, runs=len(per_run), seed=0, weight_decay=tuple(per_run))
+    initial = float(ds.amplitude.isel(step=0).mean())
+    relative = training.count_survivors(ds).values.reshape(len(decays), -1)
+    absolute = training.count_survivors(ds, rule="absolute", threshold=initial).values.reshape(len(decays), -1)
+    accuracy = ds.test_acc.isel(step=-1).values.reshape(len(decays), -1)
+
+    figure, axes = new_figure(2)
+    K = ds.sizes["frequency"]
+    for label, counts in (("relative rule (> 2x mean)", relative), ("absolute rule (> initial mean)", absolute)):
+        mean, low, high = mean_and_band(counts.astype(float), axis=1)
+        axes[0, 0].plot(decays, mean, "o-", label=label)
+        axes[0, 0].fill_between(decays, low, high, alpha=0.2)
+    axes[0, 0].axhline(K, color="0.5", ls=":", lw=1)
+    axes[0, 0].set(
+        xscale="symlog",
+        xlabel="weight decay",
+        ylabel="surviving circles",
+        title=f"p = {profile.weight_decay_p}, d = {D}, {profile.sweep_runs} runs each ({K} frequencies)",
+    )
+    axes[0, 0].legend(fontsize=8)
+    axes[0, 1].plot(decays, accuracy.mean(1), "o-")
+    axes[0, 1].set(xscale="symlog", xlabel="weight decay", ylabel="final test accuracy", ylim=(0, 1.02))
+
+    positive = per_run > 0
+    flat = absolute.ravel()[positive]
+    rho, pvalue = stats.spearmanr(per_run[positive], flat) if flat.size > 2 and np.ptp(flat) > 0 else (np.nan, np.nan)
+    numbers = {
+        "p": profile.weight_decay_p,
+        "frequencies": K,
+        "weight_decay": decays,
+        "circles_relative_rule_mean": relative.mean(1),
+        "circles_absolute_rule_mean": absolute.mean(1),
+        "circles_relative_rule": relative,
+        "circles_absolute_rule": absolute,
+        "absolute_threshold": initial,
+        "final_test_acc_mean": accuracy.mean(1),
+        "spearman_rho_absolute_vs_weight_decay_above_0": rho,
+        "spearman_pvalue": pvalue,
+    }
+    return figure, numbers
+
+
+if __name__ == "__main__":
+    from paper_figures.script import main
+
+    raise SystemExit(main(NAME))
