@@ -1,0 +1,145 @@
+"""Fitness measures per (run, frequency): what a circle has early that predicts survival (paper section 3.2).
+
+- ``initial_amplitude``: ``||F_k||`` at step 0 (section 3.2.1, figure 6); ``initial_signal`` is its square.
+- ``growth``: the paper's "gradient" (section 3.2.2, figure 7), the relative growth of the amplitude over one
+  step, ``(a(t) - a(t - 1)) / a(0)`` at a chosen step ``t``. It is a finite difference of the recorded
+  amplitude, so it includes weight decay.
+- ``gradient_norm``: the true loss gradient on the embedding in the Fourier basis, ``||(dL/dE)_k||``, that
+  training records as ``grad_signal`` (appendix D), at a chosen step.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+
+import numpy as np
+import xarray as xr
+
+from fittest.errors import InputError
+from training.survival import _amplitude, _variable
+
+__all__ = ["MEASURES", "fitness", "gradient_norm", "growth", "initial_amplitude"]
+
+MEASURES = ("initial_amplitude", "growth", "gradient_norm")
+
+
+def _steps(at, purpose: str) -> list[int]:
+    values = [at] if isinstance(at, numbers.Integral) else list(at) if isinstance(at, Sequence) else None
+    if not values or any(isinstance(v, bool) or not isinstance(v, numbers.Integral) for v in values):
+        raise InputError(f"{purpose}: at must be a step number or a list of them, got {at!r}")
+    return [int(v) for v in values]
+
+
+def _select(da: xr.DataArray, steps: list[int], purpose: str) -> xr.DataArray:
+    if "step" not in da.dims:
+        raise InputError(f"{purpose} needs a 'step' dimension; {da.name!r} has dims {da.dims}")
+    recorded = set(da["step"].values.tolist())
+    missing = [s for s in steps if s not in recorded]
+    if missing:
+        raise InputError(
+            f"{purpose} needs steps {missing} which were not recorded; training records every step up to 1000"
+        )
+    return da.sel(step=steps)
+
+
+def _shape(da: xr.DataArray, at, name: str) -> xr.DataArray:
+    """One step given: drop the step dimension; several: keep it, renamed ``at``."""
+    da = da.rename(name)
+    if isinstance(at, numbers.Integral):
+        return da.squeeze("step", drop=True)
+    return da.rename({"step": "at"})
+
+
+def initial_amplitude(data, *, variable: str = "amplitude") -> xr.DataArray:
+    """``||F_k||`` at initialisation (step 0), per run and frequency.
+
+    Raises:
+        InputError: the dataset has no amplitude (or signal) or step 0 was not recorded.
+    """
+    purpose = "initial_amplitude()"
+    amp = _select(_amplitude(data, variable, purpose), [0], purpose)
+    result = _shape(amp, 0, "initial_amplitude")
+    result.attrs = {"long_name": "initial amplitude ||F_k|| at step 0"}
+    return result
+
+
+def growth(data, *, at: int | Sequence[int] = 4, variable: str = "amplitude") -> xr.DataArray:
+    """The paper's "gradient": ``(a(t) - a(t - 1)) / a(0)`` at step ``t = at`` (section 3.2.2).
+
+    Arguments:
+        data: run dataset or amplitude DataArray with ``step`` and ``frequency`` dimensions.
+        at: the step ``t`` (the paper's figure 7 uses 4), or a list of steps: then the result has a
+            dimension ``at``.
+        variable: the recorded quantity ``a``; the authors used the amplitude.
+
+    Returns:
+        DataArray named ``growth``.
+
+    Raises:
+        InputError: the variable is missing, or step 0, ``t`` or ``t - 1`` was not recorded.
+    """
+    purpose = "growth()"
+    steps = _steps(at, purpose)
+    if min(steps) < 1:
+        raise InputError(f"{purpose}: at must be >= 1 (growth over the step t-1 -> t), got {at!r}")
+    amp = _amplitude(data, variable, purpose)
+    _select(amp, sorted({0, *steps, *(s - 1 for s in steps)}, reverse=True), purpose)
+    now = _select(amp, steps, purpose)
+    before = _select(amp, [s - 1 for s in steps], purpose).assign_coords(step=steps)
+    start = _select(amp, [0], purpose).squeeze("step", drop=True)
+    result = _shape((now - before) / start, at, "growth")
+    result.attrs = {"long_name": f"relative growth of {variable} over one step, (a(t) - a(t-1)) / a(0)"}
+    return result
+
+
+def gradient_norm(data, *, at: int | Sequence[int] = 0) -> xr.DataArray:
+    """``||(dL/dE)_k||``, the loss gradient on the embedding in the Fourier basis, at step ``at`` (appendix D).
+
+    Arguments:
+        data: run dataset with ``grad_signal`` (the squared norm that training records).
+        at: the step, or a list of steps (then the result has a dimension ``at``).
+
+    Returns:
+        DataArray named ``gradient_norm``.
+
+    Raises:
+        InputError: no ``grad_signal`` or the step was not recorded.
+    """
+    purpose = "gradient_norm()"
+    steps = _steps(at, purpose)
+    grad = _select(_variable(data, "grad_signal", purpose=purpose), steps, purpose)
+    result = _shape(np.sqrt(grad), at, "gradient_norm")
+    result.attrs = {"long_name": "norm of the embedding's loss gradient in the Fourier basis"}
+    return result
+
+
+def fitness(data: xr.Dataset, *, at: int = 4, measures: Sequence[str] = MEASURES) -> xr.Dataset:
+    """Every fitness measure of a run dataset, per run and frequency, as one Dataset.
+
+    Arguments:
+        data: a run dataset.
+        at: the step at which ``growth`` and ``gradient_norm`` are taken.
+        measures: which of :data:`MEASURES` to compute; ``initial_signal`` comes with ``initial_amplitude``.
+
+    Returns:
+        Dataset with one variable per measure (dims: run, frequency).
+
+    Raises:
+        InputError: an unknown measure, or a variable a measure needs is missing (the message says which;
+            leave that measure out of ``measures``).
+    """
+    unknown = [m for m in measures if m not in MEASURES]
+    if unknown:
+        raise InputError(f"unknown fitness measure(s) {unknown}; choose from {', '.join(MEASURES)}")
+    if "gradient_norm" in measures:
+        _variable(data, "grad_signal", purpose="the fitness measure 'gradient_norm' (leave it out of measures)")
+    out = {}
+    if "initial_amplitude" in measures:
+        out["initial_amplitude"] = initial_amplitude(data)
+        out["initial_signal"] = (out["initial_amplitude"] ** 2).rename("initial_signal")
+    if "growth" in measures:
+        out["growth"] = growth(data, at=at)
+    if "gradient_norm" in measures:
+        out["gradient_norm"] = gradient_norm(data, at=at)
+    return xr.Dataset(out, attrs={"at": at})

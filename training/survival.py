@@ -1,0 +1,216 @@
+"""Which circles survive: the survivor set, the count per run, and survival rates over trials (paper section 3).
+
+A circle of frequency ``k`` has survived when its amplitude ``||F_k||`` at the end of training stands out
+from the rest. The default rule is the authors': above twice the mean amplitude over ``k = 1 .. (p - 1) // 2``
+at the last recorded step. (The authors' code also counted ``k = 0``, the token mean, in that mean; the mean
+embedding is not a circle and at even ``p`` the list of frequencies then has no clean partner structure, so it
+is left out here.) An absolute threshold is the other rule.
+
+The survival rate of a frequency is the share of trials in which it survived (section 3.2.1), reported with a
+Wilson score interval, which stays inside ``[0, 1]`` and keeps its coverage at rates near 0 or 1 and few
+trials, where the normal-approximation interval fails.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Hashable
+
+import numpy as np
+import xarray as xr
+from scipy import stats
+
+from fittest.errors import InputError
+
+__all__ = ["count_survivors", "survival_rate", "survivors", "wilson_interval"]
+
+RULES = ("relative", "absolute")
+
+
+def _variable(data, name: str, *, purpose: str) -> xr.DataArray:
+    """``data[name]`` of a run dataset, or an error naming what is missing and what needs it."""
+    if isinstance(data, xr.DataArray):
+        return data
+    if not isinstance(data, xr.Dataset):
+        raise InputError(f"{purpose} needs an xarray Dataset (a run dataset) or DataArray, got {type(data).__name__}")
+    if name not in data.data_vars:
+        present = ", ".join(map(str, data.data_vars)) or "none"
+        raise InputError(
+            f"{purpose} needs the variable {name!r}, which this dataset lacks (it has: {present}); "
+            "record it in training or pass a dataset that has it"
+        )
+    return data[name]
+
+
+def _amplitude(data, variable: str, purpose: str) -> xr.DataArray:
+    """The amplitude ``||F_k||`` of a run dataset; derived from ``signal`` when only that is there."""
+    if isinstance(data, xr.Dataset) and variable == "amplitude" and "amplitude" not in data and "signal" in data:
+        return np.sqrt(data["signal"]).rename("amplitude")
+    amp = _variable(data, variable, purpose=purpose)
+    if "frequency" not in amp.dims:
+        raise InputError(f"{purpose} needs a 'frequency' dimension; {amp.name!r} has dims {amp.dims}")
+    return amp
+
+
+def _circles_only(amp: xr.DataArray) -> xr.DataArray:
+    """NaN where a frequency is not a circle of that run's ``p`` (datasets padded across several ``p``)."""
+    if "p" in amp.coords and "frequency" in amp.coords:
+        top = (amp["p"] - 1) // 2
+        amp = amp.where(amp["frequency"] <= top)
+    return amp
+
+
+def _at_step(amp: xr.DataArray, step, purpose: str) -> tuple[xr.DataArray, object]:
+    if "step" not in amp.dims:
+        if step is not None:
+            raise InputError(f"{purpose}: step={step!r} was given but the data has no 'step' dimension")
+        return amp, None
+    if step is None:
+        return amp.isel(step=-1), amp["step"].values[-1].item()
+    if step not in amp["step"].values:
+        last = amp["step"].values[-1].item()
+        raise InputError(f"{purpose}: step {step!r} was not recorded (recorded steps run from 0 to {last})")
+    return amp.sel(step=step), step
+
+
+def survivors(
+    data,
+    *,
+    rule: str = "relative",
+    factor: float = 2.0,
+    threshold: float | None = None,
+    step: int | None = None,
+    variable: str = "amplitude",
+) -> xr.DataArray:
+    """Which circles survived, per run: a boolean ``(run, frequency)`` DataArray.
+
+    Arguments:
+        data: a run dataset (DESIGN.md section 2), or a DataArray of amplitudes with a ``frequency``
+            dimension (and optionally ``step``).
+        rule: ``"relative"`` (default, the authors' rule): amplitude above ``factor`` times the mean
+            amplitude over ``k = 1 .. (p - 1) // 2`` of the same run; ``"absolute"``: amplitude above
+            ``threshold``.
+        factor: the multiple of the mean for the relative rule (the authors used 2).
+        threshold: the amplitude ``||F_k||`` a survivor must exceed under the absolute rule.
+        step: the recorded step at which to judge; the last one by default.
+        variable: the data variable to judge, ``"amplitude"`` by default (``sqrt(signal)`` is used when only
+            ``signal`` was recorded). Pass ``"signal"`` to apply the rule to ``||F_k||^2`` instead.
+
+    Returns:
+        Boolean DataArray named ``survived`` with every dimension of the data except ``step``; the
+        rule, factor or threshold, step and variable are in its attributes. Frequencies that are not circles
+        of a run's ``p`` (NaN padding in datasets that mix ``p``) are never survivors. At even ``p`` the
+        middle frequency ``p / 2`` is a line without a partner and is not on the frequency axis.
+
+    Raises:
+        InputError: an unknown rule, a missing threshold or variable, or a step that was not recorded.
+    """
+    purpose = "survivors()"
+    if rule not in RULES:
+        raise InputError(f"unknown survival rule {rule!r}; choose one of {', '.join(RULES)}")
+    amp = _amplitude(data, variable, purpose)
+    amp, judged = _at_step(amp, step, purpose)
+    amp = _circles_only(amp)
+    if rule == "relative":
+        if isinstance(factor, bool) or not isinstance(factor, numbers.Real) or not factor > 0:
+            raise InputError(f"factor must be a number above 0, got {factor!r}")
+        alive = amp > factor * amp.mean("frequency", skipna=True)
+        attrs = {"rule": rule, "factor": float(factor)}
+    else:
+        if threshold is None or isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
+            raise InputError(
+                "the absolute rule needs threshold=<an amplitude>, e.g. survivors(ds, rule='absolute', threshold=1.0)"
+            )
+        alive = amp > threshold
+        attrs = {"rule": rule, "threshold": float(threshold)}
+    alive = alive.fillna(False).astype(bool).rename("survived")
+    alive.attrs = {**attrs, "variable": variable, **({"step": judged} if judged is not None else {})}
+    return alive
+
+
+def count_survivors(data, **rule) -> xr.DataArray:
+    """The number of surviving circles per run, an integer DataArray named ``n_circles``.
+
+    Arguments:
+        data: as for :func:`survivors`.
+        **rule: keyword arguments of :func:`survivors` (``rule``, ``factor``, ``threshold``, ``step``, ...).
+    """
+    alive = survivors(data, **rule)
+    count = alive.sum("frequency").rename("n_circles")
+    count.attrs = dict(alive.attrs)
+    return count
+
+
+def wilson_interval(survived, trials, *, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval for a binomial proportion, elementwise.
+
+    Arguments:
+        survived: number of successes, array-like of integers.
+        trials: number of trials, array-like of positive integers broadcastable with ``survived``.
+        confidence: the interval's coverage, in ``(0, 1)``.
+
+    Returns:
+        ``(lower, upper)`` float arrays; NaN where ``trials`` is 0.
+
+    Raises:
+        InputError: ``confidence`` outside ``(0, 1)`` or ``survived`` outside ``0 .. trials``.
+    """
+    if not 0 < confidence < 1:
+        raise InputError(f"confidence must lie in (0, 1), got {confidence!r}")
+    k = np.asarray(survived, dtype=np.float64)
+    n = np.asarray(trials, dtype=np.float64)
+    if np.any(k < 0) or np.any(k > n):
+        raise InputError("survived must lie between 0 and the number of trials")
+    z = stats.norm.ppf(0.5 + confidence / 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = k / n
+        shrink = 1 + z**2 / n
+        centre = (rate + z**2 / (2 * n)) / shrink
+        half = z * np.sqrt(rate * (1 - rate) / n + z**2 / (4 * n**2)) / shrink
+    # clip rounding: at k = 0 or k = n one end is exactly 0 or 1
+    return np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
+
+
+def survival_rate(
+    alive: xr.DataArray, *, dim: Hashable = "run", by: Hashable | None = None, confidence: float = 0.95
+) -> xr.Dataset:
+    """The share of trials in which each frequency survived, with a Wilson confidence interval.
+
+    Arguments:
+        alive: boolean DataArray from :func:`survivors`, trials along ``dim``.
+        dim: the trials' dimension.
+        by: a coordinate along ``dim`` that groups trials, e.g. the embedding seed when the paper's trials
+            fix the embedding and vary the MLP and data (figure 6): one rate per group and frequency.
+        confidence: coverage of the interval (0.95 in the paper).
+
+    Returns:
+        Dataset with ``rate``, ``lower``, ``upper`` (the interval), ``survived`` and ``trials`` (counts),
+        over the remaining dimensions (and ``by`` when given).
+
+    Raises:
+        InputError: ``alive`` is not boolean, lacks ``dim``, or ``by`` is not a coordinate along ``dim``.
+    """
+    if not isinstance(alive, xr.DataArray) or alive.dtype != bool:
+        raise InputError("survival_rate() takes the boolean DataArray that survivors() returns")
+    if dim not in alive.dims:
+        raise InputError(f"survival_rate(): the trials' dimension {dim!r} is not among {alive.dims}")
+    flags = alive.astype(np.int64)
+    if by is None:
+        survived, trials = flags.sum(dim), xr.full_like(flags, 1).sum(dim)
+    else:
+        if by not in alive.coords or alive[by].dims != (dim,):
+            raise InputError(f"survival_rate(): by={by!r} must be a coordinate along {dim!r}")
+        survived = flags.groupby(by).sum(dim)
+        trials = xr.full_like(flags, 1).groupby(by).sum(dim)
+    lower, upper = wilson_interval(survived.values, trials.values, confidence=confidence)
+    result = xr.Dataset(
+        {
+            "rate": survived / trials,
+            "lower": survived.copy(data=lower),
+            "upper": survived.copy(data=upper),
+            "survived": survived,
+            "trials": trials,
+        }
+    )
+    result.attrs = {"confidence": confidence, "interval": "Wilson score", **dict(alive.attrs)}
+    return result
