@@ -1,0 +1,69 @@
+"""Checkpoints: the full training state at a step, so that an interrupted run resumes to the same result."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from fittest.atomic import write_atomic
+from fittest.errors import InputError
+from training.config import TrainConfig
+
+FORMAT = "fittest.checkpoint/1"
+
+
+def save_checkpoint(
+    path: str | os.PathLike, config: TrainConfig, step: int, members, records: dict, snapshots: dict
+) -> None:
+    """Write the state before step ``step``'s forward pass (``step`` updates done) to ``path``, atomically."""
+    state = {
+        "format": FORMAT,
+        "config": config.to_json(),
+        "step": int(step),
+        "params": [{name: t.detach().cpu().clone() for name, t in m.params.items()} for m in members],
+        "optimizer": [
+            {k: ([t.cpu() for t in v] if isinstance(v, list) else v) for k, v in m.optimizer.state_dict().items()}
+            for m in members
+        ],
+        "records": {name: t.cpu() for name, t in records.items()},
+        "snapshots": {name: t.cpu() for name, t in snapshots.items()},
+    }
+    write_atomic(path, lambda tmp: torch.save(state, tmp))
+
+
+def load_checkpoint(
+    path: str | os.PathLike, config: TrainConfig, members, records: dict, snapshots: dict, *, device: torch.device
+) -> int:
+    """Restore a checkpoint into the freshly initialised ``members``, ``records`` and ``snapshots``.
+
+    Returns:
+        The step to continue from.
+
+    Raises:
+        InputError: the file is not a checkpoint, or was written for another configuration.
+    """
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except Exception as error:  # torch raises pickle, zip and runtime errors for a foreign file
+        raise InputError(f"{str(path)!r} is not a fittest checkpoint ({type(error).__name__})") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise InputError(f"{str(path)!r} is not a fittest checkpoint")
+    saved = TrainConfig.from_json(state["config"])
+    if saved != config:
+        differ = [name for name in config.__dataclass_fields__ if getattr(saved, name) != getattr(config, name)]
+        raise InputError(
+            f"checkpoint {str(path)!r} was written for another config (differs in {', '.join(differ)});"
+            " use the same options or another checkpoint file"
+        )
+    if len(state["params"]) != len(members):
+        raise InputError(f"checkpoint {str(path)!r} splits the ensemble differently; resume on the same device type")
+    with torch.no_grad():
+        for member, params, optim in zip(members, state["params"], state["optimizer"], strict=True):
+            for name, tensor in params.items():
+                member.params[name].copy_(tensor)
+            member.optimizer.load_state_dict(optim)
+        for store, saved_store in ((records, state["records"]), (snapshots, state["snapshots"])):
+            for name, tensor in saved_store.items():
+                store[name].copy_(tensor)
+    return int(state["step"])

@@ -1,0 +1,271 @@
+"""The configuration of one training experiment: an ensemble of modular-addition models.
+
+Defaults are the paper's (section 2, appendix E) and its authors' code: p = 59, d = 128, two hidden layers of
+100 SiLU units, full-batch AdamW with lr 0.01, weight decay 0.5 on every parameter, 30 000 steps, an 80/20
+split. The authors' code initialises the MLP with torch's default ``Linear`` init although appendix E says
+N(0, 1) for every weight: ``mlp_init="torch"`` follows the code, ``mlp_init="normal"`` the appendix.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import numbers
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from fittest.errors import InputError
+from training.fourier import check_p
+
+ACTIVATIONS = ("silu", "relu", "gelu", "tanh")
+MLP_INITS = ("torch", "normal")
+DTYPES = ("float32", "float64")
+RECORD_SPACINGS = ("stride", "log")
+_DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+# Tags that keep the embedding, MLP and split seed streams of one base seed apart.
+_SEED_TAGS = {"embed": 0, "mlp": 1, "split": 2}
+
+
+def _is_int(value: object) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, numbers.Integral):
+        return True
+    return isinstance(value, float | np.floating) and float(value).is_integer()
+
+
+def _is_number(value: object) -> bool:
+    return not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(float(value))
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a training experiment; two equal configs give identical records.
+
+    Arguments:
+        p: the modulus (number of tokens), an integer >= 3.
+        d: embedding dimension.
+        runs: number of independent models in the ensemble (the ``run`` dimension).
+        steps: optimizer steps per model.
+        lr: AdamW learning rate, or a tuple of ``runs`` values (one per run).
+        weight_decay: AdamW decoupled weight decay on every parameter, or a tuple of ``runs`` values.
+        betas: AdamW's ``(beta1, beta2)``.
+        train_frac: fraction of the p² pairs used for training; ``floor(train_frac p²)`` pairs.
+        hidden: width of both hidden layers.
+        activation: ``"silu"`` (the authors' code), ``"relu"``, ``"gelu"`` or ``"tanh"``.
+        mlp_init: ``"torch"`` (torch's default ``Linear`` init, as the authors' code) or ``"normal"``
+            (N(0, 1) for every MLP weight and bias, as the paper's appendix E says).
+        device: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
+        dtype: ``"float32"`` or ``"float64"``.
+        seed: the base seed from which every per-run seed that is not fixed is derived.
+        embed_seed: ``None``: each run draws its own embedding; an int: every run shares that embedding.
+        mlp_seed: the same for the MLP initialisation.
+        split_seed: the same for the train/test split.
+        freeze_embedding: keep the embedding at its initialisation (no gradient step, no decay; section 3.1).
+        init_perturb: ``{k: factor}``: scale the initial embedding's frequency-k circle (section 3.2.1).
+        init_keep: frequencies whose circles alone are kept in the initial embedding (appendix C).
+        init_construct: ``{k: signal}``: build the initial embedding from these circles (section 3.2.1).
+        construct_eps: the signal given to every other frequency by ``init_construct``.
+        save_mlp: also store the MLP parameters at every embedding snapshot (for post-hoc ablation).
+        dense_until: record every step from 0 to this step.
+        record_every: after ``dense_until``, record every this many steps (``record_spacing="stride"``).
+        record_spacing: ``"stride"`` or ``"log"`` (``log_records`` log-spaced steps after ``dense_until``).
+        log_records: the number of log-spaced records after ``dense_until``.
+        snapshot_steps: steps at which the whole embedding is stored; step 0 and the last step always are.
+        checkpoint_every: steps between checkpoints when a checkpoint file is given.
+    """
+
+    p: int = 59
+    d: int = 128
+    runs: int = 4
+    steps: int = 30000
+    lr: float | tuple[float, ...] = 0.01
+    weight_decay: float | tuple[float, ...] = 0.5
+    betas: tuple[float, float] = (0.9, 0.999)
+    train_frac: float = 0.8
+    hidden: int = 100
+    activation: str = "silu"
+    mlp_init: str = "torch"
+    device: str = "auto"
+    dtype: str = "float32"
+    seed: int = 0
+    embed_seed: int | None = None
+    mlp_seed: int | None = None
+    split_seed: int | None = None
+    freeze_embedding: bool = False
+    init_perturb: dict[int, float] | None = None
+    init_keep: tuple[int, ...] | None = None
+    init_construct: dict[int, float] | None = None
+    construct_eps: float = 1e-6
+    save_mlp: bool = False
+    dense_until: int = 1000
+    record_every: int = 100
+    record_spacing: str = "stride"
+    log_records: int = 200
+    snapshot_steps: tuple[int, ...] = field(default=(0, 1000))
+    checkpoint_every: int = 1000
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "p", check_p(self.p))
+        for name, low in (
+            ("d", 1),
+            ("runs", 1),
+            ("steps", 1),
+            ("hidden", 1),
+            ("dense_until", 0),
+            ("record_every", 1),
+            ("log_records", 1),
+            ("checkpoint_every", 1),
+        ):
+            set_(self, name, _integer(name, getattr(self, name), low))
+        for name in ("lr", "weight_decay"):
+            set_(self, name, self._per_run(name, getattr(self, name), positive=name == "lr"))
+        betas = _sequence("betas", self.betas)
+        if len(betas) != 2 or not all(_is_number(b) and 0 <= float(b) < 1 for b in betas):
+            raise InputError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
+        set_(self, "betas", tuple(float(b) for b in betas))
+        if not _is_number(self.train_frac) or not 0 < float(self.train_frac) < 1:
+            raise InputError(f"train_frac must be a number strictly between 0 and 1, got {self.train_frac!r}")
+        set_(self, "train_frac", float(self.train_frac))
+        n_train = math.floor(self.train_frac * self.p**2)
+        if n_train < 1 or n_train >= self.p**2:
+            raise InputError(
+                f"train_frac={self.train_frac} leaves {n_train} of {self.p**2} pairs for training; "
+                "choose a fraction that leaves both a train and a test set"
+            )
+        for name, allowed in (
+            ("activation", ACTIVATIONS),
+            ("mlp_init", MLP_INITS),
+            ("dtype", DTYPES),
+            ("record_spacing", RECORD_SPACINGS),
+        ):
+            if getattr(self, name) not in allowed:
+                raise InputError(f"{name} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}")
+        if not isinstance(self.device, str) or not _DEVICE.match(self.device):
+            raise InputError(f"device must be auto, cpu, cuda, cuda:N or mps; got {self.device!r}")
+        set_(self, "seed", _integer("seed", self.seed, 0))
+        for name in ("embed_seed", "mlp_seed", "split_seed"):
+            if getattr(self, name) is not None:
+                set_(self, name, _integer(name, getattr(self, name), 0))
+        for name in ("freeze_embedding", "save_mlp"):
+            if not isinstance(getattr(self, name), bool | np.bool_):
+                raise InputError(f"{name} must be true or false, got {getattr(self, name)!r}")
+            set_(self, name, bool(getattr(self, name)))
+        top = (self.p - 1) // 2
+        if self.init_perturb is not None:
+            set_(self, "init_perturb", self._frequency_map("init_perturb", self.init_perturb, top, low=0.0))
+        if self.init_construct is not None:
+            set_(self, "init_construct", self._frequency_map("init_construct", self.init_construct, top, low=0.0))
+        if self.init_keep is not None:
+            keep = tuple(_frequency("init_keep", k, top) for k in _sequence("init_keep", self.init_keep))
+            set_(self, "init_keep", keep)
+        if not _is_number(self.construct_eps) or float(self.construct_eps) < 0:
+            raise InputError(f"construct_eps must be a number >= 0, got {self.construct_eps!r}")
+        set_(self, "construct_eps", float(self.construct_eps))
+        snaps = tuple(_integer("snapshot_steps", s, 0) for s in _sequence("snapshot_steps", self.snapshot_steps))
+        # steps beyond the end are dropped rather than refused, so a short run keeps the default snapshots
+        set_(self, "snapshot_steps", tuple(sorted({0, self.steps, *(s for s in snaps if s <= self.steps)})))
+
+    def _per_run(self, name: str, value: object, *, positive: bool) -> float | tuple[float, ...]:
+        ok = (lambda v: _is_number(v) and float(v) > 0) if positive else (lambda v: _is_number(v) and float(v) >= 0)
+        bound = "> 0" if positive else ">= 0"
+        if isinstance(value, list | tuple | np.ndarray):
+            if len(value) != self.runs:
+                raise InputError(f"{name} has {len(value)} values but runs={self.runs}: give one value or one per run")
+            if not all(ok(v) for v in value):
+                raise InputError(f"every {name} must be a number {bound}, got {value!r}")
+            return tuple(float(v) for v in value)
+        if not ok(value):
+            raise InputError(f"{name} must be a number {bound} (or one per run), got {value!r}")
+        return float(value)
+
+    @staticmethod
+    def _frequency_map(name: str, value: object, top: int, *, low: float) -> dict[int, float]:
+        if not isinstance(value, dict) or not value:
+            raise InputError(f"{name} must be a non-empty mapping frequency -> number, got {value!r}")
+        out = {}
+        for k, v in value.items():
+            k = _frequency(name, int(k) if isinstance(k, str) and k.strip().isdigit() else k, top)
+            if not _is_number(v) or float(v) < low:
+                raise InputError(f"{name}[{k}] must be a number >= {low:g}, got {v!r}")
+            out[k] = float(v)
+        return dict(sorted(out.items()))
+
+    def per_run(self, name: str) -> np.ndarray:
+        """The value of ``lr`` or ``weight_decay`` for every run, shape ``(runs,)``."""
+        value = getattr(self, name)
+        return np.asarray(value if isinstance(value, tuple) else [value] * self.runs, dtype=np.float64)
+
+    def run_seeds(self, kind: str) -> np.ndarray:
+        """The effective ``kind`` seed (``"embed"``, ``"mlp"`` or ``"split"``) of every run, shape ``(runs,)``.
+
+        A fixed ``{kind}_seed`` is shared by every run; otherwise run r's seed is drawn from the base ``seed``,
+        the kind and r, so that the three streams and the runs are independent of one another.
+        """
+        fixed = getattr(self, f"{kind}_seed")
+        if fixed is not None:
+            return np.full(self.runs, fixed, dtype=np.int64)
+        tag = _SEED_TAGS[kind]
+        return np.array(
+            [int(np.random.SeedSequence([self.seed, tag, r]).generate_state(1)[0]) for r in range(self.runs)],
+            dtype=np.int64,
+        )
+
+    @property
+    def n_train(self) -> int:
+        """The number of training pairs, ``floor(train_frac p²)``."""
+        return math.floor(self.train_frac * self.p**2)
+
+    def to_json(self) -> str:
+        """The configuration as JSON (frequency keys as strings); :meth:`from_json` reads it back."""
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> TrainConfig:
+        """The configuration stored by :meth:`to_json`.
+
+        Raises:
+            InputError: the text is not JSON of a configuration.
+        """
+        try:
+            data: dict[str, Any] = json.loads(text)
+        except (TypeError, json.JSONDecodeError) as error:
+            raise InputError(f"not a training configuration (invalid JSON): {error}") from None
+        if not isinstance(data, dict):
+            raise InputError("not a training configuration: JSON is not an object")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise InputError(f"not a training configuration this version knows: unknown fields {unknown}")
+        for name in ("lr", "weight_decay", "betas", "init_keep", "snapshot_steps"):
+            if isinstance(data.get(name), list):
+                data[name] = tuple(data[name])
+        return cls(**data)
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        """A copy with ``changes`` applied (and validated)."""
+        return dataclasses.replace(self, **changes)
+
+
+def _integer(name: str, value: object, low: int) -> int:
+    if not _is_int(value) or int(value) < low:
+        raise InputError(f"{name} must be an integer >= {low}, got {value!r}")
+    return int(value)
+
+
+def _sequence(name: str, value: object) -> tuple:
+    if isinstance(value, str) or not isinstance(value, list | tuple | np.ndarray):
+        raise InputError(f"{name} must be a sequence, got {value!r}")
+    return tuple(value)
+
+
+def _frequency(name: str, k: object, top: int) -> int:
+    if not _is_int(k) or not 1 <= int(k) <= top:
+        raise InputError(f"{name}: frequency {k!r} is not an integer in 1..{top}")
+    return int(k)

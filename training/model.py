@@ -1,0 +1,193 @@
+"""The embedding-MLP of the paper, batched over an ensemble of independent models.
+
+One model maps a pair of tokens (a, b) to logits over c: ``[E_a, E_b] -> Linear(2d, h) -> act -> Linear(h, h)
+-> act -> Linear(h, p)``. An ensemble of R models is held as a dict of tensors with a leading run axis:
+
+==============  =============  ===============================================
+name            shape          meaning
+==============  =============  ===============================================
+``embedding``   (R, p, d)      the token embedding W_E
+``w1``, ``b1``  (R, h, 2d), (R, h)   first layer on the concatenated pair
+``w2``, ``b2``  (R, h, h), (R, h)
+``w3``, ``b3``  (R, p, h), (R, p)    logits
+==============  =============  ===============================================
+
+The first layer on ``[E_a, E_b]`` equals ``U[a] + V[b] + b1`` with ``U = E W1a^T`` and ``V = E W1b^T`` (p x h
+each, ``W1a``/``W1b`` the halves of ``w1``): :func:`forward` computes it that way, which costs ``2 p d h``
+multiply-adds per model instead of ``2 n d h`` for n pairs. :func:`forward_naive` is the concatenating
+formulation, kept as the reference for tests and benchmarks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import xarray as xr
+
+from fittest.errors import InputError
+
+PARAMETERS = ("embedding", "w1", "b1", "w2", "b2", "w3", "b3")
+MLP_PARAMETERS = PARAMETERS[1:]
+# netCDF dims of each MLP parameter behind (run, snapshot): hidden layers cannot share one dim name.
+MLP_DIMS = {
+    "w1": ("unit1", "input1"),
+    "b1": ("unit1",),
+    "w2": ("unit2", "unit1"),
+    "b2": ("unit2",),
+    "w3": ("logit", "unit2"),
+    "b3": ("logit",),
+}
+_ACTIVATIONS = {"silu": F.silu, "relu": F.relu, "gelu": F.gelu, "tanh": torch.tanh}
+
+
+def init_embedding(p: int, d: int, seed: int) -> np.ndarray:
+    """A N(0, 1) embedding of shape ``(p, d)``, float64, a function of ``seed`` only."""
+    return np.random.default_rng(int(seed)).standard_normal((p, d))
+
+
+def init_mlp(p: int, d: int, hidden: int, *, init: str = "torch", seed: int = 0) -> dict[str, np.ndarray]:
+    """The MLP parameters of one model, float64, a function of the arguments only.
+
+    Arguments:
+        p, d, hidden: modulus, embedding dimension and hidden width.
+        init: ``"torch"``: weights and biases uniform in ``±1/sqrt(fan_in)``, the distribution of torch's
+            default ``Linear`` init (the authors' code); ``"normal"``: every weight and bias N(0, 1) (the
+            paper's appendix E).
+        seed: the MLP seed.
+
+    Returns:
+        ``{"w1": (h, 2d), "b1": (h,), "w2": (h, h), "b2": (h,), "w3": (p, h), "b3": (p,)}``.
+    """
+    rng = np.random.default_rng(int(seed))
+    shapes = {
+        "w1": (hidden, 2 * d),
+        "b1": (hidden,),
+        "w2": (hidden, hidden),
+        "b2": (hidden,),
+        "w3": (p, hidden),
+        "b3": (p,),
+    }
+    fan_in = {"1": 2 * d, "2": hidden, "3": hidden}
+    out = {}
+    for name, shape in shapes.items():
+        if init == "normal":
+            out[name] = rng.standard_normal(shape)
+        elif init == "torch":
+            bound = 1.0 / np.sqrt(fan_in[name[1]])
+            out[name] = rng.uniform(-bound, bound, size=shape)
+        else:
+            raise InputError(f"mlp_init must be 'torch' or 'normal', got {init!r}")
+    return out
+
+
+def _rows(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``table[r, index[r]]`` for every run r; ``index`` is (n,) when all runs share it, else (R, n)."""
+    if index.dim() == 1:
+        return table[:, index]
+    return torch.gather(table, 1, index.unsqueeze(-1).expand(-1, -1, table.shape[-1]))
+
+
+def hidden_input(params: dict[str, torch.Tensor], a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """The first layer's pre-activation on the pairs (a, b), factorized: ``U[a] + V[b] + b1``, shape (R, n, h)."""
+    embedding, w1 = params["embedding"], params["w1"]
+    d = embedding.shape[-1]
+    u = embedding @ w1[..., :d].transpose(-1, -2)
+    v = embedding @ w1[..., d:].transpose(-1, -2)
+    return _rows(u, a) + _rows(v, b) + params["b1"].unsqueeze(1)
+
+
+def head(params: dict[str, torch.Tensor], pre1: torch.Tensor, *, activation: str = "silu") -> torch.Tensor:
+    """The layers after the first: logits (R, n, p) from the first pre-activation (R, n, h)."""
+    act = _ACTIVATIONS[activation]
+    h1 = act(pre1)
+    h2 = act(torch.baddbmm(params["b2"].unsqueeze(1), h1, params["w2"].transpose(-1, -2)))
+    return torch.baddbmm(params["b3"].unsqueeze(1), h2, params["w3"].transpose(-1, -2))
+
+
+def forward(params: dict[str, torch.Tensor], a: torch.Tensor, b: torch.Tensor, *, activation: str = "silu"):
+    """Logits of every model on the pairs (a, b), shape (R, n, p).
+
+    Arguments:
+        params: the ensemble's parameters (see the module docstring).
+        a, b: token indices, (n,) shared by every run or (R, n) per run.
+        activation: the hidden activation.
+    """
+    return head(params, hidden_input(params, a, b), activation=activation)
+
+
+def forward_naive(params: dict[str, torch.Tensor], a: torch.Tensor, b: torch.Tensor, *, activation: str = "silu"):
+    """:func:`forward` as the authors wrote it: concatenate ``[E_a, E_b]`` and apply the first layer to it."""
+    x = torch.cat([_rows(params["embedding"], a), _rows(params["embedding"], b)], dim=-1)
+    pre1 = torch.baddbmm(params["b1"].unsqueeze(1), x, params["w1"].transpose(-1, -2))
+    return head(params, pre1, activation=activation)
+
+
+def loss_and_accuracy(logits: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-run mean cross-entropy and accuracy, each (R,), of logits (R, n, p) against targets (n,) or (R, n)."""
+    runs, n, p = logits.shape
+    target = target.expand(runs, n)
+    losses = F.cross_entropy(logits.reshape(-1, p), target.reshape(-1), reduction="none").view(runs, n).mean(1)
+    accuracy = (logits.detach().argmax(-1) == target).to(logits.dtype).mean(1)
+    return losses, accuracy
+
+
+def snapshot_metrics(ds: xr.Dataset, *, embedding=None, split: str = "test") -> xr.Dataset:
+    """Loss and accuracy of the stored models at every embedding snapshot (post-hoc ablation, section 4.1).
+
+    Needs a run dataset trained with ``save_mlp=True``. The train/test split of each run is rebuilt from its
+    ``split_seed`` coordinate.
+
+    Arguments:
+        ds: the run dataset.
+        embedding: optional replacement embedding, shape (run, snapshot, p, d) (a DataArray with dims
+            ``run, snapshot, token, dim`` or an array); by default the stored ``embedding``.
+        split: ``"test"``, ``"train"`` or ``"all"`` (every pair).
+
+    Returns:
+        A Dataset with ``loss`` and ``accuracy``, each (run, snapshot), computed in float64.
+
+    Raises:
+        InputError: the dataset holds no MLP parameters, the split is unknown, or the embedding's shape is wrong.
+    """
+    from training.config import TrainConfig
+    from training.dataset import pairs
+    from training.dataset import split as make_split
+
+    missing = [f"mlp_{name}" for name in MLP_PARAMETERS if f"mlp_{name}" not in ds]
+    if missing:
+        raise InputError(f"the dataset holds no MLP parameters ({', '.join(missing)}): train with save_mlp=True")
+    if split not in ("test", "train", "all"):
+        raise InputError(f"split must be 'test', 'train' or 'all', got {split!r}")
+    config = TrainConfig.from_json(ds.attrs["config"])
+    stored = ds["embedding"]
+    if embedding is None:
+        emb = stored.values
+    else:
+        emb = embedding.transpose(*stored.dims).values if isinstance(embedding, xr.DataArray) else np.asarray(embedding)
+        if emb.shape != stored.shape:
+            raise InputError(f"embedding has shape {emb.shape}, expected (run, snapshot, p, d) = {stored.shape}")
+    runs, snaps = stored.sizes["run"], stored.sizes["snapshot"]
+    a_all, b_all, c_all = pairs(config.p)
+    loss = np.empty((runs, snaps))
+    acc = np.empty((runs, snaps))
+    for r in range(runs):
+        train_idx, test_idx = make_split(config.p, config.train_frac, int(ds["split_seed"].values[r]))
+        idx = {"test": test_idx, "train": train_idx, "all": np.arange(config.p**2)}[split]
+        a, b, c = (torch.from_numpy(x[idx]) for x in (a_all, b_all, c_all))
+        params = {
+            f"{name}": torch.from_numpy(np.asarray(ds[f"mlp_{name}"].values[r], dtype=np.float64))
+            for name in MLP_PARAMETERS
+        }
+        params["embedding"] = torch.from_numpy(np.asarray(emb[r], dtype=np.float64))
+        with torch.no_grad():
+            logits = forward(params, a, b, activation=config.activation)  # snapshots act as the batch axis
+            l_, a_ = loss_and_accuracy(logits, c)
+        loss[r], acc[r] = l_.numpy(), a_.numpy()
+    coords = {"run": ds["run"], "snapshot": ds["snapshot"]}
+    return xr.Dataset({"loss": (("run", "snapshot"), loss), "accuracy": (("run", "snapshot"), acc)}, coords=coords)
+
+
+def snapshot_loss(ds: xr.Dataset, *, embedding=None, split: str = "test") -> xr.DataArray:
+    """The loss of the stored models at every embedding snapshot, (run, snapshot); see :func:`snapshot_metrics`."""
+    return snapshot_metrics(ds, embedding=embedding, split=split)["loss"]

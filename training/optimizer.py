@@ -1,0 +1,80 @@
+"""AdamW over an ensemble: one learning rate and weight decay per run, on parameters with a leading run axis.
+
+``torch.optim.AdamW`` holds one learning rate and one decay per parameter group; an ensemble batched into
+shared tensors needs one per run, so the update is written out here. It is the same update as torch's
+(decoupled decay ``p <- p (1 - lr wd)``, bias-corrected moments, ``eps`` added outside the square root).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+class EnsembleAdamW:
+    """AdamW on tensors whose first axis is the run.
+
+    Arguments:
+        params: the tensors to update in place, each of shape (R, ...).
+        lr: learning rate per run, shape (R,).
+        weight_decay: decoupled weight decay per run, shape (R,).
+        betas: ``(beta1, beta2)``.
+        eps: added to the root of the second moment.
+    """
+
+    def __init__(self, params: list[torch.Tensor], *, lr, weight_decay, betas=(0.9, 0.999), eps: float = 1e-8):
+        self.params = list(params)
+        self.betas = tuple(float(b) for b in betas)
+        self.eps = float(eps)
+        self.step_count = 0
+        self.exp_avg = [torch.zeros_like(p) for p in self.params]
+        self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
+        self.set_rates(lr, weight_decay)
+
+    def set_rates(self, lr, weight_decay) -> None:
+        """Store the per-run rates (shape (R,)) broadcast against each parameter."""
+        ref = self.params[0]
+        lr = torch.as_tensor(lr, dtype=ref.dtype, device=ref.device)
+        wd = torch.as_tensor(weight_decay, dtype=ref.dtype, device=ref.device)
+        uniform = bool((lr == lr[0]).all() and (wd == wd[0]).all())
+        # Python scalars when every run shares its rates: cheaper kernels, and the same arithmetic as torch's
+        self._lr = [float(lr[0]) if uniform else lr.view(-1, *[1] * (p.dim() - 1)) for p in self.params]
+        self._decay = [
+            1.0 - float(lr[0] * wd[0]) if uniform else (1 - lr * wd).view(-1, *[1] * (p.dim() - 1)) for p in self.params
+        ]
+
+    @torch.no_grad()
+    def step(self, grads: list[torch.Tensor | None]) -> None:
+        """Apply one update; a parameter whose gradient is ``None`` is left unchanged (no decay either)."""
+        self.step_count += 1
+        beta1, beta2 = self.betas
+        correction1 = 1 - beta1**self.step_count
+        root_correction2 = math.sqrt(1 - beta2**self.step_count)
+        for i, (p, g) in enumerate(zip(self.params, grads, strict=True)):
+            if g is None:
+                continue
+            m, v = self.exp_avg[i], self.exp_avg_sq[i]
+            p.mul_(self._decay[i])
+            m.lerp_(g, 1 - beta1)
+            v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+            denom = (v.sqrt() / root_correction2).add_(self.eps)
+            lr = self._lr[i]
+            if isinstance(lr, float):
+                p.addcdiv_(m, denom, value=-lr / correction1)
+            else:
+                p.sub_(m / denom * (lr / correction1))
+
+    def state_dict(self) -> dict:
+        """The moments and step count, for a checkpoint."""
+        return {
+            "step": self.step_count,
+            "exp_avg": [m.clone() for m in self.exp_avg],
+            "exp_avg_sq": [v.clone() for v in self.exp_avg_sq],
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what :meth:`state_dict` returned."""
+        self.step_count = int(state["step"])
+        for mine, theirs in zip(self.exp_avg + self.exp_avg_sq, state["exp_avg"] + state["exp_avg_sq"], strict=True):
+            mine.copy_(theirs)
