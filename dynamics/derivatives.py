@@ -1,0 +1,116 @@
+"""Time derivatives of sampled trajectories: the paper's forward difference, central, Savitzky-Golay, pysindy.
+
+Every method returns the states it pairs with each derivative, so that a regression ``dx/dt ~ f(x)`` uses
+matching rows: the forward difference ``(x[t+1] - x[t]) / dt`` belongs to ``x[t]`` and has no value at the
+last time point, which is what the authors' code regressed (increments on states).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from dynamics.trajectories import Trajectories
+from fittest.errors import InputError
+
+METHODS = ("forward", "central", "savgol")
+
+
+def derivative_name(method) -> str:
+    """A short label for a derivative method, for attributes and reports."""
+    if isinstance(method, str):
+        return method
+    if isinstance(method, xr.DataArray):
+        return "given"
+    return type(method).__name__
+
+
+def differentiate(traj: Trajectories, method="forward", *, window: int = 7, polyorder: int = 3):
+    """Derivatives of every sample's trajectory.
+
+    Arguments:
+        traj: the trajectories.
+        method: ``"forward"``, ``"central"`` (second order, any grid), ``"savgol"`` (Savitzky-Golay, uniform
+            grid), a pysindy differentiation object (anything with ``__call__(x, t)``, such as
+            ``pysindy.SmoothedFiniteDifference()``), or a DataArray of known derivatives with the same dims
+            as the data.
+        window: Savitzky-Golay window length (odd).
+        polyorder: Savitzky-Golay polynomial order, below ``window``.
+
+    Returns:
+        ``(x, dxdt, index)``: the states and derivatives, both ``(S, T', C)``, and the time indices (into
+        ``traj.t``) they belong to, shape ``(T',)``.
+
+    Raises:
+        InputError: an unknown method, a Savitzky-Golay window that does not fit, a non-uniform grid for
+            Savitzky-Golay, known derivatives of the wrong shape, or non-finite derivatives.
+    """
+    x, t = traj.values, traj.t
+    n = t.size
+    if isinstance(method, str):
+        if method == "forward":
+            index = np.arange(n - 1)
+            dxdt = np.diff(x, axis=1) / np.diff(t)[None, :, None]
+        elif method == "central":
+            if n < 3:
+                raise InputError("derivative='central' needs at least 3 time points: use 'forward' or widen t_range")
+            index = np.arange(n)
+            dxdt = np.gradient(x, t, axis=1, edge_order=2)
+        elif method == "savgol":
+            dxdt, index = _savgol(x, t, window=window, polyorder=polyorder)
+        else:
+            raise InputError(
+                f"unknown derivative {method!r}: use one of {METHODS}, a pysindy differentiation object, or a "
+                "DataArray of known derivatives"
+            )
+    elif isinstance(method, xr.DataArray):
+        index = np.arange(n)
+        dxdt = _given(traj, method)
+    elif callable(method):
+        index = np.arange(n)
+        try:
+            dxdt = np.stack([np.asarray(method(sample, t), dtype=np.float64) for sample in x])
+        except Exception as error:  # a third-party object: report its failure as bad input, with its words
+            raise InputError(f"the differentiation object {method!r} failed: {error}") from error
+        if dxdt.shape != x.shape:
+            raise InputError(f"the differentiation object returned shape {dxdt.shape}, expected {x.shape}")
+        # pysindy marks points it could not differentiate (edges) with NaN: drop those rows
+        keep = np.all(np.isfinite(dxdt), axis=(0, 2))
+        index, dxdt = index[keep], dxdt[:, keep]
+    else:
+        raise InputError(
+            f"derivative must be one of {METHODS}, a pysindy differentiation object, or a DataArray, "
+            f"got {type(method).__name__}"
+        )
+    if not np.all(np.isfinite(dxdt)):
+        raise InputError("the derivatives hold NaN or inf: check the data and the derivative method")
+    return x[:, index], dxdt, index
+
+
+def _savgol(x, t, *, window, polyorder):
+    from scipy.signal import savgol_filter
+
+    dt = np.diff(t)
+    if not np.allclose(dt, dt[0], rtol=1e-9, atol=0):
+        raise InputError("derivative='savgol' needs a uniform time grid: use 'central' or resample the data")
+    if window % 2 == 0 or window <= polyorder or window > t.size:
+        raise InputError(
+            f"derivative='savgol' needs an odd window > polyorder and <= the number of time points ({t.size}), "
+            f"got window={window}, polyorder={polyorder}"
+        )
+    dxdt = savgol_filter(x, window, polyorder, deriv=1, delta=float(dt[0]), axis=1, mode="interp")
+    return dxdt, np.arange(t.size)
+
+
+def _given(traj: Trajectories, given: xr.DataArray) -> np.ndarray:
+    dims = traj.sample_dims + (traj.time, traj.component)
+    if set(given.dims) != set(dims):
+        raise InputError(f"known derivatives must have dims {dims}, got {tuple(map(str, given.dims))}")
+    if traj.t_range is not None and traj.time in given.coords:
+        start, stop = traj.t_range
+        given = given.sel({traj.time: slice(start, stop)})
+    values = np.asarray(given.transpose(*dims).values, dtype=np.float64)
+    expected = traj.sample_shape + traj.values.shape[1:]
+    if values.shape != expected:
+        raise InputError(f"known derivatives have shape {values.shape}, the data {expected}: they must match")
+    return values.reshape(traj.values.shape)

@@ -1,0 +1,433 @@
+"""`FittedODE`: a fitted right-hand side with labelled coefficients, its solutions, and save/load.
+
+Everything a fit knows is held in one :class:`xarray.Dataset` (see :meth:`FittedODE.to_dataset`), so that
+saving is writing that Dataset and loading is reading it back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from datetime import datetime, timezone
+
+import numpy as np
+import xarray as xr
+
+from dynamics import library as lib
+from dynamics import solve as solvers
+from fittest.errors import InputError
+
+SCHEMA = "fittest.fit/1"
+METHODS = ("analytic", "diffrax", "euler")
+
+
+def _json_safe(options: dict) -> dict:
+    """The options that survive a JSON round trip; others (pysindy objects) are kept as their repr."""
+    out = {}
+    for key, value in options.items():
+        try:
+            json.dumps(value)
+            out[key] = value
+        except TypeError:
+            out[key] = repr(value)
+    return out
+
+
+class FittedODE:
+    """A fitted ODE ``dx/dt = f(x)`` per sample, with ``f`` a linear combination of library terms.
+
+    Built by :func:`dynamics.fit` or :func:`dynamics.load`, not by hand.
+
+    Attributes:
+        model: the registered model name (``"linear"``, ``"lasso"``, ...).
+        coefficients: DataArray (samples..., ``target``, ``term``).
+        r2_derivative: DataArray (samples..., ``target``): R² of ``f(x)`` against the derivative estimate.
+        x0: DataArray (samples..., component): the first state of the fitted window, the default initial state.
+        t: the fitted window's time grid, the default solution times.
+    """
+
+    def __init__(self, dataset: xr.Dataset, *, models: list | None = None, trajectories=None, fit_kwargs=None):
+        self._ds = dataset
+        self._models = models
+        self._trajectories = trajectories
+        self._fit_kwargs = fit_kwargs
+        names = [str(v) for v in dataset["term"].values]
+        powers = dataset["powers"].values if "powers" in dataset else None
+        self.library = lib.Library(tuple(names), powers, dataset["mask"].values.astype(bool))
+
+    # ----------------------------------------------------------------- labelled views
+    @property
+    def model(self) -> str:
+        return self._ds.attrs["model"]
+
+    @property
+    def options(self) -> dict:
+        return json.loads(self._ds.attrs["options"])
+
+    @property
+    def time(self) -> str:
+        return self._ds.attrs["time"]
+
+    @property
+    def component(self) -> str:
+        return self._ds.attrs["component"]
+
+    @property
+    def pooled(self) -> bool:
+        return bool(self._ds.attrs["pooled"])
+
+    @property
+    def coefficients(self) -> xr.DataArray:
+        return self._ds["coefficients"]
+
+    @property
+    def r2_derivative(self) -> xr.DataArray:
+        return self._ds["r2_derivative"]
+
+    @property
+    def x0(self) -> xr.DataArray:
+        return self._ds["x0"]
+
+    @property
+    def t(self) -> np.ndarray:
+        return np.asarray(self._ds["t"].values, dtype=np.float64)
+
+    @property
+    def sample_dims(self) -> tuple[str, ...]:
+        """The dimensions that index separate ODEs (none when pooled or for one trajectory)."""
+        return tuple(str(d) for d in self.coefficients.dims[:-2])
+
+    @property
+    def is_affine(self) -> bool:
+        """True when every term is ``x_j`` or ``1``, so that ``A`` and ``b`` exist."""
+        return self.library.is_affine
+
+    def _affine_index(self):
+        if not self.is_affine:
+            raise InputError(
+                f"model {self.model!r} has terms of degree {self.library.degree}, so it has no A and b: use "
+                ".coefficients"
+            )
+        powers = self.library.powers
+        linear = [int(np.flatnonzero(row)[0]) if row.sum() == 1 else -1 for row in powers]
+        return linear
+
+    @property
+    def A(self) -> xr.DataArray:
+        """The matrix of ``dx/dt = A x + b``: DataArray (samples..., ``target``, ``source``)."""
+        linear = self._affine_index()
+        n = self.library.powers.shape[1]
+        values = np.zeros(self.coefficients.shape[:-1] + (n,))
+        for term, source in enumerate(linear):
+            if source >= 0:
+                values[..., source] += self.coefficients.values[..., term]
+        coords = {k: v for k, v in self.coefficients.coords.items() if "term" not in v.dims}
+        coords["source"] = ("source", self._ds["source"].values)
+        return xr.DataArray(values, dims=self.sample_dims + ("target", "source"), coords=coords, name="A")
+
+    @property
+    def b(self) -> xr.DataArray:
+        """The constant of ``dx/dt = A x + b``: DataArray (samples..., ``target``); zero if the model has none."""
+        linear = self._affine_index()
+        constant = [term for term, source in enumerate(linear) if self.library.powers[term].sum() == 0]
+        b = (
+            self.coefficients.isel(term=constant).sum("term")
+            if constant
+            else xr.zeros_like(self.coefficients.isel(term=0))
+        )
+        return b.drop_vars("term", errors="ignore").rename("b")
+
+    @property
+    def eigenvalues(self) -> xr.DataArray:
+        """Eigenvalues of ``A`` (samples..., ``eigenvalue``), sorted by decreasing real part."""
+        values = np.linalg.eigvals(self.A.values)
+        values = np.take_along_axis(values, np.argsort(-values.real, axis=-1), axis=-1)
+        coords = {k: v for k, v in self.A.coords.items() if not ({"target", "source"} & set(v.dims))}
+        return xr.DataArray(values, dims=self.sample_dims + ("eigenvalue",), coords=coords, name="eigenvalues")
+
+    @property
+    def stable(self) -> xr.DataArray:
+        """True where every eigenvalue of ``A`` has a negative real part (the fixed point attracts)."""
+        return (self.eigenvalues.real.max("eigenvalue") < 0).rename("stable")
+
+    @property
+    def condition(self) -> xr.DataArray:
+        """The condition number of ``A``; ``inf`` or huge means singular (the paper's eq. 4 then needs its eps)."""
+        with np.errstate(divide="ignore"):
+            values = np.linalg.cond(self.A.values)
+        return xr.DataArray(values, dims=self.sample_dims, coords=self.stable.coords, name="condition")
+
+    @property
+    def sparsity(self) -> xr.DataArray:
+        """The fraction of coefficients that are exactly zero, among the terms each equation may use."""
+        allowed = xr.DataArray(self.library.mask, dims=("target", "term"))
+        zero = ((self.coefficients == 0) & allowed).sum(("target", "term"))
+        return (zero / float(self.library.mask.sum())).rename("sparsity")
+
+    # ----------------------------------------------------------------- evaluation
+    def _flat_coefficients(self, n_samples: int) -> np.ndarray:
+        coef = self.coefficients.values.reshape((-1,) + self.coefficients.shape[-2:])
+        if coef.shape[0] == n_samples:
+            return coef
+        if coef.shape[0] == 1:
+            return np.broadcast_to(coef, (n_samples,) + coef.shape[1:])
+        raise InputError(f"the fit has {coef.shape[0]} samples but {n_samples} states were given")
+
+    def _rhs_flat(self, x: np.ndarray) -> np.ndarray:
+        """``f(x)`` for ``x`` of shape ``(S, ..., C)``, samples in the fit's order."""
+        if self.library.is_polynomial:
+            return solvers.rhs_numpy(self._flat_coefficients(x.shape[0]), self.library.factors, x)
+        if self._models is None:
+            raise InputError("this fit's terms are not monomials and its pysindy models were not saved: refit it")
+        models = self._models if len(self._models) == x.shape[0] else self._models * x.shape[0]
+        rows = [m.predict(xs.reshape(-1, xs.shape[-1])).reshape(xs.shape) for m, xs in zip(models, x, strict=True)]
+        return np.stack(rows)
+
+    def _states(self, x, name: str = "x") -> xr.DataArray:
+        """States as a DataArray with the component dimension last; numpy gets the fit's sample dims first."""
+        if isinstance(x, xr.DataArray):
+            if self.component not in x.dims:
+                raise InputError(f"{name} has no {self.component!r} dimension (dims {x.dims}): name it so")
+            if x.sizes[self.component] != self.coefficients.sizes["target"]:
+                raise InputError(
+                    f"{name} has {x.sizes[self.component]} components, the fit {self.coefficients.sizes['target']}"
+                )
+            return x.transpose(..., self.component).astype(np.float64)
+        x = np.asarray(x, dtype=np.float64)
+        dims = self.x0.dims[:-1]
+        n_extra = x.ndim - 1 - len(dims)
+        if n_extra < 0 or x.shape[: len(dims)] != self.x0.shape[:-1] or x.shape[-1] != self.x0.shape[-1]:
+            raise InputError(
+                f"{name} must have shape {self.x0.shape[:-1]} + (...,) + ({self.x0.shape[-1]},) (samples "
+                f"{dims}, then any axes, then components), got {x.shape}"
+            )
+        extra = tuple(f"axis_{i}" for i in range(n_extra))
+        coords = {k: v for k, v in self.x0.coords.items()}
+        return xr.DataArray(x, dims=dims + extra + (self.component,), coords=coords)
+
+    def _broadcast(self, x: xr.DataArray) -> tuple[xr.DataArray, tuple[str, ...]]:
+        """``x`` with the fit's sample dims present and first; returns it and its sample dims."""
+        dims = [d for d in x.dims if d != self.component]
+        for dim in self.sample_dims:
+            if dim not in x.dims:
+                x = x.expand_dims({dim: self.coefficients.sizes[dim]})
+        if any(dim in x.dims and x.sizes[dim] != self.coefficients.sizes[dim] for dim in self.sample_dims):
+            raise InputError(f"the states' sample sizes do not match the fit's {dict(self.coefficients.sizes)}")
+        order = list(self.sample_dims) + [d for d in dims if d not in self.sample_dims]
+        return x.transpose(*order, self.component), tuple(order)
+
+    def rhs(self, x) -> xr.DataArray | np.ndarray:
+        """The fitted right-hand side ``f(x)``.
+
+        Arguments:
+            x: a DataArray with the component dimension (it may also have the fit's sample dims, which are
+                matched by name, and any other dims), or a numpy array of shape ``(*samples, ..., C)``.
+
+        Returns:
+            ``dx/dt``, the same kind and shape as ``x``.
+        """
+        as_numpy = not isinstance(x, xr.DataArray)
+        states, dims = self._broadcast(self._states(x))
+        values = states.values
+        flat = values.reshape((-1,) + values.shape[len(self.sample_dims) :]) if self.sample_dims else values[None]
+        out = self._rhs_flat(flat).reshape(values.shape)
+        result = states.copy(data=out).rename("dxdt")
+        return result.values if as_numpy else result
+
+    # ----------------------------------------------------------------- solutions
+    def simulate(
+        self,
+        x0=None,
+        t=None,
+        *,
+        method: str = "analytic",
+        form: str = "augmented",
+        eps: float = 1e-8,
+        solver: str = "tsit5",
+        rtol: float = 1e-8,
+        atol: float = 1e-10,
+        max_steps: int = 100_000,
+        bound: float | None = None,
+    ) -> xr.DataArray:
+        """Solve the fitted ODE.
+
+        Arguments:
+            x0: initial states at ``t[0]``: a DataArray with the component dim (and sample dims), or numpy
+                ``(*samples, C)``; the fitted window's first states by default.
+            t: the solution times, strictly increasing; the fitted window's grid by default.
+            method: ``"analytic"`` (affine models: matrix exponential), ``"diffrax"`` (any polynomial model),
+                or ``"euler"`` (the discrete rollout with the grid's steps, as the authors' code did).
+            form: analytic only: ``"augmented"`` (no inverse of A) or ``"paper"`` (eq. 4 with ``A + eps I``).
+            eps: the paper form's shift.
+            solver, rtol, atol, max_steps, bound: diffrax only; see :func:`dynamics.solve.diffrax_solve`.
+
+        Returns:
+            DataArray (samples..., time, component) with a ``diverged`` coordinate (samples...): True where the
+            solution left the finite numbers (or diffrax gave up); that sample is NaN from then on.
+
+        Raises:
+            InputError: an unknown method, ``"analytic"`` for a non-affine model, bad ``x0`` or ``t``.
+        """
+        if method not in METHODS:
+            raise InputError(f"unknown method {method!r}: use one of {METHODS}")
+        states = self.x0 if x0 is None else self._states(x0, "x0")
+        if states.ndim != len([d for d in states.dims if d != self.component]) + 1:
+            raise InputError("x0 must have one component dimension")
+        states, dims = self._broadcast(states)
+        sample_shape = states.shape[:-1]
+        x0_flat = states.values.reshape(-1, states.shape[-1])
+        n = x0_flat.shape[0]
+        times = self.t if t is None else np.asarray(t, dtype=np.float64)
+        if times.ndim != 1 or times.size < 1 or not np.all(np.isfinite(times)) or np.any(np.diff(times) <= 0):
+            raise InputError("t must be a 1-D, finite, strictly increasing array of times (x0 is at t[0])")
+        if times.size == 1:
+            values, diverged = x0_flat[:, None, :].copy(), np.zeros(n, dtype=bool)
+        elif method == "analytic":
+            if not self.is_affine:
+                raise InputError(f"method='analytic' needs an affine model; {self.model!r} is not: use 'diffrax'")
+            A = self._broadcast_param(self.A, n, dims)
+            b = self._broadcast_param(self.b, n, dims)
+            values, diverged = solvers.analytic(A, b, x0_flat, times, form=form, eps=eps)
+        elif method == "euler":
+            values, diverged = solvers.euler(lambda x: self._rhs_flat_for(x, dims), x0_flat, times)
+        else:
+            if not self.library.is_polynomial:
+                raise InputError("method='diffrax' needs monomial terms; this pysindy library has others: use 'euler'")
+            coef = self._broadcast_param(self.coefficients, n, dims)
+            values, diverged = solvers.diffrax_solve(
+                coef,
+                self.library.factors,
+                x0_flat,
+                times,
+                solver=solver,
+                rtol=rtol,
+                atol=atol,
+                max_steps=max_steps,
+                bound=bound,
+            )
+        sample_dims = tuple(d for d in states.dims if d != self.component)
+        coords = {k: v for k, v in states.coords.items() if k != self.component}
+        coords[self.time] = times
+        coords[self.component] = self.x0[self.component].values
+        out = xr.DataArray(
+            values.reshape(sample_shape + values.shape[1:]),
+            dims=sample_dims + (self.time, self.component),
+            coords=coords,
+            name=self._ds.attrs.get("variable") or "x",
+            attrs={"method": method, "model": self.model},
+        )
+        return out.assign_coords(diverged=(sample_dims, diverged.reshape(sample_shape)))
+
+    def _broadcast_param(self, param: xr.DataArray, n: int, dims: Sequence[str]) -> np.ndarray:
+        """A sample-indexed parameter laid out like the flattened states (fit samples first, then the rest)."""
+        values = param.values
+        core = values.shape[len(self.sample_dims) :]
+        values = values.reshape((-1,) + core)
+        # states are ordered (fit samples..., extra dims...): each fit sample repeats over the extra dims
+        return np.repeat(values, n // values.shape[0], axis=0)
+
+    def _rhs_flat_for(self, x: np.ndarray, dims: Sequence[str]) -> np.ndarray:
+        coef = self._broadcast_param(self.coefficients, x.shape[0], dims)
+        if self.library.is_polynomial:
+            return solvers.rhs_numpy(coef, self.library.factors, x)
+        return self._rhs_flat(x)
+
+    # ----------------------------------------------------------------- comparison and report
+    def compare(self, data=None, *, methods: Sequence[str] | None = None, holdout: float = 0.25, **options):
+        """Observed trajectories against each solution; see :func:`dynamics.compare.compare`."""
+        from dynamics.compare import compare
+
+        return compare(self, data, methods=methods, holdout=holdout, **options)
+
+    def report(self, path: str | os.PathLike, data=None, **options):
+        """Write an HTML and Markdown report; see :func:`dynamics.report.write_report`."""
+        from dynamics.report import write_report
+
+        return write_report([self], path, data=data, **options)
+
+    # ----------------------------------------------------------------- persistence
+    def to_dataset(self) -> xr.Dataset:
+        """Everything the fit knows, as a Dataset (what :meth:`save` writes)."""
+        return self._ds.copy()
+
+    def save(self, path: str | os.PathLike) -> os.PathLike:
+        """Write :meth:`to_dataset` to a netCDF file atomically; :func:`dynamics.load` reads it back.
+
+        Raises:
+            InputError: the fit's terms are not monomials (a custom pysindy library), or the folder is missing.
+        """
+        from fittest.atomic import write_netcdf
+
+        if not self.library.is_polynomial:
+            raise InputError("a fit whose terms are not monomials cannot be saved: use a polynomial library")
+        return write_netcdf(self.to_dataset(), path)
+
+    def __repr__(self) -> str:
+        sizes = dict(self.coefficients.sizes)
+        return f"FittedODE(model={self.model!r}, sizes={sizes}, options={self.options})"
+
+
+def build_dataset(*, result, traj, r2, model, derivative, pooled, fit_kwargs) -> xr.Dataset:
+    """The Dataset behind a :class:`FittedODE`, from a fitter's result and the trajectories it saw."""
+    from fittest import __version__
+
+    names = list(result.library.names)
+    coef_dims = ("target", "term")
+    target = ("target", traj.components)
+    if pooled:
+        coefficients = xr.DataArray(result.coefficients[0], dims=coef_dims, coords={"target": target, "term": names})
+        r2_da = xr.DataArray(r2[0], dims=("target",), coords={"target": target})
+        info = {k: xr.DataArray(np.asarray(v)[0]) for k, v in result.info.items()}
+    else:
+        coefficients = traj.wrap(result.coefficients, coef_dims, {"target": target, "term": names})
+        r2_da = traj.wrap(r2, ("target",), {"target": target})
+        info = {k: traj.wrap(np.asarray(v), ()) for k, v in result.info.items()}
+    ds = xr.Dataset(
+        {
+            "coefficients": coefficients,
+            "r2_derivative": r2_da,
+            "x0": traj.wrap(traj.x0, (traj.component,)),
+            "t": xr.DataArray(traj.t, dims=(traj.time,), coords={traj.time: traj.t}),
+            "mask": xr.DataArray(result.library.mask, dims=coef_dims),
+            **info,
+        },
+        coords={"source": ("source", traj.components)},
+    )
+    if result.library.is_polynomial:
+        ds["powers"] = xr.DataArray(result.library.powers, dims=("term", "source"))
+    ds.attrs = {
+        "schema": SCHEMA,
+        "model": model,
+        "options": json.dumps(_json_safe(result.options)),
+        "derivative": derivative,
+        "variable": traj.variable or "",
+        "time": traj.time,
+        "component": traj.component,
+        "t_range": json.dumps(traj.t_range),
+        "pooled": int(pooled),
+        "fit_kwargs": json.dumps(_json_safe(fit_kwargs)),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "versions": json.dumps({"fittest": __version__, "numpy": np.__version__, "xarray": xr.__version__}),
+    }
+    return ds
+
+
+def load(path: str | os.PathLike) -> FittedODE:
+    """Read a fit written by :meth:`FittedODE.save`.
+
+    Raises:
+        InputError: the file is missing, not netCDF, or not a saved fit.
+    """
+    if not os.path.exists(path):
+        raise InputError(f"no such file: {os.fspath(path)!r}")
+    try:
+        with xr.open_dataset(path, engine="h5netcdf") as opened:
+            ds = opened.load()
+    except (OSError, ValueError) as error:
+        raise InputError(f"{os.fspath(path)!r} is not a netCDF file: {error}") from error
+    if ds.attrs.get("schema") != SCHEMA:
+        raise InputError(
+            f"{os.fspath(path)!r} is not a saved fit (schema {ds.attrs.get('schema')!r}, expected {SCHEMA!r})"
+        )
+    return FittedODE(ds, fit_kwargs=json.loads(ds.attrs.get("fit_kwargs", "{}")))

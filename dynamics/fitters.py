@@ -1,0 +1,245 @@
+"""The models: one fitting function each, registered by name in :data:`MODELS`.
+
+A fitter takes states and derivatives of shape ``(S, N, C)`` (``S`` samples, each with its own ODE) and
+returns a :class:`FitResult` with coefficients of shape ``(S, C, P)`` on a term :class:`~dynamics.library.Library`.
+With ``pooled=True`` it fits one ODE to all samples together and returns ``S = 1``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dynamics import library as lib
+from fittest.errors import InputError
+
+
+@dataclass
+class FitResult:
+    """What a fitter hands back.
+
+    Attributes:
+        library: the terms.
+        coefficients: shape ``(S, C, P)``; zero where the library's mask excludes a term.
+        info: per-sample diagnostics, each of shape ``(S,)`` (``rank``, ``converged``, ...).
+        options: the options the fit used, as stored in the result's attributes.
+        models: per-sample third-party models that can evaluate the right-hand side when the library is
+            not polynomial (pysindy with a Fourier library, ...); None otherwise.
+    """
+
+    library: lib.Library
+    coefficients: np.ndarray
+    info: dict = field(default_factory=dict)
+    options: dict = field(default_factory=dict)
+    models: list | None = None
+
+
+def lstsq(X: np.ndarray, Y: np.ndarray, *, rcond: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Minimum-norm least squares for a stack of problems, via SVD of column-scaled design matrices.
+
+    Arguments:
+        X: shape ``(S, N, P)``.
+        Y: shape ``(S, N, K)``.
+        rcond: singular values below ``rcond`` times the largest count as zero; numpy's default
+            ``eps * max(N, P)`` when None.
+
+    Returns:
+        ``(coef, rank)``: shapes ``(S, P, K)`` and ``(S,)``.
+    """
+    scale = np.linalg.norm(X, axis=1, keepdims=True)  # (S, 1, P): equalise columns before judging rank
+    scale = np.where(scale > 0, scale, 1.0)
+    U, s, Vt = np.linalg.svd(X / scale, full_matrices=False)
+    if rcond is None:
+        rcond = np.finfo(np.float64).eps * max(X.shape[1], X.shape[2])
+    keep = s > rcond * s[:, :1]
+    inverse = np.where(keep, 1.0 / np.where(keep, s, 1.0), 0.0)
+    coef = np.einsum("sqp,sq,snq,snk->spk", Vt, inverse, U, Y, optimize=True)
+    return coef / scale.transpose(0, 2, 1), keep.sum(axis=1)
+
+
+def _pool(x: np.ndarray) -> np.ndarray:
+    return x.reshape(1, -1, x.shape[-1])
+
+
+def _masked_lstsq(library: lib.Library, x: np.ndarray, dxdt: np.ndarray, *, rcond: float | None = None):
+    """Least squares of each target on the terms its mask allows; one solve for all targets when unmasked."""
+    factors = library.factors
+    n_samples, _, n_components = x.shape
+    coefficients = np.zeros((n_samples, n_components, library.n_terms))
+    if library.mask.all():
+        coef, rank = lstsq(lib.evaluate(factors, x), dxdt, rcond=rcond)
+        return coef.transpose(0, 2, 1), rank
+    rank = np.full(n_samples, np.iinfo(np.int64).max)
+    for target in range(n_components):
+        columns = np.flatnonzero(library.mask[target])
+        coef, target_rank = lstsq(lib.evaluate(factors[columns], x), dxdt[..., target : target + 1], rcond=rcond)
+        coefficients[:, target, columns] = coef[..., 0]
+        rank = np.minimum(rank, target_rank)
+    return coefficients, rank
+
+
+def fit_linear(x, dxdt, *, names: Sequence[str], t=None, pooled: bool = False, rcond: float | None = None):
+    """``dx/dt = A x + b`` by ordinary least squares (a direct SVD solve, no iterations).
+
+    Options:
+        rcond: relative cut-off for small singular values (rank-deficient data gives the minimum-norm fit).
+    """
+    if pooled:
+        x, dxdt = _pool(x), _pool(dxdt)
+    library = lib.affine(names)
+    lib.check_terms(library, x.shape[1])
+    coefficients, rank = _masked_lstsq(library, x, dxdt, rcond=rcond)
+    return FitResult(library, coefficients, {"rank": rank}, {"rcond": rcond})
+
+
+def fit_lasso(
+    x,
+    dxdt,
+    *,
+    names: Sequence[str],
+    t=None,
+    pooled: bool = False,
+    alpha: float = 0.01,
+    max_iter: int = 10_000,
+    tol: float = 1e-6,
+):
+    """``dx/dt = A x + b`` with an L1 penalty ``alpha`` on ``A`` (scikit-learn's Lasso; ``b`` is not penalised).
+
+    Options:
+        alpha: the penalty, > 0 (the authors used 0.01). Scikit-learn's objective is
+            ``||y - X w - b||^2 / (2 N) + alpha ||w||_1``, per target.
+        max_iter, tol: coordinate-descent limits; ``info["converged"]`` says whether each sample converged.
+
+    Raises:
+        InputError: ``alpha`` is not a positive number.
+    """
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import Lasso
+
+    try:
+        alpha = float(alpha)
+    except (TypeError, ValueError):
+        raise InputError(f"alpha must be a positive number, got {alpha!r}") from None
+    if not np.isfinite(alpha) or alpha <= 0:
+        raise InputError(f"alpha must be a positive number, got {alpha!r}: for no penalty use model='linear'")
+    if pooled:
+        x, dxdt = _pool(x), _pool(dxdt)
+    library = lib.affine(names)
+    lib.check_terms(library, x.shape[1])
+    n_samples, _, n_components = x.shape
+    coefficients = np.zeros((n_samples, n_components, n_components + 1))
+    converged = np.ones(n_samples, dtype=bool)
+    for sample in range(n_samples):
+        model = Lasso(alpha=alpha, fit_intercept=True, max_iter=int(max_iter), tol=float(tol))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            model.fit(x[sample], dxdt[sample])
+        converged[sample] = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+        coefficients[sample, :, :n_components] = model.coef_
+        coefficients[sample, :, n_components] = model.intercept_
+    return FitResult(
+        library, coefficients, {"converged": converged}, {"alpha": alpha, "max_iter": max_iter, "tol": tol}
+    )
+
+
+def fit_lotka_volterra(x, dxdt, *, names: Sequence[str], t=None, pooled: bool = False, form: str = "glv"):
+    """Lotka-Volterra by least squares.
+
+    Options:
+        form: ``"glv"`` (default), the generalised Lotka-Volterra ``dx_i/dt = x_i (r_i + sum_j a_ij x_j)``;
+            ``"quadratic"``, the paper's eq. 2: every equation uses every ``x_j`` and every ``x_j x_k``.
+
+    Raises:
+        InputError: an unknown form.
+    """
+    if form == "glv":
+        library = lib.lotka_volterra(names)
+    elif form == "quadratic":
+        library = lib.quadratic(names)
+    else:
+        raise InputError(f"unknown Lotka-Volterra form {form!r}: use 'glv' or 'quadratic'")
+    if pooled:
+        x, dxdt = _pool(x), _pool(dxdt)
+    lib.check_terms(library, x.shape[1])
+    coefficients, rank = _masked_lstsq(library, x, dxdt)
+    return FitResult(library, coefficients, {"rank": rank}, {"form": form})
+
+
+def fit_sindy(
+    x,
+    dxdt,
+    *,
+    names: Sequence[str],
+    t=None,
+    pooled: bool = False,
+    degree: int = 2,
+    threshold: float | None = None,
+    feature_library=None,
+    optimizer=None,
+):
+    """A real :class:`pysindy.SINDy` fit per sample (or one on all samples' trajectories when pooled).
+
+    The derivatives are the ones computed by ``fit``'s ``derivative`` method and are passed to pysindy as
+    ``x_dot``, so every model in this package sees the same derivative estimate.
+
+    Options:
+        degree: degree of the default ``pysindy.PolynomialLibrary``.
+        threshold: STLSQ threshold of the default optimizer (pysindy's default 0.1 when None).
+        feature_library: any pysindy feature library, instead of the polynomial one.
+        optimizer: any pysindy optimizer, instead of STLSQ.
+
+    Raises:
+        InputError: the degree is not a positive integer, or pysindy refuses the data.
+    """
+    import pysindy as ps
+    from sklearn.base import clone
+
+    if feature_library is None:
+        if isinstance(degree, bool) or not isinstance(degree, int | np.integer) or degree < 1:
+            raise InputError(f"degree must be a positive integer, got {degree!r}")
+        feature_library = ps.PolynomialLibrary(degree=int(degree))
+    if optimizer is None:
+        optimizer = ps.STLSQ() if threshold is None else ps.STLSQ(threshold=float(threshold))
+    if t is None:
+        t = np.arange(x.shape[1], dtype=np.float64)
+    groups = [(list(x), list(dxdt))] if pooled else [([xs], [ds]) for xs, ds in zip(x, dxdt, strict=True)]
+    models, coefficients = [], []
+    for xs, ds in groups:
+        model = ps.SINDy(optimizer=clone(optimizer), feature_library=clone(feature_library))
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                if len(xs) == 1:
+                    model.fit(xs[0], t=t, x_dot=ds[0], feature_names=list(names))
+                else:
+                    model.fit(xs, t=[t] * len(xs), x_dot=ds, feature_names=list(names))
+        except (ValueError, TypeError) as error:
+            raise InputError(f"pysindy refused the data: {error}") from error
+        models.append(model)
+        coefficients.append(np.asarray(model.coefficients(), dtype=np.float64))
+    feature_names = models[0].get_feature_names()
+    powers = lib.parse_pysindy_names(feature_names, names)
+    if powers is None:
+        library = lib.Library(tuple(feature_names), None, np.ones((len(names), len(feature_names)), dtype=bool))
+    else:
+        library = lib.from_powers(powers, names)
+        models = None  # the monomials say everything; no need to keep pysindy objects around
+    options = {
+        "degree": degree,
+        "threshold": threshold,
+        "feature_library": repr(feature_library),
+        "optimizer": repr(optimizer),
+    }
+    return FitResult(library, np.stack(coefficients), {}, options, models)
+
+
+MODELS: dict[str, Callable[..., FitResult]] = {
+    "linear": fit_linear,
+    "lasso": fit_lasso,
+    "lotka_volterra": fit_lotka_volterra,
+    "sindy": fit_sindy,
+}
+"""The registered models: name -> fitting function. Add a model by adding an entry."""

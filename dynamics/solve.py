@@ -1,0 +1,217 @@
+"""Solving a fitted ODE: the analytic matrix exponential, diffrax, and the discrete Euler rollout.
+
+All three take flat arrays: coefficients ``(S, C, P)``, initial states ``(S, C)``, a time grid ``(T,)``
+with the initial state at ``t[0]``, and return trajectories ``(S, T, C)`` plus a ``diverged`` flag ``(S,)``.
+A sample whose solution leaves the finite numbers is NaN from that time on; the others are unaffected.
+
+JAX is imported and switched to float64 on first use of :func:`diffrax_solve`, not when ``dynamics`` is
+imported: the flag must be set before any JAX array exists (arrays made before stay float32), and
+importing ``dynamics`` should not cost a JAX start-up for users who never call diffrax.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import scipy.linalg
+
+from dynamics import library as lib
+from fittest.errors import InputError
+
+SOLVERS = ("tsit5", "kvaerno5")
+
+
+def _mask_after_blowup(ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """NaN from each sample's first non-finite time on; the flag says which samples it hit."""
+    bad = ~np.isfinite(ys).all(axis=-1)  # (S, T)
+    after = np.cumsum(bad, axis=1) > 0
+    ys = np.where(after[..., None], np.nan, ys)
+    return ys, after.any(axis=1)
+
+
+def _step_groups(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct step sizes of a grid and, per step, which one it is (equal up to rounding)."""
+    dt = np.diff(t)
+    scale = np.max(np.abs(dt))
+    keys = np.round(dt / scale, 12)
+    unique, which = np.unique(keys, return_inverse=True)
+    return unique * scale, which
+
+
+def analytic(
+    A: np.ndarray, b: np.ndarray, x0: np.ndarray, t: np.ndarray, *, form: str = "augmented", eps: float = 1e-8
+) -> tuple[np.ndarray, np.ndarray]:
+    """The exact solution of ``dx/dt = A x + b`` on the grid ``t``.
+
+    One matrix exponential per distinct step size (one on a uniform grid), then repeated products: the
+    state at ``t[k+1]`` is the propagator of the step applied to the state at ``t[k]``.
+
+    Arguments:
+        A: shape ``(S, C, C)``.
+        b: shape ``(S, C)``.
+        x0: shape ``(S, C)``, the state at ``t[0]``.
+        t: shape ``(T,)``, strictly increasing.
+        form: ``"augmented"`` (default): ``[x; 1]`` evolves by ``exp(M t)`` with ``M = [[A, b], [0, 0]]``, which
+            needs no inverse of ``A``; ``"paper"``: eq. 4 of the paper, ``x(t) = e^{A't} x0 + (e^{A't} - I)
+            A'^{-1} b`` with ``A' = A + eps I``.
+        eps: the paper form's shift.
+
+    Returns:
+        ``(x, diverged)``: shapes ``(S, T, C)`` and ``(S,)``.
+
+    Raises:
+        InputError: an unknown form.
+    """
+    n_samples, n = b.shape
+    steps, which = _step_groups(t)
+    if form == "augmented":
+        M = np.zeros((n_samples, n + 1, n + 1))
+        M[:, :n, :n] = A
+        M[:, :n, n] = b
+        state = np.concatenate([x0, np.ones((n_samples, 1))], axis=1)
+        shift = np.zeros_like(x0)
+    elif form == "paper":
+        M = A + eps * np.eye(n)
+        shift = np.linalg.solve(M, b[..., None])[..., 0]  # A'^{-1} b: x + shift evolves by exp(A' t)
+        state = x0 + shift
+    else:
+        raise InputError(f"unknown analytic form {form!r}: use 'augmented' or 'paper'")
+    propagators = scipy.linalg.expm(steps[:, None, None, None] * M[None])  # (steps, S, n, n)
+    out = np.empty((n_samples, t.size, state.shape[1]))
+    out[:, 0] = state
+    with np.errstate(over="ignore", invalid="ignore"):
+        for k, index in enumerate(which):
+            state = np.einsum("sij,sj->si", propagators[index], state)
+            out[:, k + 1] = state
+    xs = out[..., :n] - shift[:, None, :]
+    return _mask_after_blowup(xs)
+
+
+def rhs_numpy(coefficients: np.ndarray, factors: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``dx/dt`` for states ``x`` of shape ``(S, ..., C)`` and coefficients ``(S, C, P)``."""
+    features = lib.evaluate(factors, x)  # (S, ..., P)
+    flat = features.reshape(features.shape[0], -1, features.shape[-1])
+    out = np.einsum("scp,snp->snc", coefficients, flat)
+    return out.reshape(x.shape[:-1] + (coefficients.shape[1],))
+
+
+def euler(rhs, x0: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The discrete rollout ``x[k+1] = x[k] + (t[k+1] - t[k]) f(x[k])`` that the authors' code used.
+
+    Arguments:
+        rhs: maps states ``(S, C)`` to derivatives ``(S, C)``.
+        x0: shape ``(S, C)``.
+        t: shape ``(T,)``.
+
+    Returns:
+        ``(x, diverged)``: shapes ``(S, T, C)`` and ``(S,)``.
+    """
+    out = np.empty((x0.shape[0], t.size, x0.shape[1]))
+    out[:, 0] = state = x0
+    with np.errstate(over="ignore", invalid="ignore"):
+        for k, dt in enumerate(np.diff(t)):
+            state = state + dt * rhs(state)
+            out[:, k + 1] = state
+    return _mask_after_blowup(out)
+
+
+@functools.cache
+def _jax():
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    import diffrax
+    import jax.numpy as jnp
+
+    return jax, jnp, diffrax
+
+
+@functools.cache
+def _compiled():
+    jax, jnp, diffrax = _jax()
+
+    @functools.partial(jax.jit, static_argnames=("solver", "max_steps"))
+    def solve(coefficients, factors, x0, ts, rtol, atol, bound, *, solver, max_steps):
+        def field(t, y, coef):
+            padded = jnp.concatenate([y, jnp.ones((1,), dtype=y.dtype)])
+            return coef @ jnp.prod(padded[factors], axis=-1)
+
+        def blown_up(t, y, args, **kwargs):
+            return jnp.logical_not(jnp.all(jnp.abs(y) < bound))
+
+        method = diffrax.Kvaerno5() if solver == "kvaerno5" else diffrax.Tsit5()
+
+        def one(coef, y0):
+            solution = diffrax.diffeqsolve(
+                diffrax.ODETerm(field),
+                method,
+                t0=ts[0],
+                t1=ts[-1],
+                dt0=None,
+                y0=y0,
+                args=coef,
+                saveat=diffrax.SaveAt(ts=ts),
+                stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol),
+                event=diffrax.Event(blown_up),
+                max_steps=max_steps,
+                throw=False,
+            )
+            return solution.ys, solution.result == diffrax.RESULTS.successful
+
+        return jax.vmap(one)(coefficients, x0)
+
+    return jax, jnp, solve
+
+
+def diffrax_solve(
+    coefficients: np.ndarray,
+    factors: np.ndarray,
+    x0: np.ndarray,
+    t: np.ndarray,
+    *,
+    solver: str = "tsit5",
+    rtol: float = 1e-8,
+    atol: float = 1e-10,
+    max_steps: int = 100_000,
+    bound: float | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Integrate a polynomial ODE with diffrax in float64, vmapped over samples, compiled once per shape.
+
+    Arguments:
+        coefficients: shape ``(S, C, P)``.
+        factors: shape ``(P, D)``, from :attr:`dynamics.library.Library.factors`.
+        x0: shape ``(S, C)``, the state at ``t[0]``.
+        t: shape ``(T,)``, the save times.
+        solver: ``"tsit5"`` (explicit, default) or ``"kvaerno5"`` (implicit, for stiff systems).
+        rtol, atol: tolerances of the PID step-size controller.
+        max_steps: the most steps per sample; a sample that needs more counts as diverged.
+        bound: a state component beyond this magnitude ends that sample's solve as a blow-up; by default
+            ``1e6`` times the largest initial magnitude (at least 1).
+
+    Returns:
+        ``(x, diverged)``: shapes ``(S, T, C)`` and ``(S,)``.
+
+    Raises:
+        InputError: an unknown solver or bad tolerances.
+    """
+    if solver not in SOLVERS:
+        raise InputError(f"unknown solver {solver!r}: use one of {SOLVERS}")
+    if not (rtol > 0 and atol > 0):
+        raise InputError(f"rtol and atol must be positive, got rtol={rtol}, atol={atol}")
+    if bound is None:
+        bound = 1e6 * max(1.0, float(np.max(np.abs(x0))))
+    jax, jnp, solve = _compiled()
+    ys, ok = solve(
+        jnp.asarray(coefficients, dtype=jnp.float64),
+        jnp.asarray(factors),
+        jnp.asarray(x0, dtype=jnp.float64),
+        jnp.asarray(t, dtype=jnp.float64),
+        jnp.float64(rtol),
+        jnp.float64(atol),
+        jnp.float64(bound),
+        solver=solver,
+        max_steps=int(max_steps),
+    )
+    ys, blown = _mask_after_blowup(np.asarray(ys))
+    return ys, blown | ~np.asarray(ok)

@@ -1,0 +1,242 @@
+"""The one place that turns xarray input into a ``(sample, time, component)`` float64 array, with checks.
+
+Every dimension of the input other than the time and the component dimension is a sample dimension: the
+samples are flattened into one leading axis for the vectorised fitters and solvers, and
+:meth:`Trajectories.wrap` puts results back into the input's labelled shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import xarray as xr
+
+from fittest.errors import InputError
+
+
+@dataclass(frozen=True)
+class Trajectories:
+    """Trajectories as a plain array plus everything needed to label results again.
+
+    Attributes:
+        values: shape ``(S, T, C)``; ``S`` is the product of the sample dimensions' sizes (1 when none).
+        t: the time coordinate, shape ``(T,)``, float64, strictly increasing.
+        time: the name of the time dimension.
+        component: the name of the component dimension.
+        components: the component coordinate's values, shape ``(C,)``.
+        sample_dims: the sample dimensions, in the input's order.
+        sample_shape: their sizes.
+        sample_coords: the input's coordinates that live on sample dimensions only (``run``, ``seed``, ...).
+        variable: the name of the data variable the values came from, if any.
+        t_range: the time window that was selected, if any.
+    """
+
+    values: np.ndarray
+    t: np.ndarray
+    time: str
+    component: str
+    components: np.ndarray
+    sample_dims: tuple[str, ...] = ()
+    sample_shape: tuple[int, ...] = ()
+    sample_coords: dict = field(default_factory=dict)
+    variable: str | None = None
+    t_range: tuple[float, float] | None = None
+
+    @property
+    def n_samples(self) -> int:
+        return self.values.shape[0]
+
+    @property
+    def x0(self) -> np.ndarray:
+        """The first observed state of every sample, shape ``(S, C)``."""
+        return self.values[:, 0, :]
+
+    def coords(self, *dims: str) -> dict:
+        """The sample coordinates plus the given extra dimensions' coordinates, for building a DataArray."""
+        out = {name: coord for name, coord in self.sample_coords.items()}
+        for dim in dims:
+            if dim == self.time:
+                out[dim] = self.t
+            elif dim == self.component:
+                out[dim] = self.components
+        return out
+
+    def wrap(self, array: np.ndarray, dims: Sequence[str], coords: dict | None = None, **kwargs) -> xr.DataArray:
+        """Label ``array`` whose leading axis is the flattened samples.
+
+        Arguments:
+            array: shape ``(S, *rest)``.
+            dims: the names of the ``rest`` axes.
+            coords: extra coordinates for those axes (the time and component coordinates are added when
+                their names appear in ``dims``).
+            **kwargs: passed on to :class:`xarray.DataArray` (``name``, ``attrs``).
+
+        Returns:
+            A DataArray with dims ``(*sample_dims, *dims)``.
+        """
+        array = np.asarray(array)
+        shaped = array.reshape(self.sample_shape + array.shape[1:])
+        all_coords = self.coords(*dims)
+        all_coords.update(coords or {})
+        return xr.DataArray(shaped, dims=self.sample_dims + tuple(dims), coords=all_coords, **kwargs)
+
+    def with_values(self, values: np.ndarray, t: np.ndarray) -> Trajectories:
+        """A copy with other values on another time grid (same samples and components)."""
+        return Trajectories(
+            values=values,
+            t=t,
+            time=self.time,
+            component=self.component,
+            components=self.components,
+            sample_dims=self.sample_dims,
+            sample_shape=self.sample_shape,
+            sample_coords=self.sample_coords,
+            variable=self.variable,
+            t_range=self.t_range,
+        )
+
+    def to_dataarray(self, name: str | None = None) -> xr.DataArray:
+        """The values as a DataArray with dims ``(*sample_dims, time, component)``."""
+        return self.wrap(self.values, (self.time, self.component), name=name or self.variable)
+
+
+def select_variable(data: xr.Dataset | xr.DataArray, variable: Hashable | None) -> xr.DataArray:
+    """The DataArray to fit: ``data`` itself, or the named variable of a Dataset (``amplitude`` by default).
+
+    Raises:
+        InputError: ``data`` is neither, or the variable is missing.
+    """
+    if isinstance(data, xr.DataArray):
+        if variable is not None and data.name is not None and data.name != variable:
+            raise InputError(f"variable={variable!r} was given but the DataArray is named {data.name!r}: drop it")
+        return data
+    if not isinstance(data, xr.Dataset):
+        raise InputError(
+            f"data must be an xarray Dataset or DataArray, got {type(data).__name__}: wrap a numpy array in "
+            "xarray.DataArray(values, dims=(..., 'step', 'frequency'))"
+        )
+    if variable is None:
+        if "amplitude" in data.data_vars:
+            variable = "amplitude"
+        elif len(data.data_vars) == 1:
+            variable = next(iter(data.data_vars))
+        else:
+            raise InputError(
+                f"the Dataset has several variables {sorted(map(str, data.data_vars))} and no 'amplitude': "
+                "choose one with variable=..."
+            )
+    if variable not in data.data_vars:
+        raise InputError(
+            f"variable {variable!r} is not in the Dataset (it has {sorted(map(str, data.data_vars))}): "
+            "choose one of those with variable=..."
+        )
+    return data[variable]
+
+
+def as_trajectories(
+    data: xr.Dataset | xr.DataArray,
+    *,
+    variable: Hashable | None = None,
+    time: str = "step",
+    component: str = "frequency",
+    t_range: Sequence[float] | None = None,
+) -> Trajectories:
+    """Check ``data`` and flatten it to ``(sample, time, component)``.
+
+    Arguments:
+        data: a Dataset (see ``variable``) or a DataArray with a time and a component dimension.
+        variable: the Dataset variable to use; ``amplitude`` when present, or the only variable.
+        time: the time dimension. Its coordinate (or ``0, 1, ...`` when it has none) is the time grid.
+        component: the component dimension: the state vector's entries.
+        t_range: ``(start, stop)``, both inclusive, in units of the time coordinate, like ``.sel``.
+
+    Returns:
+        The checked :class:`Trajectories`.
+
+    Raises:
+        InputError: a dimension is missing, values are not finite, the time coordinate is not strictly
+            increasing or not numeric, or the window holds fewer than two time points.
+    """
+    da = select_variable(data, variable)
+    name = None if da.name is None else str(da.name)
+    for label, dim in (("time", time), ("component", component)):
+        if dim not in da.dims:
+            raise InputError(
+                f"the {label} dimension {dim!r} is not in the data (dims {tuple(map(str, da.dims))}): "
+                f"pass {label}='<one of those>'"
+            )
+    if time == component:
+        raise InputError(f"time and component must be different dimensions, both are {time!r}")
+    if time in da.coords:
+        t_all = np.asarray(da[time].values)
+        if np.issubdtype(t_all.dtype, np.datetime64) or np.issubdtype(t_all.dtype, np.timedelta64):
+            raise InputError(
+                f"the time coordinate {time!r} holds dates: convert it to numbers (for example seconds or years "
+                "since the start) with data.assign_coords(...)"
+            )
+        if not np.issubdtype(t_all.dtype, np.number):
+            raise InputError(f"the time coordinate {time!r} must be numeric, got dtype {t_all.dtype}")
+        t_all = t_all.astype(np.float64)
+    else:
+        t_all = np.arange(da.sizes[time], dtype=np.float64)
+    if not np.all(np.isfinite(t_all)):
+        raise InputError(f"the time coordinate {time!r} holds NaN or inf: drop those points with .isel/.dropna")
+    steps = np.diff(t_all)
+    if np.any(steps <= 0):
+        bad = int(np.argmax(steps <= 0))
+        raise InputError(
+            f"the time coordinate {time!r} is not strictly increasing (at index {bad + 1}: {t_all[bad]} then "
+            f"{t_all[bad + 1]}): sort it with .sortby({time!r}) and drop duplicates with "
+            f".drop_duplicates({time!r})"
+        )
+    window = None
+    if t_range is not None:
+        try:
+            start, stop = (float(v) for v in t_range)
+        except (TypeError, ValueError):
+            raise InputError(f"t_range must be two numbers (start, stop), got {t_range!r}") from None
+        if not start < stop:
+            raise InputError(f"t_range must have start < stop, got {t_range!r}")
+        keep = (t_all >= start) & (t_all <= stop)
+        da = da.isel({time: np.flatnonzero(keep)})
+        t_all = t_all[keep]
+        window = (start, stop)
+    if t_all.size < 2:
+        raise InputError(
+            f"the time window holds {t_all.size} point(s) of {time!r}; at least 2 are needed: widen t_range"
+        )
+    if da.sizes[component] < 1:
+        raise InputError(f"the component dimension {component!r} is empty")
+    if not np.issubdtype(da.dtype, np.number) or np.issubdtype(da.dtype, np.complexfloating):
+        raise InputError(f"the data must be real numbers, got dtype {da.dtype}")
+
+    sample_dims = tuple(str(d) for d in da.dims if d not in (time, component))
+    da = da.transpose(*sample_dims, time, component)
+    values = np.asarray(da.values, dtype=np.float64)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        where = dict(zip(da.dims, (int(i[0]) for i in np.nonzero(bad)), strict=True))
+        raise InputError(
+            f"the data holds {int(bad.sum())} NaN or inf value(s) (first at index {where}): select a window "
+            "without them (t_range=...), drop those samples, or fill them (.interpolate_na)"
+        )
+    sample_shape = tuple(da.sizes[d] for d in sample_dims)
+    sample_coords = {str(k): v.variable for k, v in da.coords.items() if set(v.dims) <= set(sample_dims) and v.dims}
+    if component in da.coords:
+        components = np.asarray(da[component].values)
+    else:
+        components = np.arange(da.sizes[component])
+    return Trajectories(
+        values=values.reshape((-1,) + values.shape[-2:]),
+        t=t_all,
+        time=time,
+        component=component,
+        components=components,
+        sample_dims=sample_dims,
+        sample_shape=sample_shape,
+        sample_coords=sample_coords,
+        variable=name,
+        t_range=window,
+    )
