@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 
 from paper_figures.ensembles import default_ensemble
 from paper_figures.plotting import GREY, circle_plane
+from training.survival import survivors
 
 NAME = "fig02"
 TITLE = "Signals over training; a dead and a surviving circle at three steps"
@@ -22,10 +23,9 @@ CLAIM = (
 
 
 def build(ctx):
-    import training
 
     ds = default_ensemble(ctx)
-    alive = training.survivors(ds)
+    alive = survivors(ds)
     counts = alive.sum("frequency").values
     run = int(np.argmax(counts > 0))  # the first run with a survivor
     signal = ds.signal.isel(run=run)

@@ -12,6 +12,7 @@ import numpy as np
 
 from paper_figures.ensembles import default_ensemble
 from paper_figures.plotting import circle_plane, new_figure
+from training.fourier import circularity, coefficients
 
 NAME = "fig03"
 TITLE = "PCA vs Fourier projections of a trained embedding"
@@ -25,17 +26,15 @@ PAIRS = 5
 
 def frequency_shares(points: np.ndarray) -> np.ndarray:
     """Share of the variance of ``points`` (p, m) carried by each circle k = 1 .. (p-1)//2 (k and p-k together)."""
-    import training
 
     p = points.shape[0]
-    power = np.abs(training.fourier.coefficients(points - points.mean(0))) ** 2  # (p, m)
+    power = np.abs(coefficients(points - points.mean(0))) ** 2  # (p, m)
     K = (p - 1) // 2
     per_k = power[1 : K + 1].sum(-1) + power[p - K :][::-1].sum(-1)
     return per_k / power.sum()
 
 
 def build(ctx):
-    import training
 
     ds = default_ensemble(ctx)
     E = ds.embedding.isel(run=0, snapshot=-1).values
@@ -45,7 +44,7 @@ def build(ctx):
     pcs = centred @ vt[: 2 * PAIRS].T
     amplitude = ds.amplitude.isel(run=0, step=-1).values
     ks = ds.frequency.values[np.argsort(amplitude)[::-1][:PAIRS]]
-    circ = training.circularity(E)
+    circ = circularity(E)
 
     figure, axes = new_figure(PAIRS, 2, width=2.6, height=2.7)
     pca_best, pca_share = [], []

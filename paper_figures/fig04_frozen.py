@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from paper_figures.ensembles import P, sweep_ensemble
+from paper_figures.ensembles import sweep_ensemble
 from paper_figures.plotting import mean_and_band, new_figure
 
 NAME = "fig04"
@@ -18,6 +18,7 @@ CLAIM = "a phase transition around d = p = 59: test loss is sharply better for d
 
 def build(ctx):
     profile = ctx.profile
+    P = profile.p
     dims = list(profile.frozen_dims)
     datasets = [sweep_ensemble(ctx, d=d, freeze_embedding=True, steps=profile.frozen_steps) for d in dims]
     recorded = datasets[0].step.values

@@ -8,8 +8,9 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from paper_figures.ensembles import D, P, sweep_ensemble
+from paper_figures.ensembles import sweep_ensemble
 from paper_figures.plotting import mean_and_band, new_figure
+from training.survival import count_survivors
 
 NAME = "fig05"
 TITLE = "Number of surviving circles against p and against d"
@@ -18,9 +19,8 @@ CLAIM = "more circles survive as p grows (d = 128) and as d grows from 16 to 128
 
 def circle_counts(ctx, **where) -> np.ndarray:
     """Surviving circles per run of the sweep ensemble at ``where`` (p or d)."""
-    import training
 
-    return training.count_survivors(sweep_ensemble(ctx, **where)).values
+    return count_survivors(sweep_ensemble(ctx, **where)).values
 
 
 def trend(x, counts) -> dict:
@@ -38,8 +38,8 @@ def build(ctx):
 
     figure, axes = new_figure(2)
     for ax, x, counts, label, fixed in (
-        (axes[0, 0], profile.primes, by_p, "p", f"d = {D}"),
-        (axes[0, 1], profile.dims, by_d, "d", f"p = {P}"),
+        (axes[0, 0], profile.primes, by_p, "p", f"d = {profile.d}"),
+        (axes[0, 1], profile.dims, by_d, "d", f"p = {profile.p}"),
     ):
         mean, low, high = mean_and_band(np.array(counts, dtype=float), axis=1)
         ax.plot(x, mean, "o-")

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from paper_figures.ensembles import D
 from paper_figures.plotting import mean_and_band, new_figure
+from training.survival import count_survivors
 
 NAME = "fig10"
 TITLE = "Number of surviving circles against weight decay"
@@ -23,15 +23,14 @@ CLAIM = (
 
 
 def build(ctx):
-    import training
 
     profile = ctx.profile
     decays = np.asarray(profile.weight_decays, dtype=float)
     per_run = np.repeat(decays, profile.sweep_runs)
-    ds = ctx.train(p=profile.weight_decay_p, d=D, runs=len(per_run), seed=0, weight_decay=tuple(per_run))
+    ds = ctx.train(p=profile.weight_decay_p, d=profile.d, runs=len(per_run), seed=0, weight_decay=tuple(per_run))
     initial = float(ds.amplitude.isel(step=0).mean())
-    relative = training.count_survivors(ds).values.reshape(len(decays), -1)
-    absolute = training.count_survivors(ds, rule="absolute", threshold=initial).values.reshape(len(decays), -1)
+    relative = count_survivors(ds).values.reshape(len(decays), -1)
+    absolute = count_survivors(ds, rule="absolute", threshold=initial).values.reshape(len(decays), -1)
     accuracy = ds.test_acc.isel(step=-1).values.reshape(len(decays), -1)
 
     figure, axes = new_figure(2)
@@ -45,7 +44,7 @@ def build(ctx):
         xscale="symlog",
         xlabel="weight decay",
         ylabel="surviving circles",
-        title=f"p = {profile.weight_decay_p}, d = {D}, {profile.sweep_runs} runs each ({K} frequencies)",
+        title=f"p = {profile.weight_decay_p}, d = {profile.d}, {profile.sweep_runs} runs each ({K} frequencies)",
     )
     axes[0, 0].legend(fontsize=8)
     axes[0, 1].plot(decays, accuracy.mean(1), "o-")

@@ -10,8 +10,10 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from paper_figures.ensembles import P, default_ensemble
+from paper_figures.ensembles import default_ensemble
 from paper_figures.plotting import DEAD, SURVIVED, new_figure
+from training.fourier import circularity
+from training.survival import survivors
 
 NAME = "fig11"
 TITLE = "Circularity: random embeddings against d, and initial circularity of survivors"
@@ -20,31 +22,29 @@ CLAIM = (
 )
 
 
-def random_circularity(dims, samples: int, *, p: int = P, seed: int = 0) -> dict:
+def random_circularity(dims, samples: int, *, p: int, seed: int = 0) -> dict:
     """Mean and maximum circularity over frequencies, averaged over ``samples`` N(0, 1) embeddings per d."""
-    import training
 
     rng = np.random.default_rng(seed)
     mean, top = [], []
     for d in dims:
-        c = training.circularity(rng.normal(size=(samples, p, d)))  # (samples, K)
+        c = circularity(rng.normal(size=(samples, p, d)))  # (samples, K)
         mean.append(float(np.nanmean(c)))
         top.append(float(np.nanmean(np.nanmax(c, axis=-1))))
     return {"d": list(dims), "mean": mean, "max": top}
 
 
 def build(ctx):
-    import training
 
     profile = ctx.profile
-    left = random_circularity(profile.circularity_dims, profile.circularity_samples)
+    left = random_circularity(profile.circularity_dims, profile.circularity_samples, p=profile.p)
 
     values, alive = [], []
     for embedding in range(profile.embeddings):
         ds = default_ensemble(ctx, embedding)
         initial = ds.embedding.isel(snapshot=0).values  # (run, token, dim)
-        values.append(training.circularity(initial))
-        alive.append(training.survivors(ds).values)
+        values.append(circularity(initial))
+        alive.append(survivors(ds).values)
     values, alive = np.concatenate(values).ravel(), np.concatenate(alive).ravel()
     finite = np.isfinite(values)
     values, alive = values[finite], alive[finite]
@@ -54,12 +54,12 @@ def build(ctx):
     ax = axes[0, 0]
     ax.plot(left["d"], left["mean"], "o-", label="mean over frequencies")
     ax.plot(left["d"], left["max"], "s-", label="max over frequencies")
-    ax.axvline(P, color="0.5", ls=":", lw=1)
+    ax.axvline(profile.p, color="0.5", ls=":", lw=1)
     ax.set(
         xscale="log",
         xlabel="embedding dimension d",
         ylabel="circularity at initialisation",
-        title=f"random N(0,1) embeddings, p={P}",
+        title=f"random N(0,1) embeddings, p={profile.p}",
     )
     ax.legend()
     ax = axes[0, 1]

@@ -10,6 +10,7 @@ import numpy as np
 
 from paper_figures.ensembles import default_ensemble
 from paper_figures.plotting import GREY, new_figure
+from training.survival import survivors
 
 NAME = "fig13"
 TITLE = "Fourier-basis gradient norms over training"
@@ -17,10 +18,9 @@ CLAIM = "the Fourier gradient spikes around step 100 and is negligible after ste
 
 
 def build(ctx):
-    import training
 
     ds = default_ensemble(ctx)
-    alive = training.survivors(ds)
+    alive = survivors(ds)
     run = int(np.argmax(alive.sum("frequency").values > 0))
     norm = np.sqrt(ds.grad_signal.isel(run=run))  # ||(dL/dE)_k||
     survived = alive.isel(run=run).values

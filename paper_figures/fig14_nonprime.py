@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from paper_figures.ensembles import D
 from paper_figures.fig05_circles_p_d import circle_counts
 from paper_figures.plotting import mean_and_band, new_figure
 
@@ -35,7 +34,7 @@ def build(ctx):
     ax.fill_between(moduli, low, high, alpha=0.2, color="0.6")
     ax.scatter(moduli[prime], mean[prime], color="tab:red", zorder=3, label="prime p")
     ax.scatter(moduli[~prime], mean[~prime], color="tab:blue", zorder=3, label="non-prime p")
-    ax.set(xlabel="p", ylabel="surviving circles", title=f"d = {D}, {profile.sweep_runs} runs per p")
+    ax.set(xlabel="p", ylabel="surviving circles", title=f"d = {profile.d}, {profile.sweep_runs} runs per p")
     ax.legend()
 
     flat = counts.ravel()

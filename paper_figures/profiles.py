@@ -42,6 +42,8 @@ class Profile:
             (figures 8 and 12).
         circularity_samples: random embeddings per dimension in figure 11 (left).
         circularity_dims: the dimensions of figure 11 (left).
+        p: the modulus of the default ensemble and of the sweeps over d (the paper: 59).
+        d: the embedding dimension of the default ensemble and of the sweeps over p (the paper: 128).
         ode_window: the steps the ODEs of figures 9, 15 and 16 are fitted on (the paper: 0 to 1000).
         lasso_alpha: the Lasso penalty of figures 9, 15 and 16.
         device: where to train (``"auto"`` takes the GPU when there is one).
@@ -65,6 +67,8 @@ class Profile:
     intervention_runs: int
     circularity_samples: int
     circularity_dims: tuple[int, ...]
+    p: int = 59
+    d: int = 128
     ode_window: tuple[int, int] = (0, 1000)
     lasso_alpha: float = 0.01
     device: str = "auto"
