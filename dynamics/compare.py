@@ -163,8 +163,8 @@ def _forecast(fitted, traj, x0, methods, all_methods, holdout, options, observed
     note = ""
     if n_train >= traj.t.size:
         note = "the holdout holds no time point"
-    elif not kwargs:
-        note = "the fit's options were not recorded"
+    elif not kwargs or not kwargs.pop("replayable", True):
+        note = "the fit's options could not be recorded in the file (objects such as a pysindy library)"
     scores = {}
     if not note:
         kwargs.pop("variable", None)
@@ -172,8 +172,6 @@ def _forecast(fitted, traj, x0, methods, all_methods, holdout, options, observed
         kwargs.pop("time", None)
         kwargs.pop("component", None)
         model = kwargs.pop("model")
-        if isinstance(kwargs.get("derivative"), xr.DataArray):
-            kwargs["derivative"] = "forward"
         try:
             early = fit(
                 traj.to_dataarray(),

@@ -34,6 +34,23 @@ def _json_safe(options: dict) -> dict:
     return out
 
 
+def _replayable(fit_kwargs: dict) -> dict:
+    """The ``fit`` arguments that can be stored as JSON and replayed (for the forecast score after loading).
+
+    Objects (a pysindy library, known derivatives) cannot: they are left out and ``replayable`` is False.
+    """
+    out, complete = {}, True
+    for key, value in fit_kwargs.items():
+        try:
+            json.dumps(value)
+            out[key] = value
+        except TypeError:
+            complete = False
+    if not complete:
+        out["replayable"] = False
+    return out
+
+
 class FittedODE:
     """A fitted ODE ``dx/dt = f(x)`` per sample, with ``f`` a linear combination of library terms.
 
@@ -406,7 +423,7 @@ def build_dataset(*, result, traj, r2, model, derivative, pooled, fit_kwargs) ->
         "component": traj.component,
         "t_range": json.dumps(traj.t_range),
         "pooled": int(pooled),
-        "fit_kwargs": json.dumps(_json_safe(fit_kwargs)),
+        "fit_kwargs": json.dumps(_replayable(fit_kwargs)),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "versions": json.dumps({"fittest": __version__, "numpy": np.__version__, "xarray": xr.__version__}),
     }
