@@ -9,7 +9,16 @@ import xarray as xr
 from fittest.errors import InputError
 from training import TrainConfig, open_run, train
 from training.dataset import pairs, split
-from training.model import forward, forward_naive, init_embedding, init_mlp, snapshot_loss, snapshot_metrics
+from training.model import (
+    forward,
+    forward_naive,
+    init_embedding,
+    init_mlp,
+    loss_and_accuracy,
+    loss_gradients,
+    snapshot_loss,
+    snapshot_metrics,
+)
 from training.optimizer import EnsembleAdamW
 from training.schedule import record_steps
 
@@ -77,6 +86,31 @@ def test_factorized_first_layer_equals_naive():
     per_run = torch.from_numpy(np.stack([rng.permutation(p * p)[:50] for _ in range(R)]))
     for ia, ib in ((a, b), (a[per_run], b[per_run])):
         np.testing.assert_allclose(forward(params, ia, ib), forward_naive(params, ia, ib), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("activation", ["silu", "relu", "gelu", "tanh"])
+@pytest.mark.parametrize("runs, shared", [(1, True), (3, True), (3, False)])
+def test_hand_written_gradients_equal_autograd(activation, runs, shared):
+    rng = np.random.default_rng(1)
+    p, d = 7, 5
+    params = {
+        name: torch.from_numpy(np.stack([value + rng.normal(size=value.shape) for _ in range(runs)]))
+        for name, value in init_mlp(p, d, 9, seed=0).items()
+    }
+    params["embedding"] = torch.from_numpy(rng.normal(size=(runs, p, d)))
+    a_all, b_all, c_all = (torch.from_numpy(x) for x in pairs(p))
+    idx = torch.from_numpy(
+        rng.permutation(p * p)[:30] if shared else np.stack([rng.permutation(p * p)[:30] for _ in range(runs)])
+    )
+    a, b, c = a_all[idx], b_all[idx], c_all[idx]
+    grads, loss, accuracy = loss_gradients(params, a, b, c, activation=activation, metrics=True)
+    leaves = {name: t.clone().requires_grad_(True) for name, t in params.items()}
+    reference_loss, reference_acc = loss_and_accuracy(forward_naive(leaves, a, b, activation=activation), c)
+    reference = torch.autograd.grad(reference_loss.sum(), list(leaves.values()))
+    np.testing.assert_allclose(loss, reference_loss.detach(), rtol=1e-12)
+    np.testing.assert_allclose(accuracy, reference_acc)
+    for name, expected in zip(leaves, reference, strict=True):
+        np.testing.assert_allclose(grads[name], expected, rtol=1e-9, atol=1e-12, err_msg=name)
 
 
 def test_same_seeds_same_records_and_seed_semantics():

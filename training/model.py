@@ -81,28 +81,57 @@ def init_mlp(p: int, d: int, hidden: int, *, init: str = "torch", seed: int = 0)
     return out
 
 
-def _rows(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """``table[r, index[r]]`` for every run r; ``index`` is (n,) when all runs share it, else (R, n)."""
-    if index.dim() == 1:
-        return table[:, index]
-    return torch.gather(table, 1, index.unsqueeze(-1).expand(-1, -1, table.shape[-1]))
+def _mm(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Batched ``x @ y`` over the run axis; a plain ``mm`` for a single model, which is about twice as fast
+    as ``bmm`` with a batch of one on the CPU (measured on torch 2.13)."""
+    if x.shape[0] == 1:
+        return torch.mm(x[0], y[0]).unsqueeze(0)
+    return torch.bmm(x, y)
+
+
+def _affine(bias: torch.Tensor, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """``x @ weight^T + bias`` for x (R, n, k), weight (R, m, k), bias (R, m)."""
+    if x.shape[0] == 1:
+        return torch.addmm(bias[0], x[0], weight[0].T).unsqueeze(0)
+    return torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(-1, -2))
+
+
+def _flat(index: torch.Tensor, runs: int, rows: int) -> torch.Tensor:
+    """Row indices into a (runs * rows, ...) table for ``index`` (n,) shared by all runs or (R, n) per run."""
+    if runs == 1 and index.dim() == 1:
+        return index
+    offset = torch.arange(runs, device=index.device).unsqueeze(1) * rows
+    return (index.expand(runs, -1) + offset).reshape(-1)
+
+
+def _gather(table: torch.Tensor, flat: torch.Tensor) -> torch.Tensor:
+    """``table[r, index[r]]`` for every run r, (R, n, h), from a table (R, rows, h) and :func:`_flat` indices."""
+    runs, rows, width = table.shape
+    # index_select on a 2-D table: an order of magnitude faster than advanced indexing on the CPU
+    return table.reshape(runs * rows, width).index_select(0, flat).view(runs, -1, width)
+
+
+def _scatter(values: torch.Tensor, flat: torch.Tensor, rows: int) -> torch.Tensor:
+    """The adjoint of :func:`_gather`: sums of the rows of ``values`` (R, n, h) into a table (R, rows, h)."""
+    runs, _, width = values.shape
+    table = values.new_zeros(runs * rows, width)
+    return table.index_add_(0, flat, values.reshape(-1, width)).view(runs, rows, width)
 
 
 def hidden_input(params: dict[str, torch.Tensor], a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """The first layer's pre-activation on the pairs (a, b), factorized: ``U[a] + V[b] + b1``, shape (R, n, h)."""
     embedding, w1 = params["embedding"], params["w1"]
-    d = embedding.shape[-1]
-    u = embedding @ w1[..., :d].transpose(-1, -2)
-    v = embedding @ w1[..., d:].transpose(-1, -2)
-    return _rows(u, a) + _rows(v, b) + params["b1"].unsqueeze(1)
+    runs, p, d = embedding.shape
+    u = _mm(embedding, w1[..., :d].transpose(-1, -2))
+    v = _mm(embedding, w1[..., d:].transpose(-1, -2))
+    return _gather(u, _flat(a, runs, p)) + _gather(v, _flat(b, runs, p)) + params["b1"].unsqueeze(1)
 
 
 def head(params: dict[str, torch.Tensor], pre1: torch.Tensor, *, activation: str = "silu") -> torch.Tensor:
     """The layers after the first: logits (R, n, p) from the first pre-activation (R, n, h)."""
     act = _ACTIVATIONS[activation]
-    h1 = act(pre1)
-    h2 = act(torch.baddbmm(params["b2"].unsqueeze(1), h1, params["w2"].transpose(-1, -2)))
-    return torch.baddbmm(params["b3"].unsqueeze(1), h2, params["w3"].transpose(-1, -2))
+    h2 = act(_affine(params["b2"], act(pre1), params["w2"]))
+    return _affine(params["b3"], h2, params["w3"])
 
 
 def forward(params: dict[str, torch.Tensor], a: torch.Tensor, b: torch.Tensor, *, activation: str = "silu"):
@@ -118,9 +147,90 @@ def forward(params: dict[str, torch.Tensor], a: torch.Tensor, b: torch.Tensor, *
 
 def forward_naive(params: dict[str, torch.Tensor], a: torch.Tensor, b: torch.Tensor, *, activation: str = "silu"):
     """:func:`forward` as the authors wrote it: concatenate ``[E_a, E_b]`` and apply the first layer to it."""
-    x = torch.cat([_rows(params["embedding"], a), _rows(params["embedding"], b)], dim=-1)
-    pre1 = torch.baddbmm(params["b1"].unsqueeze(1), x, params["w1"].transpose(-1, -2))
-    return head(params, pre1, activation=activation)
+    embedding = params["embedding"]
+    runs, p, _ = embedding.shape
+    x = torch.cat([_gather(embedding, _flat(a, runs, p)), _gather(embedding, _flat(b, runs, p))], dim=-1)
+    return head(params, _affine(params["b1"], x, params["w1"]), activation=activation)
+
+
+def _activate(z: torch.Tensor, activation: str):
+    """The activation of ``z`` and a function that multiplies an upstream gradient by its derivative in place."""
+    if activation == "silu":
+        s = torch.sigmoid(z)
+
+        def backward(grad):
+            # d/dz z s(z) = s (1 + z (1 - s)), in place to spare allocations of (n, h) temporaries
+            slope = torch.rsub(s, 1).mul_(z).add_(1).mul_(s)
+            return grad.mul_(slope)
+
+        return z * s, backward
+    if activation == "relu":
+        return torch.relu(z), lambda grad: grad.mul_(z > 0)
+    if activation == "tanh":
+        out = torch.tanh(z)
+        return out, lambda grad: grad.mul_(torch.rsub(out * out, 1))
+    return F.gelu(z), lambda grad: torch.ops.aten.gelu_backward(grad, z)
+
+
+@torch.no_grad()
+def loss_gradients(
+    params: dict[str, torch.Tensor],
+    a: torch.Tensor,
+    b: torch.Tensor,
+    c: torch.Tensor,
+    *,
+    activation: str = "silu",
+    embedding_grad: bool = True,
+    metrics: bool = False,
+):
+    """Gradients of the summed per-run mean cross-entropy, by hand: the backward pass of :func:`forward`.
+
+    Written out rather than left to autograd because the training step is this function: it shares the
+    sigmoid between the activation and its derivative, turns the softmax into the logits' gradient in place,
+    skips the loss itself on steps that are not recorded, and uses ``mm``/``index_select``/``index_add`` on
+    2-D views, which are much faster on the CPU than their batched forms for a single model.
+
+    Arguments:
+        params: the ensemble's parameters.
+        a, b, c: the training pairs and their labels, (n,) shared or (R, n) per run.
+        activation: the hidden activation.
+        embedding_grad: also return the embedding's gradient.
+        metrics: also return the per-run loss and accuracy, (R,) each.
+
+    Returns:
+        ``(grads, loss, accuracy)``: the gradients by parameter name (``embedding`` only with
+        ``embedding_grad``), and loss and accuracy (``None`` unless ``metrics``).
+    """
+    embedding, w1 = params["embedding"], params["w1"]
+    runs, p, d = embedding.shape
+    flat_a, flat_b = _flat(a, runs, p), _flat(b, runs, p)
+    w1a, w1b = w1[..., :d], w1[..., d:]
+    u = _mm(embedding, w1a.transpose(-1, -2))
+    v = _mm(embedding, w1b.transpose(-1, -2))
+    z1 = _gather(u, flat_a).add_(_gather(v, flat_b)).add_(params["b1"].unsqueeze(1))
+    h1, back1 = _activate(z1, activation)
+    h2, back2 = _activate(_affine(params["b2"], h1, params["w2"]), activation)
+    logits = _affine(params["b3"], h2, params["w3"])
+    n = logits.shape[1]
+    labels = c.expand(runs, n).reshape(-1)
+    g3 = torch.log_softmax(logits, dim=-1)
+    loss = accuracy = None
+    if metrics:
+        loss = -g3.view(-1, p).gather(1, labels.unsqueeze(1)).view(runs, n).mean(1)
+        accuracy = (logits.argmax(-1) == labels.view(runs, n)).to(logits.dtype).mean(1)
+    g3.exp_()  # softmax
+    g3.view(-1, p)[torch.arange(runs * n, device=labels.device), labels] -= 1
+    g3.div_(n)
+    grads = {"w3": _mm(g3.transpose(-1, -2), h2), "b3": g3.sum(1)}
+    g2 = back2(_mm(g3, params["w3"]))
+    grads["w2"], grads["b2"] = _mm(g2.transpose(-1, -2), h1), g2.sum(1)
+    g1 = back1(_mm(g2, params["w2"]))
+    grads["b1"] = g1.sum(1)
+    gu, gv = _scatter(g1, flat_a, p), _scatter(g1, flat_b, p)
+    grads["w1"] = torch.cat([_mm(gu.transpose(-1, -2), embedding), _mm(gv.transpose(-1, -2), embedding)], dim=-1)
+    if embedding_grad:
+        grads["embedding"] = _mm(gu, w1a).add_(_mm(gv, w1b))
+    return grads, loss, accuracy
 
 
 def loss_and_accuracy(logits: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -25,7 +25,16 @@ from training.config import TrainConfig
 from training.dataset import pairs, split
 from training.fourier import fourier_basis, frequencies, signal
 from training.io import SCHEMA
-from training.model import MLP_DIMS, MLP_PARAMETERS, PARAMETERS, forward, init_embedding, init_mlp, loss_and_accuracy
+from training.model import (
+    MLP_DIMS,
+    MLP_PARAMETERS,
+    PARAMETERS,
+    forward,
+    init_embedding,
+    init_mlp,
+    loss_and_accuracy,
+    loss_gradients,
+)
 from training.optimizer import EnsembleAdamW
 from training.schedule import record_steps, snapshot_steps
 
@@ -71,18 +80,21 @@ class _Members:
         )
 
     def gradients(self, *, record: bool):
-        """Forward and backward at the current state: per-run losses and accuracy, and the gradients by name.
+        """Gradients at the current state by name; with ``record`` also the per-run train loss and accuracy.
 
         The embedding's gradient is computed when it is trained or when the step is recorded (``grad_signal``).
         """
-        config, params, data = self.config, self.params, self.data
-        want_embedding_grad = record or not config.freeze_embedding
-        params["embedding"].requires_grad_(want_embedding_grad)
-        names = [name for name in PARAMETERS if name != "embedding" or want_embedding_grad]
-        logits = forward(params, data["a"], data["b"], activation=config.activation)
-        losses, accuracy = loss_and_accuracy(logits, data["c"])
-        grads = torch.autograd.grad(losses.sum(), [params[n] for n in names])
-        return losses.detach(), accuracy, dict(zip(names, grads, strict=True))
+        data = self.data
+        grads, losses, accuracy = loss_gradients(
+            self.params,
+            data["a"],
+            data["b"],
+            data["c"],
+            activation=self.config.activation,
+            embedding_grad=record or not self.config.freeze_embedding,
+            metrics=record,
+        )
+        return losses, accuracy, grads
 
     def update(self, grads: dict[str, torch.Tensor]) -> None:
         """One AdamW step; a frozen embedding gets neither its gradient nor decay."""
@@ -199,8 +211,6 @@ def train(
     members = []
     for runs in slices:
         params = {name: torch.as_tensor(initial[name][runs], dtype=dtype, device=device).clone() for name in PARAMETERS}
-        for name in MLP_PARAMETERS:
-            params[name].requires_grad_(True)
         members.append(_Members(config, runs, params, _data(config, runs, device)))
 
     R, n_rec, n_snap = config.runs, len(steps_recorded), len(steps_snapshot)
