@@ -24,7 +24,20 @@ from fittest.errors import InputError
 
 __all__ = ["count_survivors", "survival_rate", "survivors", "wilson_interval"]
 
-RULES = ("relative", "absolute")
+RULES = ("relative", "absolute", "gap")
+
+
+def _above_gap(values: np.ndarray, ratio: float) -> np.ndarray:
+    """Along the last axis: True above the largest ratio between consecutive sorted values, if >= ``ratio``."""
+    finite = np.where(np.isfinite(values) & (values > 0), values, np.nan)
+    ordered = -np.sort(-np.nan_to_num(finite, nan=-np.inf), axis=-1)  # descending, padding last
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gaps = ordered[..., :-1] / ordered[..., 1:]
+    gaps = np.where(np.isfinite(gaps) & (ordered[..., 1:] > 0), gaps, 0.0)
+    where = np.argmax(gaps, axis=-1)
+    cut = np.take_along_axis(ordered, where[..., None], axis=-1)  # the smallest survivor
+    found = np.take_along_axis(gaps, where[..., None], axis=-1) >= ratio
+    return found & (np.nan_to_num(finite, nan=-np.inf) >= cut)
 
 
 def _variable(data, name: str, *, purpose: str) -> xr.DataArray:
@@ -89,8 +102,13 @@ def survivors(
             dimension (and optionally ``step``).
         rule: ``"relative"`` (default, the authors' rule): amplitude above ``factor`` times the mean
             amplitude over ``k = 1 .. (p - 1) // 2`` of the same run; ``"absolute"``: amplitude above
-            ``threshold``.
-        factor: the multiple of the mean for the relative rule (the authors used 2).
+            ``threshold``; ``"gap"``: the circles above the largest ratio between consecutive amplitudes
+            sorted by size, if that ratio is at least ``factor`` (else none). The relative rule undercounts
+            when survivors are a large share of the circles (small ``p``): their own amplitude lifts the
+            mean, so with 3 survivors among 8 circles often only one clears twice the mean. The gap rule
+            follows the visible split of figure 2 and does not have that bias.
+        factor: the multiple of the mean for the relative rule (the authors used 2); the smallest ratio
+            that counts as a gap for the gap rule.
         threshold: the amplitude ``||F_k||`` a survivor must exceed under the absolute rule.
         step: the recorded step at which to judge; the last one by default.
         variable: the data variable to judge, ``"amplitude"`` by default (``sqrt(signal)`` is used when only
@@ -115,6 +133,13 @@ def survivors(
         if isinstance(factor, bool) or not isinstance(factor, numbers.Real) or not factor > 0:
             raise InputError(f"factor must be a number above 0, got {factor!r}")
         alive = amp > factor * amp.mean("frequency", skipna=True)
+        attrs = {"rule": rule, "factor": float(factor)}
+    elif rule == "gap":
+        if isinstance(factor, bool) or not isinstance(factor, numbers.Real) or not factor > 1:
+            raise InputError(f"factor must be a number above 1 for the gap rule, got {factor!r}")
+        alive = xr.apply_ufunc(
+            _above_gap, amp, input_core_dims=[["frequency"]], output_core_dims=[["frequency"]], kwargs={"ratio": factor}
+        ).transpose(*amp.dims)
         attrs = {"rule": rule, "factor": float(factor)}
     else:
         if threshold is None or isinstance(threshold, bool) or not isinstance(threshold, numbers.Real):
