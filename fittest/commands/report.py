@@ -1,13 +1,35 @@
-"""`fittest report`: not built yet."""
+"""`fittest report`: render the report of saved fits (``fittest fit --out``) against their data."""
 
-HELP = "(report: not built yet)"
+from __future__ import annotations
+
+HELP = "render an HTML + Markdown report for saved fits and the data they were fitted to"
 
 
 def add_arguments(parser) -> None:
-    pass
+    parser.add_argument("fits", nargs="+", metavar="FIT.nc", help="fits saved by 'fittest fit --out'")
+    parser.add_argument("--data", required=True, metavar="FILE.nc", help="the trajectories the fits were made on")
+    parser.add_argument("--out", required=True, metavar="DIR", help="the report folder (created if missing)")
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        default=None,
+        choices=["analytic", "diffrax", "euler"],
+        help="solution methods (default: analytic for affine models, else diffrax)",
+    )
+    parser.add_argument(
+        "--holdout",
+        type=float,
+        default=0.25,
+        help="fraction of the window held out for the forecast score (default 0.25; 0 skips)",
+    )
 
 
 def run(args) -> int:
-    from fittest.errors import InputError
+    import dynamics
+    from fittest.commands.fit import open_data
 
-    raise InputError("'fittest report' is not built yet")
+    fits = [dynamics.load(path) for path in args.fits]
+    data = open_data(args.data)
+    written = dynamics.write_report(fits, args.out, data=data, methods=args.methods, holdout=args.holdout)
+    print(f"report: {written['html']} and {written['markdown']}")
+    return 0
