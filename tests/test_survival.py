@@ -63,6 +63,22 @@ def test_absolute_rule_and_signal_variable():
     xr.testing.assert_equal(survivors(only_signal), survivors(ds))
 
 
+def test_gap_rule_finds_the_split_the_relative_rule_misses():
+    # 3 survivors among 8 circles lift the mean: only one clears twice the mean, the gap rule finds all 3
+    last = np.array([[16.3, 4.4, 4.6, 18.2, 3.6, 16.9, 4.2, 3.4], [1.0, 1.2, 0.9, 1.1, 1.5, 1.0, 0.8, 1.1]])
+    ds = run_dataset(last[:, None, :], p=17)
+    np.testing.assert_array_equal(count_survivors(ds).values, [1, 0])
+    gap = survivors(ds, rule="gap")
+    np.testing.assert_array_equal(gap.values[0], [1, 0, 0, 1, 0, 1, 0, 0])
+    assert not gap.values[1].any()  # no gap of 2x: a spectrum without survivors
+    np.testing.assert_array_equal(survivors(ds, rule="gap", factor=1.2).values[1], [0, 0, 0, 0, 1, 0, 0, 0])
+    padded = ds.copy(deep=True)
+    padded["amplitude"][0, 0, 7] = np.nan
+    np.testing.assert_array_equal(survivors(padded, rule="gap").values[0], gap.values[0])
+    with pytest.raises(InputError, match="above 1"):
+        survivors(ds, rule="gap", factor=1.0)
+
+
 def test_even_p_and_padded_mixed_p():
     # p=12 has circles 1..5 (6 is a line); a p=7 run padded onto that axis has circles 1..3 only
     amp = np.array([[[1.0, 1, 1, 1, 9.0]], [[5.0, 1, 1, 9.0, 9.0]]])
@@ -77,7 +93,7 @@ def test_even_p_and_padded_mixed_p():
 def test_survivors_bad_input():
     ds = run_dataset(np.ones((1, 2, 3)), p=7)
     with pytest.raises(InputError, match="unknown survival rule"):
-        survivors(ds, rule="gap")
+        survivors(ds, rule="median")
     with pytest.raises(InputError, match="threshold"):
         survivors(ds, rule="absolute")
     with pytest.raises(InputError, match="step 5 was not recorded"):
