@@ -134,8 +134,8 @@ def forecast_survivors(
     unknown = [m for m in methods if m not in FORECASTS]
     if unknown or not methods:
         raise InputError(f"unknown forecast method(s) {unknown}; choose from {', '.join(FORECASTS)}")
-    if "step" in rule:
-        raise InputError("forecast_survivors() judges the truth at the last step; do not pass step=")
+    if "step" in rule or "variable" in rule:
+        raise InputError("forecast_survivors() judges the amplitude at the last step; do not pass step= or variable=")
     amp = _circles_only(_amplitude(ds, "amplitude", "forecast_survivors()")).transpose("run", "step", "frequency")
     recorded = amp["step"].values
     last = recorded[-1].item()

@@ -78,12 +78,14 @@ def _at_step(amp: xr.DataArray, step, purpose: str) -> tuple[xr.DataArray, objec
         if step is not None:
             raise InputError(f"{purpose}: step={step!r} was given but the data has no 'step' dimension")
         return amp, None
+    # the judged step goes into the result's attributes, not a scalar coordinate that would clash when
+    # survivors judged at different steps are combined
     if step is None:
-        return amp.isel(step=-1), amp["step"].values[-1].item()
+        return amp.isel(step=-1, drop=True), amp["step"].values[-1].item()
     if step not in amp["step"].values:
         last = amp["step"].values[-1].item()
         raise InputError(f"{purpose}: step {step!r} was not recorded (recorded steps run from 0 to {last})")
-    return amp.sel(step=step), step
+    return amp.sel(step=step, drop=True), step
 
 
 def survivors(
