@@ -98,7 +98,10 @@ def gradient_norm(data, *, at: int | Sequence[int] = 0) -> xr.DataArray:
 
     Arguments:
         data: run dataset with ``grad_signal`` (the squared norm that training records).
-        at: the step, or a list of steps (then the result has a dimension ``at``).
+        at: the step, or a list of steps (then the result has a dimension ``at``). The record at step ``s``
+            is the gradient at the parameters after ``s`` updates, the one that update ``s + 1`` applies, so
+            ``at=0`` is the gradient at initialisation and the growth ``a(t) - a(t - 1)`` comes from the
+            gradient at ``t - 1`` (plus weight decay).
 
     Returns:
         DataArray named ``gradient_norm``.
