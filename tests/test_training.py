@@ -262,3 +262,14 @@ def test_open_run_round_trip_and_refusals(tmp_path, tiny_run):
     ds.drop_vars("grad_signal").to_netcdf(tmp_path / "partial.nc", engine="h5netcdf")
     with pytest.raises(InputError, match="missing grad_signal"):
         open_run(tmp_path / "partial.nc")
+
+
+def test_default_model_groks_and_keeps_a_few_circles():
+    # the paper's model and optimizer, 1000 steps: test accuracy > 0.9 and 3-6 surviving circles (paper: 3-5)
+    ds = train(TrainConfig(runs=3, steps=1000, device="cpu", snapshot_steps=()))
+    assert (ds["test_acc"].isel(step=-1) > 0.9).all()
+    final = ds["amplitude"].isel(step=-1)
+    survivors = (final > 2 * final.mean("frequency")).sum("frequency").values
+    assert 3 <= np.median(survivors) <= 6 and survivors.min() >= 2 and survivors.max() <= 8, survivors
+    # the dead circles shrink: the smallest final amplitude is far below the smallest initial one
+    assert (final.min("frequency") < 0.5 * ds["amplitude"].isel(step=0).min("frequency")).all()

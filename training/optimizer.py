@@ -38,6 +38,7 @@ class EnsembleAdamW:
         lr = torch.as_tensor(lr, dtype=ref.dtype, device=ref.device)
         wd = torch.as_tensor(weight_decay, dtype=ref.dtype, device=ref.device)
         uniform = bool((lr == lr[0]).all() and (wd == wd[0]).all())
+        self._uniform = uniform
         # Python scalars when every run shares its rates: cheaper kernels, and the same arithmetic as torch's
         self._lr = [float(lr[0]) if uniform else lr.view(-1, *[1] * (p.dim() - 1)) for p in self.params]
         self._decay = [
@@ -51,19 +52,25 @@ class EnsembleAdamW:
         beta1, beta2 = self.betas
         correction1 = 1 - beta1**self.step_count
         root_correction2 = math.sqrt(1 - beta2**self.step_count)
-        for i, (p, g) in enumerate(zip(self.params, grads, strict=True)):
-            if g is None:
-                continue
-            m, v = self.exp_avg[i], self.exp_avg_sq[i]
+        live = [i for i, g in enumerate(grads) if g is not None]
+        params = [self.params[i] for i in live]
+        grads = [grads[i] for i in live]
+        m = [self.exp_avg[i] for i in live]
+        v = [self.exp_avg_sq[i] for i in live]
+        torch._foreach_lerp_(m, grads, 1 - beta1)
+        torch._foreach_mul_(v, beta2)
+        torch._foreach_addcmul_(v, grads, grads, value=1 - beta2)
+        denom = torch._foreach_sqrt(v)
+        torch._foreach_div_(denom, root_correction2)
+        torch._foreach_add_(denom, self.eps)
+        if self._uniform:
+            # one fused kernel per operation over all parameters: the tensors are small, so launch overhead counts
+            torch._foreach_mul_(params, self._decay[0])
+            torch._foreach_addcdiv_(params, m, denom, value=-self._lr[0] / correction1)
+            return
+        for i, p, m_i, d_i in zip(live, params, m, denom, strict=True):
             p.mul_(self._decay[i])
-            m.lerp_(g, 1 - beta1)
-            v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
-            denom = (v.sqrt() / root_correction2).add_(self.eps)
-            lr = self._lr[i]
-            if isinstance(lr, float):
-                p.addcdiv_(m, denom, value=-lr / correction1)
-            else:
-                p.sub_(m / denom * (lr / correction1))
+            p.sub_(m_i / d_i * (self._lr[i] / correction1))
 
     def state_dict(self) -> dict:
         """The moments and step count, for a checkpoint."""

@@ -1,0 +1,177 @@
+"""Per-model training-step time of `training` against the authors' naive loop and the unavoidable matmuls.
+
+Run with ``OMP_NUM_THREADS=1 python benchmarks/bench_training.py`` (add ``--quick`` for a shorter run).
+Every variant is timed in this one process, interleaved over several rounds, and the median of the rounds
+is reported, so that the ratios compare like with like on a shared machine:
+
+- naive: what the authors ran: float64 ``nn.Module`` with ``[E_a, E_b]`` concatenated, ``torch.optim.AdamW``,
+  the test set evaluated and the embedding copied every step;
+- ours, loop: :mod:`training`'s step on one model at a time (float32, factorized first layer), unrecorded;
+- ours, batched: the same on the whole ensemble as one set of batched tensors, per model;
+- ours, recorded: a recorded step (signals, gradient signal, test set), per model;
+- matmuls: the six products of the hidden and output layers (forward, and the two backward products of each)
+  that no formulation of the step avoids, at the same shapes and dtype.
+And the default thread count: our loop step with 1 and with 2 torch threads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import statistics
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from training import TrainConfig
+from training.dataset import pairs, split
+from training.fourier import fourier_basis, signal
+
+train_module = importlib.import_module("training.train")
+NAIVE = "naive float64 (authors' loop)"
+
+
+class NaiveModel(nn.Module):
+    """The authors' formulation: embed both tokens, concatenate, three Linear layers with SiLU."""
+
+    def __init__(self, p: int, d: int, hidden: int):
+        super().__init__()
+        self.embedding = nn.Parameter(torch.randn(p, d, dtype=torch.float64))
+        self.mlp = nn.Sequential(
+            nn.Linear(2 * d, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, p)
+        ).double()
+
+    def forward(self, a, b):
+        return self.mlp(torch.cat([self.embedding[a], self.embedding[b]], dim=-1))
+
+
+def naive_stepper(config: TrainConfig):
+    torch.manual_seed(0)
+    model = NaiveModel(config.p, config.d, config.hidden)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.lr, weight_decay=config.weight_decay, betas=config.betas
+    )
+    a_all, b_all, c_all = (torch.from_numpy(x) for x in pairs(config.p))
+    train_idx, test_idx = (torch.from_numpy(x) for x in split(config.p, config.train_frac, 0))
+    copies = []
+
+    def step():
+        optimizer.zero_grad()
+        loss = nn.functional.cross_entropy(model(a_all[train_idx], b_all[train_idx]), c_all[train_idx])
+        loss.backward()
+        optimizer.step()
+        with torch.no_grad():
+            nn.functional.cross_entropy(model(a_all[test_idx], b_all[test_idx]), c_all[test_idx])
+        copies.append(model.embedding.detach().clone())
+        if len(copies) > 50:
+            copies.clear()
+
+    return step
+
+
+def members(config: TrainConfig, chunk: int):
+    """Our ensemble members with ``chunk`` runs per batch of tensors (as train() builds them)."""
+    dtype = getattr(torch, config.dtype)
+    initial = train_module._initial_parameters(config)
+    out = []
+    for start in range(0, config.runs, chunk):
+        runs = slice(start, min(start + chunk, config.runs))
+        params = {n: torch.as_tensor(initial[n][runs], dtype=dtype).clone() for n in initial}
+        out.append(train_module._Members(config, runs, params, train_module._data(config, runs, torch.device("cpu"))))
+    return out
+
+
+def our_stepper(config: TrainConfig, chunk: int, *, record: bool = False):
+    group = members(config, chunk)
+    basis = torch.as_tensor(fourier_basis(config.p), dtype=getattr(torch, config.dtype))
+
+    def step():
+        for member in group:
+            losses, accuracy, grads = member.gradients(record=record)
+            if record:
+                with torch.no_grad():
+                    signal(member.params["embedding"].detach(), basis).clone()
+                    signal(grads["embedding"], basis)
+                    member.test()
+            member.update(grads)
+
+    return step
+
+
+def matmul_stepper(config: TrainConfig):
+    """The hidden and output layers' unavoidable products for one model: 2 forward, 4 backward."""
+    dtype = getattr(torch, config.dtype)
+    n, h, p = config.n_train, config.hidden, config.p
+    x1, w2, w3 = torch.randn(n, h, dtype=dtype), torch.randn(h, h, dtype=dtype), torch.randn(p, h, dtype=dtype)
+    g3 = torch.randn(n, p, dtype=dtype)
+
+    def step():
+        x2 = x1 @ w2.T
+        x2 @ w3.T
+        g2 = g3 @ w3
+        g3.T @ x2
+        g2 @ w2
+        g2.T @ x1
+
+    return step
+
+
+def timed(step, repeat: int) -> float:
+    step()  # warm-up: allocations, first-call overhead
+    start = time.perf_counter()
+    for _ in range(repeat):
+        step()
+    return (time.perf_counter() - start) / repeat
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer steps and rounds")
+    parser.add_argument("--runs", type=int, default=8, help="models in the ensemble")
+    args = parser.parse_args()
+    repeat, rounds = (5, 3) if args.quick else (20, 5)
+    config = TrainConfig(runs=args.runs, device="cpu")
+    torch.set_num_threads(1)
+    print(
+        f"p={config.p} d={config.d} hidden={config.hidden} n_train={config.n_train} runs={config.runs} "
+        f"torch {torch.__version__}, {torch.get_num_threads()} thread(s)"
+    )
+    variants = {
+        NAIVE: (naive_stepper(config), 1),
+        "ours, loop, unrecorded": (our_stepper(config, 1), config.runs),
+        "ours, batched, unrecorded": (our_stepper(config, config.runs), config.runs),
+        "ours, loop, recorded": (our_stepper(config, 1, record=True), config.runs),
+        "unavoidable matmuls": (matmul_stepper(config), 1),
+    }
+    times = {name: [] for name in variants}
+    for _ in range(rounds):
+        for name, (step, models) in variants.items():
+            times[name].append(timed(step, max(1, repeat // models)) / models)
+    median = {name: statistics.median(values) for name, values in times.items()}
+    for name, value in median.items():
+        print(f"{name:34s} {value * 1e3:8.3f} ms per model step")
+    ours = median["ours, loop, unrecorded"]
+    schedule = train_module.record_steps(TrainConfig())
+    recorded_share = len(schedule) / TrainConfig().steps
+    default = (1 - recorded_share) * ours + recorded_share * median["ours, loop, recorded"]
+    print(f"naive / ours (loop, unrecorded):         {median[NAIVE] / ours:6.2f}x")
+    print(f"naive / ours (default 30000-step schedule, {len(schedule)} records): {median[NAIVE] / default:6.2f}x")
+    print(f"ours (loop) / unavoidable matmuls:       {ours / median['unavoidable matmuls']:6.2f}x")
+    print(f"batched / loop (per model):              {median['ours, batched, unrecorded'] / ours:6.2f}x")
+
+    threads = {}
+    loop = our_stepper(config, 1)
+    for _ in range(rounds):
+        for count in (1, 2):
+            torch.set_num_threads(count)
+            threads.setdefault(count, []).append(timed(loop, max(1, repeat // config.runs)) / config.runs)
+    torch.set_num_threads(1)
+    one, two = (statistics.median(threads[c]) for c in (1, 2))
+    print(f"loop step with 1 thread {one * 1e3:.3f} ms, 2 threads {two * 1e3:.3f} ms: 2 threads / 1 = {two / one:.2f}")
+
+
+if __name__ == "__main__":
+    np.set_printoptions(precision=3)
+    main()
