@@ -177,10 +177,16 @@ class FittedODE:
 
     @property
     def sparsity(self) -> xr.DataArray:
-        """The fraction of coefficients that are exactly zero, among the terms each equation may use."""
-        allowed = xr.DataArray(self.library.mask, dims=("target", "term"))
-        zero = ((self.coefficients == 0) & allowed).sum(("target", "term"))
-        return (zero / float(self.library.mask.sum())).rename("sparsity")
+        """The fraction of exactly-zero coefficients among the non-constant terms each equation may use.
+
+        For affine models this is the sparsity of ``A`` (the constant ``b`` is never penalised).
+        """
+        allowed = self.library.mask.copy()
+        if self.library.is_polynomial:
+            allowed &= self.library.powers.sum(axis=1)[None, :] > 0
+        mask = xr.DataArray(allowed, dims=("target", "term"))
+        zero = ((self.coefficients == 0) & mask).sum(("target", "term"))
+        return (zero / max(int(allowed.sum()), 1)).rename("sparsity")
 
     # ----------------------------------------------------------------- evaluation
     def _flat_coefficients(self, n_samples: int) -> np.ndarray:
