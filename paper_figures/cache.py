@@ -53,6 +53,7 @@ class RunCache:
     Attributes:
         trained: the keys trained by this object (the rest were read from disk).
         used: every configuration requested, as ``{key: config dict}``, for the figures' JSON.
+        requests: the key of every request in order, repeats included (a figure's share is a slice of it).
     """
 
     def __init__(self, folder: str | os.PathLike = DEFAULT_FOLDER, *, enabled: bool = True):
@@ -60,6 +61,7 @@ class RunCache:
         self.enabled = enabled
         self.trained: list[str] = []
         self.used: dict[str, dict] = {}
+        self.requests: list[str] = []
 
     def path(self, config) -> Path:
         """The file that holds (or will hold) the dataset of ``config``."""
@@ -81,6 +83,7 @@ class RunCache:
 
         key = config_key(config)
         self.used[key] = config_dict(config)
+        self.requests.append(key)
         path = self.path(config)
         if self.enabled and path.is_file():
             return training.open_run(path)

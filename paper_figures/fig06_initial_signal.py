@@ -11,10 +11,11 @@ every other frequency 1e-6); the survival rate of each against r.
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+import xarray as xr
 
 from paper_figures.ensembles import default_ensemble, intervention_ensemble
-from paper_figures.plotting import new_figure
+from paper_figures.plotting import error_bars, new_figure
+from training.statistics import correlation
 from training.survival import survival_rate, survivors
 
 NAME = "fig06"
@@ -49,7 +50,13 @@ def empirical(ctx) -> dict:
         )
     signal = np.concatenate([row["initial_signal"] for row in rows])
     rate = np.concatenate([row["rate"] for row in rows])
-    r, pvalue = stats.pearsonr(signal, rate) if np.ptp(rate) > 0 else (np.nan, np.nan)
+    r, pvalue = np.nan, np.nan
+    if np.ptp(rate) > 0:  # a constant rate (all dead or all alive in few trials) has no correlation
+        link = correlation(
+            xr.DataArray(signal, dims="point", name="initial_signal"),
+            xr.DataArray(rate, dims="point", name="survival_rate"),
+        )
+        r, pvalue = float(link.pearson_r), float(link.pearson_p)
     return {"per_embedding": rows, "pearson_r": r, "pearson_pvalue": pvalue, "trials": ctx.profile.runs}
 
 
@@ -120,7 +127,7 @@ def build(ctx):
     figure, axes = new_figure(3, width=4.2)
     ax = axes[0, 0]
     for row in left["per_embedding"]:
-        err = [row["rate"] - row["lower"], row["upper"] - row["rate"]]
+        err = error_bars(row["rate"], row["lower"], row["upper"])
         ax.errorbar(
             row["initial_signal"],
             row["rate"],
@@ -142,7 +149,7 @@ def build(ctx):
         pts = line["points"]
         x = [pt["deviation"] for pt in pts]
         y = [pt["rate"] for pt in pts]
-        err = [[pt["rate"] - pt["lower"] for pt in pts], [pt["upper"] - pt["rate"] for pt in pts]]
+        err = error_bars(*([pt[key] for pt in pts] for key in ("rate", "lower", "upper")))
         ax.errorbar(x, y, yerr=err, fmt="o-", capsize=2, label=f"emb. {line['embedding']}, k = {line['frequency']}")
     ax.set(
         xlabel="perturbed signal - mean of the others (in their std)",
@@ -157,10 +164,7 @@ def build(ctx):
     ax.errorbar(
         rs,
         [row["rate_k2"] for row in right["rows"]],
-        yerr=[
-            [row["rate_k2"] - row["lower_k2"] for row in right["rows"]],
-            [row["upper_k2"] - row["rate_k2"] for row in right["rows"]],
-        ],
+        yerr=error_bars(*([row[key] for row in right["rows"]] for key in ("rate_k2", "lower_k2", "upper_k2"))),
         fmt="s-",
         capsize=2,
         label="second (signal r s)",

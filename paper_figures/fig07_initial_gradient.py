@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from paper_figures.ensembles import default_ensemble
-from paper_figures.plotting import DEAD, SURVIVED, new_figure
+from paper_figures.plotting import DEAD, SURVIVED, error_bars, new_figure
 from training.fitness import growth, initial_amplitude
 from training.statistics import correlation, separability
 from training.survival import survivors, wilson_interval
@@ -70,7 +70,7 @@ def build(ctx):
         centres = np.array([grow[which == b, i].mean() for b in range(BINS)])
         low, high = wilson_interval(survived, trials)
         rate = survived / trials
-        ax.errorbar(centres, rate, yerr=[rate - low, high - rate], fmt="o-", capsize=2, label=f"step {step}")
+        ax.errorbar(centres, rate, yerr=error_bars(rate, low, high), fmt="o-", capsize=2, label=f"step {step}")
         by_step[f"step_{step}"] = {"bin_mean_growth": centres, "rate": rate, "lower": low, "upper": high}
     ax.set(xlabel="growth (quantile bins)", ylabel="survival rate", ylim=(-0.02, 1.02))
     ax.legend(fontsize=8)

@@ -59,15 +59,15 @@ def build(ctx):
     cmp_lin = lin.compare(methods=["euler"], holdout=0)
     cmp_las = las.compare(methods=["euler", "analytic"], holdout=0, form="paper")
     curves = {
-        "observed": cmp_lin.trajectory.sel(method="observed"),
-        "linear (Euler)": cmp_lin.trajectory.sel(method="euler"),
-        "Lasso (Euler)": cmp_las.trajectory.sel(method="euler"),
-        "Lasso (analytic, A + 1e-8 I)": cmp_las.trajectory.sel(method="analytic"),
+        "observed": cmp_lin.trajectory.sel({"method": "observed"}),
+        "linear (Euler)": cmp_lin.trajectory.sel({"method": "euler"}),
+        "Lasso (Euler)": cmp_las.trajectory.sel({"method": "euler"}),
+        "Lasso (analytic, A + 1e-8 I)": cmp_las.trajectory.sel({"method": "analytic"}),
     }
     scores = {
-        "linear (Euler)": cmp_lin.r2_trajectory.sel(method="euler"),
-        "Lasso (Euler)": cmp_las.r2_trajectory.sel(method="euler"),
-        "Lasso (analytic, A + 1e-8 I)": cmp_las.r2_trajectory.sel(method="analytic"),
+        "linear (Euler)": cmp_lin.r2_trajectory.sel({"method": "euler"}),
+        "Lasso (Euler)": cmp_las.r2_trajectory.sel({"method": "euler"}),
+        "Lasso (analytic, A + 1e-8 I)": cmp_las.r2_trajectory.sel({"method": "analytic"}),
     }
 
     figure, axes = new_figure(4, width=3.9)
@@ -83,7 +83,7 @@ def build(ctx):
         ax.set(xlabel="step", ylabel=r"amplitude $\|F_k\|$", title=f"({'b' if label == 'dead' else 'c'}) {label} k={k}")
         ax.legend(fontsize=7)
     A = las.A.isel(run=0).values
-    image = heatmap(axes[0, 3], A, ks, title=f"(d) Lasso A, run {run}: {float(las.sparsity):.0%} zero")
+    image = heatmap(axes[0, 3], A, ks, title=f"(d) Lasso A, run {run}: {float(las.sparsity.isel(run=0)):.0%} zero")
     figure.colorbar(image, ax=axes[0, 3], shrink=0.8)
 
     numbers = {

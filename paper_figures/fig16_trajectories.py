@@ -19,20 +19,19 @@ CLAIM = "the linear ODE's solutions follow the observed signal of all 29 frequen
 def build(ctx):
     ds, window, fits = default_fits(ctx)
     compared = {name: fit.compare(methods=["analytic"], holdout=0) for name, fit in fits.items()}
+    observed = compared["linear"].trajectory.sel({"method": "observed"}).isel(run=0)
+    solved = {name: cmp.sel({"method": "analytic"}) for name, cmp in compared.items()}
     ks = ds.frequency.values
     cols = int(np.ceil(np.sqrt(len(ks))))
     rows = int(np.ceil(len(ks) / cols))
     figure, axes = new_figure(cols, rows, width=2.2, height=1.7, sharex=True)
-    observed = compared["linear"].trajectory.sel(method="observed").isel(run=0)
     for i, ax in enumerate(axes.ravel()):
         if i >= len(ks):
             ax.set_visible(False)
             continue
         ax.plot(observed.step, observed.isel(frequency=i), color="k", lw=2.2, alpha=0.35, label="observed")
-        for name, cmp in compared.items():
-            ax.plot(
-                observed.step, cmp.trajectory.sel(method="analytic").isel(run=0, frequency=i), lw=1, ls="--", label=name
-            )
+        for name, sol in solved.items():
+            ax.plot(observed.step, sol.trajectory.isel(run=0, frequency=i), lw=1, ls="--", label=name)
         ax.set_title(f"k = {ks[i]}", fontsize=8)
         ax.tick_params(labelsize=6)
     axes[0, 0].legend(fontsize=6)
@@ -41,16 +40,10 @@ def build(ctx):
     numbers = {
         "window": window,
         "frequencies": ks,
-        "r2_trajectory": {
-            name: cmp.r2_trajectory.sel(method="analytic").isel(run=0).values for name, cmp in compared.items()
-        },
-        "r2_trajectory_median": {
-            name: float(cmp.r2_trajectory.sel(method="analytic").isel(run=0).median()) for name, cmp in compared.items()
-        },
-        "r2_trajectory_all_runs_median": {
-            name: float(cmp.r2_trajectory.sel(method="analytic").median()) for name, cmp in compared.items()
-        },
-        "diverged_runs": {name: int(cmp.diverged.sel(method="analytic").sum()) for name, cmp in compared.items()},
+        "r2_trajectory": {name: sol.r2_trajectory.isel(run=0).values for name, sol in solved.items()},
+        "r2_trajectory_median": {name: float(sol.r2_trajectory.isel(run=0).median()) for name, sol in solved.items()},
+        "r2_trajectory_all_runs_median": {name: float(sol.r2_trajectory.median()) for name, sol in solved.items()},
+        "diverged_runs": {name: int(sol.diverged.sum()) for name, sol in solved.items()},
     }
     return figure, numbers
 

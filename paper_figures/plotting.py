@@ -47,3 +47,9 @@ def mean_and_band(values: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.nda
     n = np.sum(np.isfinite(values), axis=axis)
     sem = np.nanstd(values, axis=axis, ddof=1) / np.sqrt(np.maximum(n, 1)) if values.shape[axis] > 1 else 0 * mean
     return mean, mean - 1.96 * sem, mean + 1.96 * sem
+
+
+def error_bars(rate, lower, upper) -> np.ndarray:
+    """``yerr`` for :meth:`~matplotlib.axes.Axes.errorbar` from an interval, rounding below zero clipped away."""
+    rate, lower, upper = (np.asarray(v, dtype=np.float64) for v in (rate, lower, upper))
+    return np.clip(np.stack([rate - lower, upper - rate]), 0, None)

@@ -46,11 +46,11 @@ def make_figure(
         raise InputError(f"--out {str(out)!r} is a file: give a folder")
     out.mkdir(parents=True, exist_ok=True)
     module = figure_module(name)
-    before_trained, before_used = len(cache.trained), set(cache.used)
+    before_trained, before_requests = len(cache.trained), len(cache.requests)
     start = time.perf_counter()
     figure, numbers = module.build(Context(profile=profile, cache=cache))
     seconds = time.perf_counter() - start
-    used = {key: value for key, value in cache.used.items() if key not in before_used}
+    used = {key: cache.used[key] for key in dict.fromkeys(cache.requests[before_requests:])}
     content = {
         "figure": name,
         "title": module.TITLE,

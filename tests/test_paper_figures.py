@@ -1,0 +1,161 @@
+"""paper_figures: the plumbing (names, profiles, cache keys, JSON), and a subset of figures made end to end.
+
+The end-to-end figures run on a tiny profile (p = 23, d = 32, 800 steps, 3 runs), small enough for seconds on a
+CPU and large enough that circles survive, so the numbers in each JSON can be checked, not just the files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+
+import numpy as np
+import pytest
+
+import paper_figures as pf
+from fittest.cli import main as cli
+from fittest.errors import InputError
+from paper_figures.output import jsonable, write_json
+
+TINY = dataclasses.replace(
+    pf.QUICK,
+    name="tiny",
+    p=23,
+    d=32,
+    steps=800,
+    runs=3,
+    embeddings=1,
+    sweep_runs=2,
+    dims=(32,),
+    intervention_runs=2,
+    circularity_samples=4,
+    circularity_dims=(4, 16, 64),
+    device="cpu",
+)
+K = (TINY.p - 1) // 2
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory):
+    """Make a subset of figures once (they share the tiny default ensemble); return a reader of their JSON."""
+    out = tmp_path_factory.mktemp("figures")
+    cache = pf.RunCache(tmp_path_factory.mktemp("cache"))
+    results = pf.make_figures(
+        ["fig02", "fig08", "fig09", "fig11", "fig13", "fig16"], profile=TINY, out=out, cache=cache, bar=False
+    )
+    return out, cache, results
+
+
+def test_figure_names_and_registry():
+    assert pf.figure_names(["9", "fig2", 13, "fig09"]) == ["fig09", "fig02", "fig13"]
+    assert pf.figure_names(None) == [f"fig{n:02d}" for n in range(2, 17)]
+    for name, module in pf.FIGURES.items():
+        assert module.startswith(f"paper_figures.{name}_")
+    with pytest.raises(InputError, match="unknown figure 'fig01'"):
+        pf.figure_names(["fig01"])
+    with pytest.raises(InputError, match="unknown profile"):
+        pf.get_profile("fast")
+
+
+def test_profiles_hold_the_papers_counts():
+    paper = pf.PROFILES["paper"]
+    assert (paper.steps, paper.runs, paper.embeddings, paper.sweep_runs) == (30_000, 50, 10, 100)
+    assert (paper.p, paper.d, paper.ode_window) == (59, 128, (0, 1000))
+    quick = pf.PROFILES["quick"]
+    assert quick.steps <= 5000 and quick.runs < paper.runs and quick.sweep_runs < paper.sweep_runs
+    with pytest.raises(InputError, match="runs"):
+        dataclasses.replace(quick, runs=1)
+
+
+def test_cache_key_is_stable_and_ignores_the_device():
+    import training
+
+    a = training.TrainConfig(p=23, d=8, runs=2, steps=10, device="cpu")
+    assert pf.config_key(a) == pf.config_key(training.TrainConfig(p=23, d=8, runs=2, steps=10, device="cpu"))
+    assert pf.config_key(a) == pf.config_key(a.replace(device="auto"))
+    assert pf.config_key(a) != pf.config_key(a.replace(steps=11))
+    assert pf.config_key(a) != pf.config_key(a.replace(init_perturb={3: 2.0}))
+
+
+def test_json_writer_makes_numpy_and_nan_portable(tmp_path):
+    content = {"a": np.arange(3), "b": np.float32(0.5), "c": float("nan"), "d": (np.bool_(True), np.int64(4))}
+    assert jsonable(content) == {"a": [0, 1, 2], "b": 0.5, "c": None, "d": [True, 4]}
+    path = write_json(tmp_path / "x.json", content)
+    assert json.loads(path.read_text())["c"] is None
+    assert not list(tmp_path.glob("*.tmp"))
+    with pytest.raises(InputError, match="does not exist"):
+        write_json(tmp_path / "missing" / "x.json", content)
+
+
+def test_cli_rejects_unknown_figures(capsys):
+    assert cli(["figures", "fig99", "--out", "unused"]) == 2
+    assert "unknown figure 'fig99'" in capsys.readouterr().err
+
+
+def test_every_figure_writes_png_and_json(made):
+    out, _, results = made
+    for name, content in results.items():
+        assert (out / f"{name}.png").read_bytes()[:8] == PNG_MAGIC
+        on_disk = json.loads((out / f"{name}.json").read_text())
+        assert on_disk["figure"] == name and on_disk["profile"]["name"] == "tiny"
+        assert on_disk["title"] and on_disk["claim"] and on_disk["numbers"]
+        assert on_disk == json.loads(json.dumps(jsonable(content)))
+
+
+def test_second_call_only_redraws(made, tmp_path):
+    _, cache, _ = made
+    again = pf.make_figure("fig13", profile=TINY, out=tmp_path, cache=cache)
+    assert again["runs"]["trained_now"] == 0
+    assert len(again["runs"]["configs"]) == 1  # the default ensemble, read from disk
+
+
+def test_fig02_survivors_per_run(made):
+    numbers = json.loads((made[0] / "fig02.json").read_text())["numbers"]
+    counts = numbers["circles_per_run"]
+    assert len(counts) == TINY.runs
+    assert all(1 <= c < K for c in counts)
+    assert numbers["surviving_frequency"] in numbers["survivors"]
+    assert numbers["dead_frequency"] not in numbers["survivors"]
+    # a dead circle collapses towards its centre, a surviving one keeps its radius
+    dead, alive = numbers["mean_radius_in_plane"]["dead"], numbers["mean_radius_in_plane"]["surviving"]
+    assert dead[-1] / dead[0] < alive[-1] / alive[0]
+
+
+def test_fig08_more_circles_lower_loss(made):
+    loss = json.loads((made[0] / "fig08.json").read_text())["numbers"]["final_test_loss_median"]
+    assert loss["1 kept"] > loss["3 kept"]
+    assert loss["1 kept"] > loss["all"]
+
+
+def test_fig09_r2_in_range_and_least_squares_beats_lasso(made):
+    numbers = json.loads((made[0] / "fig09.json").read_text())["numbers"]
+    by_d = numbers["r2_derivative_by_d"]
+    assert by_d["d"] == list(TINY.dims)
+    for linear, lasso in zip(by_d["linear"], by_d["lasso"], strict=True):
+        assert 0 <= lasso <= linear <= 1  # least squares maximises the in-sample R² that Lasso trades for sparsity
+    assert 0 < numbers["default_ensemble"]["lasso_sparsity_mean"] < 1
+    assert numbers["r2_trajectory"]["linear (Euler)"]["all_frequencies_mean"] > 0.9
+
+
+def test_fig11_circularity_grows_with_d(made):
+    numbers = json.loads((made[0] / "fig11.json").read_text())["numbers"]
+    mean, top = numbers["random"]["mean"], numbers["random"]["max"]
+    assert numbers["circularity_increases_with_d"] and np.all(np.diff(mean) > 0)
+    assert all(0 < m <= t <= 1 for m, t in zip(mean, top, strict=True))
+    assert numbers["pairs"]["survived"] + numbers["pairs"]["dead"] == TINY.runs * K
+
+
+def test_fig13_gradient_peaks_early(made):
+    numbers = json.loads((made[0] / "fig13.json").read_text())["numbers"]
+    assert 0 < numbers["peak_step"] < TINY.steps
+    assert numbers["max_total_norm_after_1000_over_peak"] < 1
+
+
+def test_fig16_linear_solution_follows_every_frequency(made):
+    numbers = json.loads((made[0] / "fig16.json").read_text())["numbers"]
+    assert len(numbers["r2_trajectory"]["linear"]) == K
+    assert numbers["r2_trajectory_median"]["linear"] > 0.95
+    assert numbers["diverged_runs"]["linear"] == 0
+    assert all(r is None or math.isfinite(r) for r in numbers["r2_trajectory"]["lasso"])
