@@ -42,6 +42,10 @@ from training.schedule import record_steps, snapshot_steps
 # on a 2-core machine (see there): a plain loop over single models beat one batched ensemble.
 CPU_CHUNK = 1
 CUDA_CHUNK = 4096
+# Torch threads while training on the CPU, measured by the same benchmark: at these sizes (matrices of
+# 2784 x 100) a second thread costs more in synchronisation than it gains, badly so on a shared machine.
+# One thread also makes the records independent of the machine's core count.
+CPU_THREADS = 1
 RECORDS = ("signal", "grad_signal", "train_loss", "test_loss", "train_acc", "test_acc")
 
 
@@ -229,6 +233,9 @@ def train(
 
     bar = progress_bar(total=config.steps, desc="train", unit="step", enabled=progress)
     bar.update(start)
+    threads = torch.get_num_threads()
+    if device.type == "cpu":
+        torch.set_num_threads(CPU_THREADS)
     try:
         for step in range(start, config.steps + 1):
             if checkpoint is not None and step > start and step % config.checkpoint_every == 0 and step < config.steps:
@@ -259,6 +266,7 @@ def train(
                 )
     finally:
         bar.close()
+        torch.set_num_threads(threads)
 
     ds = _dataset(config, steps_recorded, steps_snapshot, records, snapshots, device=device, command=command)
     if out is not None:
@@ -267,17 +275,29 @@ def train(
 
 
 def _versions() -> str:
+    import subprocess
+
     from fittest import __version__
 
-    return json.dumps(
-        {
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "numpy": np.__version__,
-            "xarray": xr.__version__,
-            "fittest": __version__,
-        }
-    )
+    versions = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "xarray": xr.__version__,
+        "fittest": __version__,
+    }
+    try:  # the source commit, when the package runs from a git checkout
+        versions["git_commit"] = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return json.dumps(versions)
 
 
 def _dataset(config: TrainConfig, steps_recorded, steps_snapshot, records, snapshots, *, device, command) -> xr.Dataset:
