@@ -58,7 +58,7 @@ def build(ctx):
     bins = np.linspace(g4.min(), g4.max(), 30)
     ax.hist(g4[~alive], bins=bins, color=DEAD, alpha=0.7, label="dead")
     ax.hist(g4[alive], bins=bins, color=SURVIVED, alpha=0.8, label="survived")
-    ax.set(xlabel="growth at step 4, (a(4) - a(3)) / a(0)", ylabel="(run, frequency) pairs", yscale="log")
+    ax.set(xlabel="growth at step 4, (a(4) - a(3)) / a(0)", ylabel="(run, frequency) pairs")
     ax.legend()
     ax = axes[0, 1]
     by_step = {}

@@ -72,6 +72,7 @@ def make_figures(
     out: str | os.PathLike = ".",
     cache: RunCache | str | os.PathLike | None = None,
     bar: bool | None = None,
+    keep_going: bool = False,
 ) -> dict[str, dict]:
     """Make several figures (all by default) with a progress bar over them; one cache serves them all.
 
@@ -79,6 +80,8 @@ def make_figures(
         names: figure names, or None for all.
         profile, out, cache: as in :func:`make_figure`.
         bar: show the progress bar (default: when standard error is a terminal).
+        keep_going: when a figure fails, record ``{"error": message}`` for it and go on with the next, so that
+            one failure does not cost the others' (possibly long) training.
 
     Returns:
         ``{name: JSON content}`` in the order made.
@@ -91,5 +94,10 @@ def make_figures(
     with progress(names, desc=f"figures ({profile.name})", unit="fig", enabled=bar) as figures:
         for name in figures:
             figures.set_postfix(figure=name)
-            results[name] = make_figure(name, profile=profile, out=out, cache=cache)
+            try:
+                results[name] = make_figure(name, profile=profile, out=out, cache=cache)
+            except Exception as error:
+                if not keep_going or isinstance(error, InputError):
+                    raise
+                results[name] = {"error": f"{type(error).__name__}: {error}"}
     return results

@@ -159,3 +159,31 @@ def test_fig16_linear_solution_follows_every_frequency(made):
     assert numbers["r2_trajectory_median"]["linear"] > 0.95
     assert numbers["diverged_runs"]["linear"] == 0
     assert all(r is None or math.isfinite(r) for r in numbers["r2_trajectory"]["lasso"])
+
+
+def test_one_failing_figure_does_not_stop_the_others(tmp_path, monkeypatch):
+    import types
+
+    import paper_figures.runner as runner
+    from paper_figures.plotting import new_figure
+
+    def build_ok(ctx):
+        figure, _ = new_figure()
+        return figure, {"value": np.float64(1.5)}
+
+    def build_broken(ctx):
+        raise RuntimeError("diverged")
+
+    stubs = {
+        name: types.SimpleNamespace(TITLE=name, CLAIM="-", build=build)
+        for name, build in (("fig02", build_broken), ("fig03", build_ok))
+    }
+    monkeypatch.setattr(runner, "figure_module", lambda name: stubs[name])
+    results = pf.make_figures(
+        ["fig02", "fig03"], profile=TINY, out=tmp_path, cache=tmp_path / "c", bar=False, keep_going=True
+    )
+    assert results["fig02"] == {"error": "RuntimeError: diverged"}
+    assert json.loads((tmp_path / "fig03.json").read_text())["numbers"] == {"value": 1.5}
+    assert not (tmp_path / "fig02.png").exists()
+    with pytest.raises(RuntimeError, match="diverged"):
+        pf.make_figures(["fig02"], profile=TINY, out=tmp_path, cache=tmp_path / "c", bar=False)

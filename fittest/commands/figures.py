@@ -40,8 +40,14 @@ def run(args: argparse.Namespace) -> int:
     if args.device is not None:
         profile = dataclasses.replace(profile, device=args.device)
     cache = RunCache(args.cache, enabled=not args.no_cache)
-    results = make_figures(names, profile=profile, out=args.out, cache=cache)
+    results = make_figures(names, profile=profile, out=args.out, cache=cache, keep_going=True)
+    failed = [name for name, content in results.items() if "error" in content]
     for name, content in results.items():
-        print(f"{args.out}/{name}.png  {content['seconds']:7.1f} s  {content['title']}")
-    print(f"{len(cache.trained)} ensembles trained, {len(cache.used) - len(cache.trained)} read from {args.cache}")
-    return 0
+        if name in failed:
+            print(f"{name}: FAILED: {content['error']}")
+        else:
+            print(f"{args.out}/{name}.png  {content['seconds']:7.1f} s  {content['title']}")
+    reused = len(cache.used) - len(cache.trained)
+    where = args.cache if cache.enabled else "memory"
+    print(f"{len(cache.trained)} ensembles trained, {reused} reused ({where}); {len(failed)} figure(s) failed")
+    return 1 if failed else 0
