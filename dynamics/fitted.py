@@ -204,7 +204,10 @@ class FittedODE:
         if self._models is None:
             raise InputError("this fit's terms are not monomials and its pysindy models were not saved: refit it")
         models = self._models if len(self._models) == x.shape[0] else self._models * x.shape[0]
-        rows = [m.predict(xs.reshape(-1, xs.shape[-1])).reshape(xs.shape) for m, xs in zip(models, x, strict=True)]
+        rows = [
+            np.asarray(m.predict(xs.reshape(-1, xs.shape[-1]))).reshape(xs.shape)
+            for m, xs in zip(models, x, strict=True)
+        ]
         return np.stack(rows)
 
     def _states(self, x, name: str = "x") -> xr.DataArray:

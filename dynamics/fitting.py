@@ -96,5 +96,5 @@ def _predict(result, x: np.ndarray, pooled: bool) -> np.ndarray:
     if result.library.is_polynomial:
         out = rhs_numpy(result.coefficients, result.library.factors, flat)
     else:
-        out = np.stack([m.predict(xs) for m, xs in zip(result.models, flat, strict=True)])
+        out = np.stack([np.asarray(m.predict(xs)) for m, xs in zip(result.models, flat, strict=True)])
     return out.reshape(x.shape)

@@ -248,3 +248,28 @@ def test_bad_simulate_arguments(linear_fit):
         linear_fit.simulate(t=[0.0, 0.0, 1.0])
     with pytest.raises(InputError, match="x0 must have shape"):
         linear_fit.simulate(x0=np.zeros(5))
+
+
+def test_pysindy_objects_are_accepted():
+    import pysindy as ps
+
+    data, _ = lotka_data(points=401)
+    smoothed = dynamics.fit(
+        data, "lotka_volterra", time="time", component="species", derivative=ps.SmoothedFiniteDifference()
+    )
+    assert float(smoothed.r2_derivative.min()) > 0.999
+    # a library that is not polynomial: the fit, rhs and Euler rollout work, diffrax and saving say why not
+    fourier = dynamics.fit(
+        data,
+        "sindy",
+        time="time",
+        component="species",
+        derivative="central",
+        feature_library=ps.FourierLibrary(n_frequencies=1),
+        optimizer=ps.STLSQ(threshold=0.0),
+    )
+    assert "sin(1 prey)" in list(fourier.coefficients["term"].values)
+    assert fourier.rhs(data).shape == data.shape
+    assert fourier.simulate(method="euler").shape == data.shape
+    with pytest.raises(InputError, match="monomial"):
+        fourier.simulate(method="diffrax")
