@@ -181,6 +181,10 @@ def train(
         progress: show a progress bar; by default only when standard error is a terminal.
         command: how the run was made, stored in the ``command`` attribute; by default the Python call.
 
+    On a CUDA device the whole ensemble is one set of batched tensors; on the CPU the models are trained one
+    after another in each step, with one torch thread (both measured faster by ``benchmarks/bench_training.py``;
+    torch's thread setting is restored afterwards). Either way each model sees only its own data and rates.
+
     Returns:
         The run dataset: ``amplitude``, ``signal``, ``grad_signal`` (run, step, frequency), train/test loss and
         accuracy (run, step), ``embedding`` snapshots (run, snapshot, token, dim), and with ``save_mlp`` the MLP
