@@ -66,6 +66,8 @@ def compare(
         ``r2_trajectory_sample`` (samples..., all components together), ``diverged`` (samples...), the
         out-of-sample ``r2_forecast``, ``rmse_forecast`` and ``r2_forecast_sample``; and ``r2_derivative``
         (samples..., component) of the fitted right-hand side on these data. Scores of ``"observed"`` are NaN.
+        Select a method with ``result.sel({"method": "analytic"})``: ``.sel(method=...)`` is taken by
+        xarray's own ``method`` argument (inexact matching) and would silently select nothing.
 
     Raises:
         InputError: no data and none remembered, an unknown method, or a holdout outside [0, 1).

@@ -298,8 +298,6 @@ class FittedODE:
         if method not in METHODS:
             raise InputError(f"unknown method {method!r}: use one of {METHODS}")
         states = self.x0 if x0 is None else self._states(x0, "x0")
-        if states.ndim != len([d for d in states.dims if d != self.component]) + 1:
-            raise InputError("x0 must have one component dimension")
         states, dims = self._broadcast(states)
         sample_shape = states.shape[:-1]
         x0_flat = states.values.reshape(-1, states.shape[-1])

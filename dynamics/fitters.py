@@ -221,6 +221,12 @@ def fit_sindy(
         models.append(model)
         coefficients.append(np.asarray(model.coefficients(), dtype=np.float64))
     feature_names = models[0].get_feature_names()
+    n_points = x.shape[1] * (x.shape[0] if pooled else 1)
+    if len(feature_names) > n_points:
+        raise InputError(
+            f"the SINDy library has {len(feature_names)} terms but only {n_points} derivative points: "
+            "widen t_range or lower the degree"
+        )
     powers = lib.parse_pysindy_names(feature_names, names)
     if powers is None:
         library = lib.Library(tuple(feature_names), None, np.ones((len(names), len(feature_names)), dtype=bool))
