@@ -1,0 +1,117 @@
+"""A directive that writes one package's API reference from the package itself.
+
+```{fittest-api} training
+```
+
+renders, in this order:
+
+1. a summary table of the package's public names, its ``__all__``;
+2. the full documentation of each of those names under the package's own name (``training.train``), which is
+   how users import them;
+3. one section per public submodule (``training.fourier``, ...) with the module's docstring and the public
+   functions and classes it defines that the package does not re-export, so that nothing is documented twice.
+
+Reading the package at build time means that a name added to ``__all__`` or a new submodule appears in the
+reference without anyone editing these pages.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+from types import ModuleType
+
+from docutils import nodes
+from docutils.statemachine import StringList
+from sphinx.application import Sphinx
+from sphinx.util.docutils import SphinxDirective
+from sphinx.util.nodes import nested_parse_with_titles
+
+# submodules that are implementation details of something documented elsewhere (the command line's page)
+SKIP = {"fittest.commands", "fittest.cli"}
+
+
+def public_names(module: ModuleType) -> list[str]:
+    """The names a user of ``module`` is meant to use: its ``__all__``, else what it defines without a ``_``."""
+    names = getattr(module, "__all__", None)
+    if names is not None:
+        return [name for name in names if not name.startswith("_")]
+    return [
+        name
+        for name, obj in vars(module).items()
+        if not name.startswith("_")
+        and (inspect.isfunction(obj) or inspect.isclass(obj))
+        and getattr(obj, "__module__", None) == module.__name__
+    ]
+
+
+def submodules(package: ModuleType) -> list[ModuleType]:
+    found = []
+    for info in pkgutil.iter_modules(package.__path__, prefix=package.__name__ + "."):
+        leaf = info.name.rsplit(".", 1)[-1]
+        if leaf.startswith("_") or info.name in SKIP:
+            continue
+        found.append(importlib.import_module(info.name))
+    return sorted(found, key=lambda module: module.__name__)
+
+
+def summary(obj: object) -> str:
+    """The first paragraph of ``obj``'s docstring, on one line (a whole paragraph keeps inline markup intact)."""
+    if not (inspect.isclass(obj) or inspect.isroutine(obj) or inspect.ismodule(obj)):
+        # data such as a registry dict: its type's docstring ("dict() -> new empty dictionary") says nothing
+        return f"a ``{type(obj).__name__}``"
+    doc = inspect.getdoc(obj) or ""
+    return " ".join(doc.split("\n\n", 1)[0].split())
+
+
+def summary_table(package_name: str, names: list[str], package: ModuleType) -> list[str]:
+    lines = [".. list-table::", "   :class: fittest-api-summary", "   :widths: 30 70", ""]
+    for name in names:
+        lines += [f"   * - :py:obj:`~{package_name}.{name}`", f"     - {summary(getattr(package, name, None)) or ' '}"]
+    return lines + [""]
+
+
+def api_rst(package_name: str) -> list[str]:
+    package = importlib.import_module(package_name)
+    exported = public_names(package)
+    lines = summary_table(package_name, exported, package) if exported else []
+    lines += [f".. automodule:: {package_name}", "   :members:", ""]
+    # identity, not name: a submodule's function is skipped when the package re-exports that very object
+    exported_objects = {
+        id(obj) for name in exported if inspect.isfunction(obj := getattr(package, name, None)) or inspect.isclass(obj)
+    }
+    sections = []
+    for module in submodules(package) if hasattr(package, "__path__") else []:
+        own = [name for name in public_names(module) if id(getattr(module, name, None)) not in exported_objects]
+        if not own:  # everything it offers is documented above under the package's name
+            continue
+        skipped = sorted(name for name, obj in vars(module).items() if id(obj) in exported_objects)
+        title = f"``{module.__name__}``"
+        sections += [title, "-" * len(title), "", f".. automodule:: {module.__name__}", "   :members:"]
+        if skipped:
+            sections += [f"   :exclude-members: {', '.join(skipped)}"]
+        if module.__name__.rsplit(".", 1)[-1] in exported:  # e.g. the module fittest.progress and its function
+            sections += ["   :no-index:"]
+        sections += [""]
+    return lines + sections
+
+
+class FittestApi(SphinxDirective):
+    required_arguments = 1
+    has_content = False
+
+    def run(self) -> list[nodes.Node]:
+        name = self.arguments[0]
+        try:
+            lines = api_rst(name)
+        except Exception as error:  # an unimportable package must fail a -W build loudly, not shrink the page
+            return [self.state.document.reporter.error(f"fittest-api: cannot document {name!r}: {error!r}")]
+        container = nodes.container()
+        nested_parse_with_titles(self.state, StringList(lines, source=f"<fittest-api {name}>"), container)
+        return container.children
+
+
+def setup(app: Sphinx) -> dict:
+    app.add_directive("fittest-api", FittestApi)
+    return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,107 @@
+"""Sphinx configuration for the fittest documentation.
+
+Build it from the repository root with::
+
+    python -m sphinx -W --keep-going -b html docs docs/_build/html
+
+The tutorials are MyST markdown notebooks that myst-nb executes on every build, so a tutorial whose code no
+longer runs fails the build (and the test suite, which runs the same command).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent
+ROOT = DOCS.parent
+# The packages are installed in editable mode in every supported set-up; putting the checkout first as well
+# makes a build from a fresh clone document this checkout, not some other installed copy.
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(DOCS / "_ext"))
+# The notebook kernels inherit this environment: they too import this checkout, including packages that an
+# older editable install does not map yet.
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+
+import fittest  # noqa: E402
+
+project = "fittest"
+author = "the fittest authors"
+copyright = "2026, the fittest authors"
+release = fittest.__version__
+version = release
+
+extensions = [
+    "myst_nb",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.napoleon",
+    "sphinx.ext.mathjax",
+    "sphinx.ext.viewcode",
+    "fittest_cli_help",
+    "fittest_api",
+]
+
+source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
+root_doc = "index"
+exclude_patterns = ["_build", "jupyter_execute", ".jupyter_cache", "**.ipynb_checkpoints", "README.md"]
+
+# -- MyST ---------------------------------------------------------------------------------------------------
+myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
+myst_heading_anchors = 3
+
+# -- Notebook execution ---------------------------------------------------------------------------------------
+# "force" runs every tutorial on every build, so what the page shows is what this checkout computes. For quick
+# local iterations on prose, FITTEST_DOCS_EXECUTION=cache reuses outputs whose code cells did not change (the
+# cache does not see changes in the library, so never publish a cached build).
+nb_execution_mode = os.environ.get("FITTEST_DOCS_EXECUTION", "force")
+nb_execution_timeout = int(os.environ.get("FITTEST_DOCS_TIMEOUT", "300"))  # seconds per cell
+nb_execution_raise_on_error = True  # a failing cell fails the build instead of rendering a traceback
+nb_execution_show_tb = True  # and the build log shows that traceback
+nb_merge_streams = True
+nb_output_stderr = "show"
+nb_execution_excludepatterns: list[str] = []
+
+# -- autodoc ------------------------------------------------------------------------------------------------
+autodoc_default_options = {"members": True, "undoc-members": False, "show-inheritance": True}
+autodoc_member_order = "bysource"
+autodoc_typehints = "description"
+autodoc_typehints_description_target = "documented"
+autodoc_preserve_defaults = True
+
+napoleon_google_docstring = True
+napoleon_numpy_docstring = False
+napoleon_use_rtype = False
+napoleon_custom_sections = [("Options", "params_style")]  # the model options of dynamics' fitters
+napoleon_use_ivar = True  # "Attributes:" as fields: as directives they would collide with autodoc's own entries
+
+# -- HTML ---------------------------------------------------------------------------------------------------
+html_theme = "furo"
+html_title = f"fittest {release}"
+html_static_path = ["_static"]
+html_theme_options = {"navigation_with_keys": True}
+
+
+# -- dataclass fields ---------------------------------------------------------------------------------------
+# A dataclass's fields are its constructor's arguments, which its docstring already describes and its signature
+# lists; autodoc would list each of them a third time as a bare attribute.
+_dataclass_fields: set[str] = set()
+
+
+def _remember_fields(app, what, name, obj, options, lines):
+    if what == "class":
+        _dataclass_fields.clear()
+        if dataclasses.is_dataclass(obj):
+            _dataclass_fields.update(field.name for field in dataclasses.fields(obj))
+
+
+def _skip_fields(app, what, name, obj, skip, options):
+    if what == "class" and name in _dataclass_fields:
+        return True
+    return None
+
+
+def setup(app):
+    app.connect("autodoc-process-docstring", _remember_fields)
+    app.connect("autodoc-skip-member", _skip_fields)

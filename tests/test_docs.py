@@ -1,0 +1,113 @@
+"""The documentation builds with warnings as errors, and its executed tutorials show what they compute.
+
+The build is the README's command, ``python -m sphinx -W --keep-going -b html docs <dir>``, run once per test
+session; myst-nb executes every tutorial during it, so a tutorial that no longer runs fails here.
+"""
+
+from __future__ import annotations
+
+import html
+import importlib
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("myst_nb", reason="the docs extra is not installed: pip install -e '.[docs]'")
+pytest.importorskip("furo", reason="the docs extra is not installed: pip install -e '.[docs]'")
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+PAGES = ["index", "getting-started", "background", "cli", "api/index", "api/training", "api/dynamics", "api/fittest"]
+
+
+def _toctree_entries(index: Path) -> list[str]:
+    """The documents a MyST page's toctree lists, so the test follows whichever tutorials are published."""
+    text = index.read_text()
+    entries = []
+    for block in re.findall(r"```\{toctree\}\n(.*?)```", text, re.S):
+        entries += [line.strip() for line in block.splitlines() if line.strip() and not line.startswith(":")]
+    return entries
+
+
+TUTORIALS = [f"tutorials/{name}" for name in _toctree_entries(DOCS / "tutorials" / "index.md")]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    # myst-nb writes executed notebooks beside the output folder, so give the build a folder of its own
+    out = tmp_path_factory.mktemp("docs") / "html"
+    env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"), FITTEST_DOCS_EXECUTION="force")
+    result = subprocess.run(
+        [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-b", "html", "docs", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, f"docs build failed:\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}"
+    return out
+
+
+def _text(path: Path) -> str:
+    return html.unescape(path.read_text())
+
+
+def test_every_page_is_built(site):
+    for page in PAGES + ["tutorials/index"] + TUTORIALS:
+        assert (site / f"{page}.html").is_file(), f"{page}.html missing from the built site"
+
+
+def test_there_are_tutorials():
+    assert len(TUTORIALS) >= 1, "docs/tutorials/index.md lists no tutorial"
+
+
+@pytest.mark.parametrize("page", TUTORIALS + ["background"])
+def test_executed_pages_show_their_outputs(site, page):
+    text = _text(site / f"{page}.html")
+    outputs = re.findall(r'class="cell_output[^"]*"', text)
+    code_cells = re.findall(r'class="cell_input[^"]*"', text)
+    assert code_cells, f"{page}: no code cells"
+    assert len(outputs) >= len(code_cells) // 2, f"{page}: {len(outputs)} outputs for {len(code_cells)} code cells"
+    assert "Traceback (most recent call last)" not in text, f"{page} shows a traceback"
+
+
+@pytest.mark.parametrize("page", TUTORIALS)
+def test_tutorials_draw_figures(site, page):
+    text = _text(site / f"{page}.html")
+    images = re.findall(r'<img[^>]+src="([^"]+\.png)"', text)
+    assert images, f"{page}: the executed tutorial has no figure"
+    for src in images:
+        assert (site / page).parent.joinpath(src).resolve().is_file(), f"{page}: figure {src} missing"
+
+
+def test_background_checks_parseval(site):
+    text = _text(site / "background.html")
+    totals = r"(?:sum over all k of \|\|F_k\|\|\^2|\|\|F_0\|\|\^2 \+ 2 \* sum\(signal\)|p \* \|\|W_E\|\|_F\^2)"
+    values = [float(v) for v in re.findall(totals + r"\s*:\s*([0-9.e+-]+)", text)]
+    assert len(values) == 3, "the Parseval cell's three printed totals are not on the page"
+    assert max(values) - min(values) <= 1e-9 * max(values)
+
+
+@pytest.mark.parametrize("package", ["training", "dynamics", "fittest"])
+def test_api_reference_documents_every_public_name(site, package):
+    module = importlib.import_module(package)
+    text = _text(site / "api" / f"{package}.html")
+    missing = [
+        name
+        for name in getattr(module, "__all__", [])
+        if not name.startswith("_") and f'id="{package}.{name}"' not in text
+    ]
+    assert not missing, f"api/{package}.html lacks {missing}"
+
+
+def test_cli_page_shows_every_command(site):
+    from fittest.cli import COMMANDS
+
+    text = _text(site / "cli.html")
+    for command in COMMANDS:
+        assert f"usage: fittest {command}" in text, f"cli.html lacks the help of 'fittest {command}'"
