@@ -273,3 +273,12 @@ def test_default_model_groks_and_keeps_a_few_circles():
     assert 3 <= np.median(survivors) <= 6 and survivors.min() >= 2 and survivors.max() <= 8, survivors
     # the dead circles shrink: the smallest final amplitude is far below the smallest initial one
     assert (final.min("frequency") < 0.5 * ds["amplitude"].isel(step=0).min("frequency")).all()
+
+
+@pytest.mark.slow
+def test_paper_scale_run_keeps_three_to_six_circles():
+    ds = train(TrainConfig(runs=2, device="cpu"))
+    final = ds["amplitude"].isel(step=-1)
+    survivors = (final > 2 * final.mean("frequency")).sum("frequency").values
+    assert (ds["test_acc"].isel(step=-1) > 0.95).all()
+    assert ((survivors >= 3) & (survivors <= 6)).all(), survivors
