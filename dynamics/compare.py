@@ -64,7 +64,8 @@ def compare(
         A Dataset with ``trajectory`` (``method``, samples..., time, component), where ``method`` holds
         ``"observed"`` and each method; per method ``r2_trajectory`` and ``rmse`` (samples..., component),
         ``r2_trajectory_sample`` (samples..., all components together), ``diverged`` (samples...), the
-        out-of-sample ``r2_forecast``, ``rmse_forecast`` and ``r2_forecast_sample``; and ``r2_derivative``
+        out-of-sample ``r2_forecast``, ``rmse_forecast``, ``nrmse_forecast`` (RMSE over the component's range
+        in the window) and ``r2_forecast_sample``; and ``r2_derivative``
         (samples..., component) of the fitted right-hand side on these data. Scores of ``"observed"`` are NaN.
         Select a method with ``result.sel({"method": "analytic"})``: ``.sel(method=...)`` is taken by
         xarray's own ``method`` argument (inexact matching) and would silently select nothing.
@@ -160,6 +161,8 @@ def _forecast(fitted, traj, x0, methods, all_methods, holdout, options, observed
     from dynamics.fitting import fit
 
     time = traj.time
+    spread = observed.max(time) - observed.min(time)
+    spread = spread.where(spread > 0)
     n_train = max(2, math.ceil((1 - holdout) * traj.t.size))
     kwargs = dict(fitted._fit_kwargs or {})
     note = ""
@@ -198,6 +201,9 @@ def _forecast(fitted, traj, x0, methods, all_methods, holdout, options, observed
         {
             "r2_forecast": _stack({m: s["r2"] for m, s in scores.items()}, all_methods),
             "rmse_forecast": _stack({m: s["rmse"] for m, s in scores.items()}, all_methods),
+            # R² on a short, flat held-out end is dominated by its small variance: scale the error by the
+            # component's range over the whole window instead
+            "nrmse_forecast": _stack({m: s["rmse"] for m, s in scores.items()}, all_methods) / spread,
             "r2_forecast_sample": _stack({m: s["r2_sample"] for m, s in scores.items()}, all_methods),
         }
     )

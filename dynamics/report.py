@@ -170,10 +170,12 @@ def figure_eigenvalues(fits) -> bytes | None:
 
 def _stats(values) -> str:
     values = np.asarray(values, dtype=np.float64).ravel()
-    values = values[np.isfinite(values)]
-    if values.size == 0:
-        return "n/a"
-    return f"{np.median(values):.4f} [{values.min():.4g}, {values.max():.4g}]"
+    infinite = int(np.isinf(values).sum())
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return f"inf in {infinite} of {values.size}" if infinite else "n/a"
+    text = f"{np.median(finite):.4f} [{finite.min():.4g}, {finite.max():.4g}]"
+    return text + (f"; inf in {infinite} of {values.size}" if infinite else "")
 
 
 def summary_rows(fit, comparison: xr.Dataset) -> list[tuple[str, str]]:
@@ -193,6 +195,10 @@ def summary_rows(fit, comparison: xr.Dataset) -> list[tuple[str, str]]:
             f"({comparison.sizes[fit.time]} points)",
         ),
         ("R² of dx/dt, fitted data (median [min, max] over samples x components)", _stats(fit.r2_derivative)),
+        (
+            "R² of dx/dt per sample (mean over components, as scikit-learn's score)",
+            _stats(fit.r2_derivative.mean("target")),
+        ),
     ]
     for method in comparison["method"].values[1:]:
         chosen = comparison.sel({"method": method})
@@ -200,6 +206,12 @@ def summary_rows(fit, comparison: xr.Dataset) -> list[tuple[str, str]]:
         rows.append((f"R² of x(t) per sample, {method}", _stats(chosen["r2_trajectory_sample"])))
         if "r2_forecast" in comparison:
             split = comparison.attrs.get("forecast_split")
+            rows.append(
+                (
+                    f"out-of-sample RMSE / range of x(t) after {fit.time} {split:g}, {method}",
+                    _stats(chosen["nrmse_forecast"]),
+                )
+            )
             rows.append(
                 (
                     f"out-of-sample R² of x(t) after {fit.time} {split:g}, {method}",
