@@ -1,0 +1,34 @@
+import subprocess
+import sys
+
+import numpy as np
+import xarray as xr
+
+from fittest.cli import main
+
+
+def test_demo_end_to_end(tmp_path, capsys):
+    out = tmp_path / "demo"
+    code = main(["demo", "--out", str(out), "--p", "13", "--d", "24", "--runs", "2", "--steps", "300"])
+    assert code == 0
+    ds = xr.load_dataset(out / "run.nc", engine="h5netcdf")
+    assert ds.attrs["schema"] == "fittest.run/1"
+    assert ds.sizes["run"] == 2 and list(ds.frequency.values) == list(range(1, 7))
+    html = (out / "report" / "report.html").read_text()
+    assert "data:image/png;base64," in html
+    printed = capsys.readouterr().out
+    r2 = float(printed.split("linear: median R^2 on increments over steps 0-300: ")[1].split()[0])
+    assert 0.9 < r2 <= 1.0
+    assert np.isfinite(ds["amplitude"]).all()
+
+
+def test_bad_input_is_one_line_exit_2(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "fittest.cli", "demo", "--p", "2", "--out", str(tmp_path / "x")],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert "p must be an integer >= 3" in result.stderr
+    assert not (tmp_path / "x").exists()
