@@ -88,6 +88,10 @@ def test_even_p_and_padded_mixed_p():
     padded = ds.copy(deep=True)
     padded["amplitude"][1, :, 3:] = np.nan
     xr.testing.assert_equal(survivors(padded), alive)
+    # frequencies 4 and 5 are circles of the p=12 run only: one trial each
+    rate = survival_rate(alive)
+    np.testing.assert_array_equal(rate["trials"].values, [2, 2, 2, 1, 1])
+    np.testing.assert_allclose(rate["rate"].values, [0.5, 0, 0, 0, 1])
 
 
 def test_survivors_bad_input():

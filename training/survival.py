@@ -212,7 +212,8 @@ def survival_rate(
 
     Returns:
         Dataset with ``rate``, ``lower``, ``upper`` (the interval), ``survived`` and ``trials`` (counts),
-        over the remaining dimensions (and ``by`` when given).
+        over the remaining dimensions (and ``by`` when given). Where ``alive`` carries each run's ``p``,
+        a frequency counts as a trial only in the runs where it is a circle; NaN where it never is.
 
     Raises:
         InputError: ``alive`` is not boolean, lacks ``dim``, or ``by`` is not a coordinate along ``dim``.
@@ -222,17 +223,21 @@ def survival_rate(
     if dim not in alive.dims:
         raise InputError(f"survival_rate(): the trials' dimension {dim!r} is not among {alive.dims}")
     flags = alive.astype(np.int64)
+    # a frequency that is not a circle of a run's p (datasets padded across p) is no trial for that run
+    exists = xr.ones_like(flags)
+    if "p" in alive.coords and "frequency" in alive.coords:
+        exists = (alive["frequency"] <= (alive["p"] - 1) // 2).astype(np.int64).broadcast_like(flags)
     if by is None:
-        survived, trials = flags.sum(dim), xr.full_like(flags, 1).sum(dim)
+        survived, trials = flags.sum(dim), exists.sum(dim)
     else:
         if by not in alive.coords or alive[by].dims != (dim,):
             raise InputError(f"survival_rate(): by={by!r} must be a coordinate along {dim!r}")
         survived = flags.groupby(by).sum(dim)
-        trials = xr.full_like(flags, 1).groupby(by).sum(dim)
+        trials = exists.groupby(by).sum(dim)
     lower, upper = wilson_interval(survived.values, trials.values, confidence=confidence)
     result = xr.Dataset(
         {
-            "rate": survived / trials,
+            "rate": (survived / trials).where(trials > 0),
             "lower": survived.copy(data=lower),
             "upper": survived.copy(data=upper),
             "survived": survived,
