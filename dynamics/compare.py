@@ -91,7 +91,11 @@ def compare(
         attrs = fitted._ds.attrs
         t_range = _t_range(attrs.get("t_range"))
         traj = as_trajectories(
-            data, variable=attrs.get("variable") or None, time=fitted.time, component=fitted.component, t_range=t_range
+            data,
+            variable=(attrs.get("variable") or None) if isinstance(data, xr.Dataset) else None,
+            time=fitted.time,
+            component=fitted.component,
+            t_range=t_range,
         )
     time, component = traj.time, traj.component
     observed = traj.to_dataarray()

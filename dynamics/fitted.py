@@ -259,7 +259,9 @@ class FittedODE:
         flat = values.reshape((-1,) + values.shape[len(self.sample_dims) :]) if self.sample_dims else values[None]
         out = self._rhs_flat(flat).reshape(values.shape)
         result = states.copy(data=out).rename("dxdt")
-        return result.values if as_numpy else result
+        if as_numpy:
+            return result.values
+        return result.transpose(*x.dims, ...)  # the caller's order; broadcast sample dims go last
 
     # ----------------------------------------------------------------- solutions
     def simulate(
