@@ -10,7 +10,6 @@ longer runs fails the build (and the test suite, which runs the same command).
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -24,6 +23,9 @@ sys.path.insert(0, str(DOCS / "_ext"))
 # The notebook kernels inherit this environment: they too import this checkout, including packages that an
 # older editable install does not map yet.
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+# tqdm.auto (behind fittest.progress) warns in a kernel without ipywidgets, on every tutorial page; the bars are
+# off there anyway (stderr is not a terminal), so the warning tells a reader nothing.
+os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), "ignore:IProgress not found"]))
 
 import fittest  # noqa: E402
 
@@ -64,7 +66,7 @@ nb_output_stderr = "show"
 nb_execution_excludepatterns: list[str] = []
 
 # -- autodoc ------------------------------------------------------------------------------------------------
-autodoc_default_options = {"members": True, "undoc-members": False, "show-inheritance": True}
+autodoc_default_options = {"members": True, "show-inheritance": True}
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 autodoc_typehints_description_target = "documented"
@@ -79,29 +81,4 @@ napoleon_use_ivar = True  # "Attributes:" as fields: as directives they would co
 # -- HTML ---------------------------------------------------------------------------------------------------
 html_theme = "furo"
 html_title = f"fittest {release}"
-html_static_path = ["_static"]
 html_theme_options = {"navigation_with_keys": True}
-
-
-# -- dataclass fields ---------------------------------------------------------------------------------------
-# A dataclass's fields are its constructor's arguments, which its docstring already describes and its signature
-# lists; autodoc would list each of them a third time as a bare attribute.
-_dataclass_fields: set[str] = set()
-
-
-def _remember_fields(app, what, name, obj, options, lines):
-    if what == "class":
-        _dataclass_fields.clear()
-        if dataclasses.is_dataclass(obj):
-            _dataclass_fields.update(field.name for field in dataclasses.fields(obj))
-
-
-def _skip_fields(app, what, name, obj, skip, options):
-    if what == "class" and name in _dataclass_fields:
-        return True
-    return None
-
-
-def setup(app):
-    app.connect("autodoc-process-docstring", _remember_fields)
-    app.connect("autodoc-skip-member", _skip_fields)

@@ -56,10 +56,16 @@ def submodules(package: ModuleType) -> list[ModuleType]:
     return sorted(found, key=lambda module: module.__name__)
 
 
+def _is_code(obj: object) -> bool:
+    return inspect.isclass(obj) or inspect.isroutine(obj) or inspect.ismodule(obj)
+
+
 def summary(obj: object) -> str:
     """The first paragraph of ``obj``'s docstring, on one line (a whole paragraph keeps inline markup intact)."""
-    if not (inspect.isclass(obj) or inspect.isroutine(obj) or inspect.ismodule(obj)):
+    if not _is_code(obj):
         # data such as a registry dict: its type's docstring ("dict() -> new empty dictionary") says nothing
+        if isinstance(obj, dict):
+            return "a ``dict`` with keys " + ", ".join(f"``{key}``" for key in obj)
         return f"a ``{type(obj).__name__}``"
     doc = inspect.getdoc(obj) or ""
     return " ".join(doc.split("\n\n", 1)[0].split())
@@ -76,10 +82,21 @@ def api_rst(package_name: str) -> list[str]:
     package = importlib.import_module(package_name)
     exported = public_names(package)
     lines = summary_table(package_name, exported, package) if exported else []
-    lines += [f".. automodule:: {package_name}", "   :members:", ""]
-    # identity, not name: a submodule's function is skipped when the package re-exports that very object
+    # autodoc skips module-level data without a doc comment; an exported constant is public all the same
+    data = [name for name in exported if not _is_code(getattr(package, name, None))]
+    lines += [f".. automodule:: {package_name}", "   :members:"]
+    lines += [f"   :exclude-members: {', '.join(data)}", ""] if data else [""]
+    for name in data:
+        # written out, not autodata: autodoc would show the docstring of the value's type (dict's, say)
+        value = getattr(package, name)
+        lines += [f".. py:data:: {name}", f"   :module: {package_name}", f"   :type: {type(value).__name__}", ""]
+        lines += [f"   {summary(value)}", ""]
+    # identity, not name: a submodule's member is skipped when the package re-exports that very object (small
+    # immutable values are left out: equal ints or strings may share one object by accident)
     exported_objects = {
-        id(obj) for name in exported if inspect.isfunction(obj := getattr(package, name, None)) or inspect.isclass(obj)
+        id(obj)
+        for name in exported
+        if not isinstance(obj := getattr(package, name, None), str | int | float | bool | type(None))
     }
     sections = []
     for module in submodules(package) if hasattr(package, "__path__") else []:
