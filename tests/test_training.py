@@ -282,3 +282,17 @@ def test_paper_scale_run_keeps_three_to_six_circles():
     survivors = (final > 2 * final.mean("frequency")).sum("frequency").values
     assert (ds["test_acc"].isel(step=-1) > 0.95).all()
     assert ((survivors >= 3) & (survivors <= 6)).all(), survivors
+
+
+def test_interventions_shape_the_initial_embedding():
+    base = train(tiny(steps=1))
+    perturbed = train(tiny(steps=1, init_perturb={2: 3.0}))
+    ratio = perturbed["amplitude"].isel(step=0) / base["amplitude"].isel(step=0)
+    np.testing.assert_allclose(ratio.sel(frequency=2), 3.0, rtol=1e-5)
+    np.testing.assert_allclose(ratio.drop_sel(frequency=2), 1.0, rtol=1e-5)
+    kept = train(tiny(steps=1, init_keep=(1, 4)))["amplitude"].isel(step=0)
+    assert (kept.sel(frequency=[2, 3, 5]) < 1e-4).all() and (kept.sel(frequency=[1, 4]) > 0.1).all()
+    built = train(tiny(steps=1, init_construct={3: 50.0}))["signal"].isel(step=0)
+    assert (built.sel(frequency=3) > 1e3 * built.drop_sel(frequency=3).max("frequency")).all()
+    with pytest.raises(InputError, match="init_perturb"):
+        tiny(init_perturb={2: 0})

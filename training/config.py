@@ -159,9 +159,9 @@ class TrainConfig:
             set_(self, name, bool(getattr(self, name)))
         top = (self.p - 1) // 2
         if self.init_perturb is not None:
-            set_(self, "init_perturb", self._frequency_map("init_perturb", self.init_perturb, top, low=0.0))
+            set_(self, "init_perturb", self._frequency_map("init_perturb", self.init_perturb, top, positive=True))
         if self.init_construct is not None:
-            set_(self, "init_construct", self._frequency_map("init_construct", self.init_construct, top, low=0.0))
+            set_(self, "init_construct", self._frequency_map("init_construct", self.init_construct, top))
         if self.init_keep is not None:
             keep = tuple(_frequency("init_keep", k, top) for k in _sequence("init_keep", self.init_keep))
             set_(self, "init_keep", keep)
@@ -186,14 +186,14 @@ class TrainConfig:
         return float(value)
 
     @staticmethod
-    def _frequency_map(name: str, value: object, top: int, *, low: float) -> dict[int, float]:
+    def _frequency_map(name: str, value: object, top: int, *, positive: bool = False) -> dict[int, float]:
         if not isinstance(value, dict) or not value:
             raise InputError(f"{name} must be a non-empty mapping frequency -> number, got {value!r}")
         out = {}
         for k, v in value.items():
             k = _frequency(name, int(k) if isinstance(k, str) and k.strip().isdigit() else k, top)
-            if not _is_number(v) or float(v) < low:
-                raise InputError(f"{name}[{k}] must be a number >= {low:g}, got {v!r}")
+            if not _is_number(v) or float(v) < 0 or (positive and float(v) == 0):
+                raise InputError(f"{name}[{k}] must be a number {'> 0' if positive else '>= 0'}, got {v!r}")
             out[k] = float(v)
         return dict(sorted(out.items()))
 
