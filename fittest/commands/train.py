@@ -30,6 +30,37 @@ _CHOICES = ("activation", "mlp_init", "device", "dtype", "record_spacing")
 _LISTS = ("lr", "weight_decay", "betas", "init_keep", "snapshot_steps")
 _MAPS = ("init_perturb", "init_construct")
 _FLAGS = ("freeze_embedding", "save_mlp")
+_HELP = {
+    "p": "modulus: number of tokens, an integer >= 3",
+    "d": "embedding dimension",
+    "runs": "independent models in the ensemble",
+    "steps": "optimizer steps per model",
+    "train_frac": "fraction of the p^2 pairs used for training",
+    "hidden": "width of both hidden layers",
+    "seed": "base seed of every per-run seed not fixed below",
+    "embed_seed": "one embedding shared by every run (default: each run draws its own)",
+    "mlp_seed": "one MLP initialisation shared by every run (default: each run draws its own)",
+    "split_seed": "one train/test split shared by every run (default: each run draws its own)",
+    "construct_eps": "signal of the frequencies that --init-construct leaves out",
+    "dense_until": "record every step up to this one",
+    "record_every": "then record every this many steps (--record-spacing stride)",
+    "log_records": "or this many log-spaced records (--record-spacing log)",
+    "checkpoint_every": "steps between checkpoints",
+    "activation": "silu (the authors' code), relu, gelu or tanh",
+    "mlp_init": "torch (default Linear init, the authors' code) or normal (N(0,1), the paper's appendix E)",
+    "device": "auto, cpu, cuda, cuda:N or mps",
+    "dtype": "float32 or float64",
+    "record_spacing": "stride or log",
+    "lr": "AdamW learning rate: one value, or one per run",
+    "weight_decay": "AdamW weight decay on every parameter: one value, or one per run",
+    "betas": "AdamW beta1 beta2",
+    "init_keep": "keep only these frequencies' circles in the initial embedding",
+    "snapshot_steps": "steps at which the whole embedding is stored (0 and the last always are)",
+    "init_perturb": "scale circles of the initial embedding: K=FACTOR ...",
+    "init_construct": "build the initial embedding from circles: K=SIGNAL ...",
+    "freeze_embedding": "never train the embedding (section 3.1)",
+    "save_mlp": "store the MLP at every embedding snapshot (for post-hoc ablation)",
+}
 
 
 def _number(text: str):
@@ -61,7 +92,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             f"--{name.replace('_', '-')}",
             dest=name,
             metavar="VALUE" if name in _SCALARS else "NAME",
-            help=f"default {defaults[name].default!r}",
+            help=f"{_HELP[name]} (default {defaults[name].default!r})",
         )
     for name in _LISTS:
         group.add_argument(
@@ -69,8 +100,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             dest=name,
             nargs="+",
             metavar="V",
-            help=f"default {defaults[name].default!r}"
-            + (" (one value, or one per run)" if name in ("lr", "weight_decay") else ""),
+            help=f"{_HELP[name]} (default {defaults[name].default!r})",
         )
     for name in _MAPS:
         group.add_argument(
@@ -78,10 +108,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             dest=name,
             nargs="+",
             metavar="K=V",
-            help="frequency=value pairs, e.g. 3=2.0 7=0.5",
+            help=f"{_HELP[name]}, e.g. 3=2.0 7=0.5",
         )
     for name in _FLAGS:
-        group.add_argument(f"--{name.replace('_', '-')}", dest=name, action="store_true", default=None)
+        group.add_argument(
+            f"--{name.replace('_', '-')}", dest=name, action="store_true", default=None, help=_HELP[name]
+        )
     parser.add_argument("--out", metavar="FILE.nc", help="write the run dataset here (atomically)")
     parser.add_argument(
         "--checkpoint",
