@@ -111,3 +111,10 @@ def test_cli_page_shows_every_command(site):
     text = _text(site / "cli.html")
     for command in COMMANDS:
         assert f"usage: fittest {command}" in text, f"cli.html lacks the help of 'fittest {command}'"
+
+
+def test_api_reference_links_to_the_tutorials_as_examples(site):
+    text = _text(site / "api" / "dynamics.html")
+    entry = text[text.index('id="dynamics.fit"') :]
+    entry = entry[: entry.index('id="dynamics.load"')] if 'id="dynamics.load"' in entry else entry
+    assert "Examples:" in entry and "03-your-own-trajectories.html" in entry, "dynamics.fit links to no tutorial"

@@ -1,9 +1,6 @@
-"""A directive that writes one package's API reference from the package itself.
+"""A directive that writes one package's API reference from the package itself, and links it to the tutorials.
 
-```{fittest-api} training
-```
-
-renders, in this order:
+In an rst page, ``.. fittest-api:: training`` renders, in this order:
 
 1. a summary table of the package's public names, its ``__all__``;
 2. the full documentation of each of those names under the package's own name (``training.train``), which is
@@ -13,6 +10,9 @@ renders, in this order:
 
 Reading the package at build time means that a name added to ``__all__`` or a new submodule appears in the
 reference without anyone editing these pages.
+
+Every documented function, class and method that a tutorial's code uses also gets an "Examples" line that
+links to those tutorials, whose code runs on every build: the examples cannot go stale.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+import re
+from pathlib import Path
 from types import ModuleType
 
 from docutils import nodes
@@ -129,6 +131,71 @@ class FittestApi(SphinxDirective):
         return container.children
 
 
+PACKAGES = ("training", "dynamics", "fittest")
+CODE_CELL = re.compile(r"```\{code-cell\}[^\n]*\n(.*?)```", re.S)
+
+
+def tutorial_usage(folder: Path) -> dict[str, list[str]]:
+    """Which executed pages' code uses which public name: ``{"training.train": ["tutorials/01-...", ...]}``.
+
+    A package-level name counts when the code spells ``package.name``; a method of an exported class counts when
+    the code calls ``.method(`` (the tutorials call methods on the objects the package returns).
+    """
+    usage: dict[str, list[str]] = {}
+    methods: dict[str, list[str]] = {}
+    for package_name in PACKAGES:
+        package = importlib.import_module(package_name)
+        for name in public_names(package):
+            obj = getattr(package, name, None)
+            if inspect.isclass(obj):
+                for method, member in vars(obj).items():
+                    if not method.startswith("_") and inspect.isfunction(member):
+                        methods.setdefault(method, []).append(f"{package_name}.{name}.{method}")
+    for path in sorted([*folder.glob("*.md"), *folder.glob("tutorials/*.md")]):
+        code = "\n".join(CODE_CELL.findall(path.read_text()))
+        docname = path.relative_to(folder).with_suffix("").as_posix()
+        # "from training import fourier" makes "fourier.signal" mean training.fourier.signal
+        prefixes = {package: package for package in PACKAGES}
+        for package_name, module in re.findall(rf"from ({'|'.join(PACKAGES)}) import (\w+)\n", code):
+            if inspect.ismodule(getattr(importlib.import_module(package_name), module, None)):
+                prefixes[module] = f"{package_name}.{module}"
+        for prefix, name in re.findall(rf"\b({'|'.join(prefixes)})\.(\w+)", code):
+            full = f"{prefixes[prefix]}.{name}"
+            usage.setdefault(full, [])
+            if docname not in usage[full]:
+                usage[full].append(docname)
+        for full in [key for key in usage if key.count(".") == 2 and docname in usage[key]]:
+            # training.fourier.signal is documented as training.signal, the name the package exports
+            package_name, module, name = full.split(".")
+            package = importlib.import_module(package_name)
+            same = getattr(package, name, None) is getattr(getattr(package, module), name, None)
+            if name in public_names(package) and same:
+                usage.setdefault(f"{package_name}.{name}", [])
+                if docname not in usage[f"{package_name}.{name}"]:
+                    usage[f"{package_name}.{name}"].append(docname)
+        for method in set(re.findall(r"\.(\w+)\(", code)) & set(methods):
+            for full in methods[method]:
+                usage.setdefault(full, [])
+                if docname not in usage[full]:
+                    usage[full].append(docname)
+    return usage
+
+
+def _add_examples(app: Sphinx, what: str, name: str, obj: object, options, lines: list[str]) -> None:
+    if what not in ("function", "class", "method") or not lines:
+        return
+    docs = app.env.fittest_tutorial_usage.get(name) if hasattr(app.env, "fittest_tutorial_usage") else None
+    if docs:
+        links = ", ".join(f":doc:`/{doc}`" for doc in docs)
+        lines += ["", f"**Examples:** {links}.", ""]
+
+
+def _scan(app: Sphinx) -> None:
+    app.env.fittest_tutorial_usage = tutorial_usage(Path(app.srcdir))
+
+
 def setup(app: Sphinx) -> dict:
     app.add_directive("fittest-api", FittestApi)
+    app.connect("builder-inited", _scan)
+    app.connect("autodoc-process-docstring", _add_examples)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
