@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
+from paper_figures.context import Context
 from paper_figures.ensembles import default_ensemble
 from paper_figures.plotting import GREY, circle_plane
 from training.survival import survivors
@@ -22,7 +23,8 @@ CLAIM = (
 )
 
 
-def build(ctx):
+def build(ctx: Context) -> tuple[Figure, dict]:
+    """Train or read what the figure needs through ``ctx``; return the figure and the numbers it shows."""
 
     ds = default_ensemble(ctx)
     alive = survivors(ds)

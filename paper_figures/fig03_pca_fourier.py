@@ -9,7 +9,9 @@ variance that its best frequency explains (1 for a perfect circle of one frequen
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.figure import Figure
 
+from paper_figures.context import Context
 from paper_figures.ensembles import default_ensemble
 from paper_figures.plotting import circle_plane, new_figure
 from training.fourier import circularity, coefficients
@@ -34,7 +36,8 @@ def frequency_shares(points: np.ndarray) -> np.ndarray:
     return per_k / power.sum()
 
 
-def build(ctx):
+def build(ctx: Context) -> tuple[Figure, dict]:
+    """Train or read what the figure needs through ``ctx``; return the figure and the numbers it shows."""
 
     ds = default_ensemble(ctx)
     E = ds.embedding.isel(run=0, snapshot=-1).values

@@ -7,7 +7,9 @@ read at four recorded steps; the bottom panel zooms on losses below 1.
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.figure import Figure
 
+from paper_figures.context import Context
 from paper_figures.ensembles import sweep_ensemble
 from paper_figures.plotting import mean_and_band, new_figure
 
@@ -16,7 +18,8 @@ TITLE = "Frozen embedding: test loss against d at several steps"
 CLAIM = "a phase transition around d = p = 59: test loss is sharply better for d > p than for d < p"
 
 
-def build(ctx):
+def build(ctx: Context) -> tuple[Figure, dict]:
+    """Train or read what the figure needs through ``ctx``; return the figure and the numbers it shows."""
     profile = ctx.profile
     P = profile.p
     dims = list(profile.frozen_dims)

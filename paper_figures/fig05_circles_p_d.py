@@ -6,8 +6,10 @@
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.figure import Figure
 from scipy import stats
 
+from paper_figures.context import Context
 from paper_figures.ensembles import sweep_ensemble
 from paper_figures.plotting import mean_and_band, new_figure
 from training.survival import count_survivors
@@ -31,7 +33,8 @@ def trend(x, counts) -> dict:
     return {"mean": [float(np.mean(c)) for c in counts], "spearman_rho": rho, "spearman_pvalue": pvalue}
 
 
-def build(ctx):
+def build(ctx: Context) -> tuple[Figure, dict]:
+    """Train or read what the figure needs through ``ctx``; return the figure and the numbers it shows."""
     profile = ctx.profile
     by_p = [circle_counts(ctx, p=p) for p in profile.primes]
     by_d = [circle_counts(ctx, d=d) for d in profile.dims]

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 import xarray as xr
+from matplotlib.figure import Figure
 
+from paper_figures.context import Context
 from paper_figures.ensembles import default_ensemble, intervention_ensemble
 from paper_figures.plotting import error_bars, new_figure
 from training.statistics import correlation
@@ -121,7 +123,8 @@ def constructed(ctx) -> dict:
     return {"amplitude_s": s, "trials": profile.intervention_runs, "rows": rows}
 
 
-def build(ctx):
+def build(ctx: Context) -> tuple[Figure, dict]:
+    """Train or read what the figure needs through ``ctx``; return the figure and the numbers it shows."""
     left, middle, right = empirical(ctx), perturbed(ctx), constructed(ctx)
 
     figure, axes = new_figure(3, width=4.2)

@@ -11,7 +11,9 @@ guessing "dead" for everything already scores ~85%.
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.figure import Figure
 
+from paper_figures.context import Context
 from paper_figures.ensembles import default_ensemble
 from paper_figures.plotting import DEAD, SURVIVED, error_bars, new_figure
 from training.fitness import growth, initial_amplitude
@@ -40,7 +42,8 @@ def pooled(ctx):
     return np.concatenate(grow), np.concatenate(signal), np.concatenate(alive)
 
 
-def build(ctx):
+def build(ctx: Context) -> tuple[Figure, dict]:
+    """Train or read what the figure needs through ``ctx``; return the figure and the numbers it shows."""
     import xarray as xr
 
     grow, signal, alive = pooled(ctx)

@@ -8,7 +8,9 @@ the stored MLP of that step evaluates the test loss (``training.snapshot_loss``)
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.figure import Figure
 
+from paper_figures.context import Context
 from paper_figures.ensembles import default_ensemble
 from paper_figures.plotting import new_figure
 from training import snapshot_metrics
@@ -24,7 +26,8 @@ CLAIM = (
 KEPT = (1, 2, 3)
 
 
-def build(ctx):
+def build(ctx: Context) -> tuple[Figure, dict]:
+    """Train or read what the figure needs through ``ctx``; return the figure and the numbers it shows."""
     ds = default_ensemble(ctx)
     final = ds.amplitude.isel(step=-1).values  # (run, frequency)
     ks = ds.frequency.values

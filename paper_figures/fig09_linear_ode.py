@@ -9,7 +9,9 @@ Lasso fit (what the authors' code drew) and the Lasso fit's analytic solution e^
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.figure import Figure
 
+from paper_figures.context import Context
 from paper_figures.ensembles import ode_window, sweep_ensemble
 from paper_figures.odes import default_fits, heatmap
 from paper_figures.plotting import new_figure
@@ -39,7 +41,8 @@ def r2_by_d(ctx) -> dict:
     return result
 
 
-def build(ctx):
+def build(ctx: Context) -> tuple[Figure, dict]:
+    """Train or read what the figure needs through ``ctx``; return the figure and the numbers it shows."""
     import dynamics
 
     by_d = r2_by_d(ctx)

@@ -8,8 +8,10 @@ default ensembles, split by whether the circle survived.
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.figure import Figure
 from scipy import stats
 
+from paper_figures.context import Context
 from paper_figures.ensembles import default_ensemble
 from paper_figures.plotting import DEAD, SURVIVED, new_figure
 from training.fourier import circularity
@@ -34,7 +36,8 @@ def random_circularity(dims, samples: int, *, p: int, seed: int = 0) -> dict:
     return {"d": list(dims), "mean": mean, "max": top}
 
 
-def build(ctx):
+def build(ctx: Context) -> tuple[Figure, dict]:
+    """Train or read what the figure needs through ``ctx``; return the figure and the numbers it shows."""
 
     profile = ctx.profile
     left = random_circularity(profile.circularity_dims, profile.circularity_samples, p=profile.p)

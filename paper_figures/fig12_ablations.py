@@ -9,7 +9,9 @@ zeroed at initialisation. Test loss over training, and the circles each run ends
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.figure import Figure
 
+from paper_figures.context import Context
 from paper_figures.ensembles import default_ensemble, intervention_ensemble
 from paper_figures.plotting import mean_and_band, new_figure
 from training.survival import survivors
@@ -36,7 +38,8 @@ def conditions(ctx) -> tuple[dict[str, tuple[int, ...] | None], dict]:
     return keep, {"k1": k1, "k2": k2}
 
 
-def build(ctx):
+def build(ctx: Context) -> tuple[Figure, dict]:
+    """Train or read what the figure needs through ``ctx``; return the figure and the numbers it shows."""
 
     profile = ctx.profile
     keep, chosen = conditions(ctx)

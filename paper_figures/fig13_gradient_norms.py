@@ -7,7 +7,9 @@ grey; the right panel zooms on steps 100 to 1000.
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.figure import Figure
 
+from paper_figures.context import Context
 from paper_figures.ensembles import default_ensemble
 from paper_figures.plotting import GREY, new_figure
 from training.survival import survivors
@@ -17,7 +19,8 @@ TITLE = "Fourier-basis gradient norms over training"
 CLAIM = "the Fourier gradient spikes around step 100 and is negligible after step 1000"
 
 
-def build(ctx):
+def build(ctx: Context) -> tuple[Figure, dict]:
+    """Train or read what the figure needs through ``ctx``; return the figure and the numbers it shows."""
 
     ds = default_ensemble(ctx)
     alive = survivors(ds)

@@ -7,8 +7,10 @@ not a circle, and is not counted.
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.figure import Figure
 from scipy import stats
 
+from paper_figures.context import Context
 from paper_figures.fig05_circles_p_d import circle_counts
 from paper_figures.plotting import mean_and_band, new_figure
 
@@ -21,7 +23,8 @@ def is_prime(n: int) -> bool:
     return n > 1 and all(n % q for q in range(2, int(n**0.5) + 1))
 
 
-def build(ctx):
+def build(ctx: Context) -> tuple[Figure, dict]:
+    """Train or read what the figure needs through ``ctx``; return the figure and the numbers it shows."""
     profile = ctx.profile
     moduli = np.array(profile.moduli)
     counts = np.array([circle_counts(ctx, p=int(p)) for p in moduli], dtype=float)

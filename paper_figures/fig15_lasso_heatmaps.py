@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.figure import Figure
 
+from paper_figures.context import Context
 from paper_figures.odes import default_fits, heatmap
 from paper_figures.plotting import new_figure
 
@@ -12,7 +14,8 @@ TITLE = "Lasso coefficient heatmaps of three more runs"
 CLAIM = "the Lasso fits' interaction matrices are extremely sparse, with a few cooperative and competitive pairs"
 
 
-def build(ctx):
+def build(ctx: Context) -> tuple[Figure, dict]:
+    """Train or read what the figure needs through ``ctx``; return the figure and the numbers it shows."""
     ds, window, fits = default_fits(ctx)
     lasso = fits["lasso"]
     runs = [int(r) for r in ds.run.values[1:4]] or [int(ds.run.values[0])]

@@ -7,7 +7,9 @@ step 0 over the fitted window, against the observed amplitudes.
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.figure import Figure
 
+from paper_figures.context import Context
 from paper_figures.odes import default_fits
 from paper_figures.plotting import new_figure
 
@@ -16,7 +18,8 @@ TITLE = "Observed and estimated trajectories of all frequencies of one run"
 CLAIM = "the linear ODE's solutions follow the observed signal of all 29 frequencies of a run"
 
 
-def build(ctx):
+def build(ctx: Context) -> tuple[Figure, dict]:
+    """Train or read what the figure needs through ``ctx``; return the figure and the numbers it shows."""
     ds, window, fits = default_fits(ctx)
     compared = {name: fit.compare(methods=["analytic"], holdout=0) for name, fit in fits.items()}
     observed = compared["linear"].trajectory.sel({"method": "observed"}).isel(run=0)

@@ -25,7 +25,7 @@ def heatmap(ax, A: np.ndarray, labels, *, title: str):
     """Draw a coefficient matrix with a symmetric colour scale; zero entries stay white."""
     bound = float(np.nanmax(np.abs(A))) or 1.0
     image = ax.imshow(np.where(A == 0, np.nan, A), cmap="RdBu_r", vmin=-bound, vmax=bound)
-    ticks = np.arange(0, len(labels), max(1, len(labels) // 10))
+    ticks = np.arange(0, len(labels), max(1, round(len(labels) / 7)))
     ax.set(
         xticks=ticks,
         yticks=ticks,
