@@ -13,13 +13,11 @@ from matplotlib.figure import Figure
 from scipy import stats
 
 from paper_figures.context import Context
+from paper_figures.counting import ABSOLUTE_FRACTION, RULES, circle_counts
 from paper_figures.plotting import mean_and_band, new_figure
-from training.survival import count_survivors
 
 NAME = "fig10"
 TITLE = "Number of surviving circles against weight decay"
-ABSOLUTE_FRACTION = 0.5
-
 CLAIM = (
     "with no weight decay all frequencies survive (and the model does not grok); as weight decay grows the "
     "number of circles drops"
@@ -33,19 +31,16 @@ def build(ctx: Context) -> tuple[Figure, dict]:
     decays = np.asarray(profile.weight_decays, dtype=float)
     per_run = np.repeat(decays, profile.sweep_runs)
     ds = ctx.train(p=profile.weight_decay_p, d=profile.d, runs=len(per_run), seed=0, weight_decay=tuple(per_run))
-    # a dead circle ends near 0.1 of its initial amplitude and a survivor near 1 (figure 2): half separates them
-    threshold = ABSOLUTE_FRACTION * float(ds.amplitude.isel(step=0).mean())
-    relative = count_survivors(ds).values.reshape(len(decays), -1)
-    absolute = count_survivors(ds, rule="absolute", threshold=threshold).values.reshape(len(decays), -1)
+    counts = circle_counts(ds)
+    relative = counts["relative"].reshape(len(decays), -1)
+    absolute = counts["absolute"].reshape(len(decays), -1)
     accuracy = ds.test_acc.isel(step=-1).values.reshape(len(decays), -1)
 
     figure, axes = new_figure(2)
     K = ds.sizes["frequency"]
-    absolute_label = f"absolute rule (> {ABSOLUTE_FRACTION:g}x initial mean)"
-    rules = (("relative rule (> 2x mean)", relative), (absolute_label, absolute))
-    for label, counts in rules:
-        mean, low, high = mean_and_band(counts.astype(float), axis=1)
-        axes[0, 0].plot(decays, mean, "o-", label=label)
+    for rule, per_decay in (("relative", relative), ("absolute", absolute)):
+        mean, low, high = mean_and_band(per_decay.astype(float), axis=1)
+        axes[0, 0].plot(decays, mean, "o-", label=RULES[rule])
         axes[0, 0].fill_between(decays, low, high, alpha=0.2)
     axes[0, 0].axhline(K, color="0.5", ls=":", lw=1)
     axes[0, 0].set(
@@ -69,7 +64,7 @@ def build(ctx: Context) -> tuple[Figure, dict]:
         "circles_absolute_rule_mean": absolute.mean(1),
         "circles_relative_rule": relative,
         "circles_absolute_rule": absolute,
-        "absolute_threshold": threshold,
+        "absolute_rule": f"final amplitude > {ABSOLUTE_FRACTION:g} x the ensemble's mean initial amplitude",
         "final_test_acc_mean": accuracy.mean(1),
         "spearman_rho_absolute_vs_weight_decay_above_0": rho,
         "spearman_pvalue": pvalue,

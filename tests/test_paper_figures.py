@@ -187,3 +187,22 @@ def test_one_failing_figure_does_not_stop_the_others(tmp_path, monkeypatch):
     assert not (tmp_path / "fig02.png").exists()
     with pytest.raises(RuntimeError, match="diverged"):
         pf.make_figures(["fig02"], profile=TINY, out=tmp_path, cache=tmp_path / "c", bar=False)
+
+
+def test_absolute_rule_counts_what_the_relative_rule_misses():
+    import xarray as xr
+
+    from paper_figures.counting import circle_counts, trend
+
+    # 8 frequencies starting at 10; run 0 keeps 4 of them near 9 and the rest decay to 1; run 1 keeps 1
+    final = np.array([[9, 9, 9, 9, 1, 1, 1, 1], [9, 1, 1, 1, 1, 1, 1, 1]], dtype=float)
+    amplitude = np.stack([np.full_like(final, 10.0), final], axis=1)  # (run, step, frequency)
+    ds = xr.Dataset(
+        {"amplitude": (("run", "step", "frequency"), amplitude)},
+        coords={"run": [0, 1], "step": [0, 100], "frequency": np.arange(1, 9)},
+    )
+    counts = circle_counts(ds)
+    assert counts["relative"].tolist() == [0, 1]  # twice the mean (10) is above every survivor of run 0
+    assert counts["absolute"].tolist() == [4, 1]
+    result = trend([1, 2, 3], [np.array([1, 1]), np.array([2, 3]), np.array([4, 4])])
+    assert result["mean"] == [1.0, 2.5, 4.0] and result["spearman_rho"] > 0.9
