@@ -16,6 +16,7 @@ from pathlib import Path
 import xarray as xr
 
 from fittest.atomic import write_atomic, write_netcdf
+from fittest.errors import InputError
 
 DEFAULT_FOLDER = ".fittest-cache"
 
@@ -50,6 +51,9 @@ class RunCache:
         folder: where the files live (created on first write); default ``.fittest-cache``.
         enabled: when False, nothing is read or written and every request trains.
 
+    Raises:
+        InputError: ``folder`` exists and is not a folder.
+
     Attributes:
         trained: the keys trained by this object (the rest were read from disk).
         used: every configuration requested, as ``{key: config dict}``, for the figures' JSON.
@@ -58,6 +62,8 @@ class RunCache:
 
     def __init__(self, folder: str | os.PathLike = DEFAULT_FOLDER, *, enabled: bool = True):
         self.folder = Path(folder)
+        if enabled and self.folder.exists() and not self.folder.is_dir():
+            raise InputError(f"cache {str(self.folder)!r} is a file: give a folder with --cache, or --no-cache")
         self.enabled = enabled
         self.trained: list[str] = []
         self.used: dict[str, dict] = {}

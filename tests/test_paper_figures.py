@@ -89,9 +89,12 @@ def test_json_writer_makes_numpy_and_nan_portable(tmp_path):
         write_json(tmp_path / "missing" / "x.json", content)
 
 
-def test_cli_rejects_unknown_figures(capsys):
+def test_cli_rejects_unknown_figures_and_bad_folders(capsys, tmp_path):
     assert cli(["figures", "fig99", "--out", "unused"]) == 2
     assert "unknown figure 'fig99'" in capsys.readouterr().err
+    (tmp_path / "file").write_text("")
+    assert cli(["figures", "fig13", "--cache", str(tmp_path / "file"), "--out", str(tmp_path)]) == 2
+    assert "is a file" in capsys.readouterr().err
 
 
 def test_every_figure_writes_png_and_json(made):
