@@ -1,8 +1,8 @@
 """Figure 8 (section 4.1): the loss of a trained model when only its 1, 2 or 3 strongest circles are kept.
 
 Post-hoc ablation of the default ensemble (trained with ``save_mlp``): at every embedding snapshot each run's
-embedding is cut to the n circles with the largest final amplitude (``training.interventions.keep_only``) and
-the stored MLP of that step evaluates the test loss (``training.snapshot_loss``).
+embedding is cut to the n circles with the largest final amplitude and the stored MLP of that step evaluates
+the test loss (``training.ablated_metrics``).
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ from matplotlib.figure import Figure
 from paper_figures.context import Context
 from paper_figures.ensembles import default_ensemble
 from paper_figures.plotting import new_figure
-from training import snapshot_metrics
-from training.interventions import keep_only
+from training import ablated_metrics, snapshot_metrics
 
 NAME = "fig08"
 TITLE = "Test loss with only 1, 2 or 3 circles kept"
@@ -29,18 +28,8 @@ KEPT = (1, 2, 3)
 def build(ctx: Context) -> tuple[Figure, dict]:
     """Train or read what the figure needs through ``ctx``; return the figure and the numbers it shows."""
     ds = default_ensemble(ctx)
-    final = ds.amplitude.isel(step=-1).values  # (run, frequency)
-    ks = ds.frequency.values
-    stored = ds.embedding.values  # (run, snapshot, token, dim)
     steps = ds.snapshot.values
-    curves = {"all": snapshot_metrics(ds)}
-    for n in KEPT:
-        ablated = np.empty_like(stored, dtype=np.float64)
-        for r in range(stored.shape[0]):
-            top = [int(k) for k in ks[np.argsort(final[r])[::-1][:n]]]
-            for s in range(stored.shape[1]):
-                ablated[r, s] = keep_only(stored[r, s], top)
-        curves[f"{n} kept"] = snapshot_metrics(ds, embedding=ablated)
+    curves = {"all": snapshot_metrics(ds)} | {f"{n} kept": ablated_metrics(ds, n) for n in KEPT}
 
     figure, axes = new_figure(len(KEPT), width=3.8)
     for ax, n in zip(axes[0], KEPT, strict=True):
