@@ -118,3 +118,25 @@ def test_api_reference_links_to_the_tutorials_as_examples(site):
     entry = text[text.index('id="dynamics.fit"') :]
     entry = entry[: entry.index('id="dynamics.load"')] if 'id="dynamics.load"' in entry else entry
     assert "Examples:" in entry and "03-your-own-trajectories.html" in entry, "dynamics.fit links to no tutorial"
+
+
+def _page_text(site: Path, page: str) -> str:
+    """The page's visible text, tags removed, so that printed outputs can be read back."""
+    return re.sub(r"<[^>]+>", "", _text(site / f"{page}.html"))
+
+
+def test_tutorial_claims_match_their_outputs(site):
+    """The prose around the outputs states facts; if the toolkit's numbers move, the prose must be revisited."""
+    paper_scale = _page_text(site, "tutorials/02-fitting-odes")
+    r2 = re.search(r"linear\s+median R² of the increments ([0-9.]+)", paper_scale)
+    assert r2 and float(r2.group(1)) >= 0.998, "tutorial 2 says the shipped runs match the paper's R² of 0.998-0.999"
+    circles = re.search(r"circles per run: \[([0-9 ]+)\]", paper_scale)
+    assert circles and all(3 <= int(n) <= 6 for n in circles.group(1).split()), "tutorial 2: 3-5 survivors per run"
+
+    own = _page_text(site, "tutorials/03-your-own-trajectories")
+    errors = {m: float(v) for m, v in re.findall(r"(forward|central|savgol)\s+largest error in A: ([0-9.e+-]+)", own)}
+    assert errors["savgol"] < errors["central"] < errors["forward"], "tutorial 3 ranks the derivative estimates"
+
+    statistics = _page_text(site, "tutorials/04-the-paper")
+    rates = re.search(r"survival rate: ([0-9.]+) over \d+ runs -> ([0-9.]+) over \d+ runs", statistics)
+    assert rates and float(rates.group(2)) > float(rates.group(1)), "tutorial 4: a boosted circle survives more often"
