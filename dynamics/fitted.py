@@ -132,7 +132,7 @@ class FittedODE:
 
     @property
     def A(self) -> xr.DataArray:
-        """The matrix of ``dx/dt = A x + b``: DataArray (samples..., ``target``, ``source``)."""
+        """DataArray (samples..., ``target``, ``source``): the matrix A of ``dx/dt = A x + b``."""
         linear = self._affine_index()
         n = self.library.powers.shape[1]
         values = np.zeros(self.coefficients.shape[:-1] + (n,))
@@ -145,7 +145,7 @@ class FittedODE:
 
     @property
     def b(self) -> xr.DataArray:
-        """The constant of ``dx/dt = A x + b``: DataArray (samples..., ``target``); zero if the model has none."""
+        """DataArray (samples..., ``target``): the constant b of ``dx/dt = A x + b``; zero if the model has none."""
         linear = self._affine_index()
         constant = [term for term, source in enumerate(linear) if self.library.powers[term].sum() == 0]
         b = (

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import sys
+import warnings
 from collections.abc import Iterable
 
-from tqdm.auto import tqdm
+from tqdm import TqdmExperimentalWarning, TqdmWarning
+
+with warnings.catch_warnings():
+    # In a notebook without ipywidgets tqdm.auto warns and falls back to the text bar, which is what we want anyway.
+    warnings.simplefilter("ignore", TqdmWarning)
+    warnings.simplefilter("ignore", TqdmExperimentalWarning)
+    from tqdm.auto import tqdm
 
 
 def progress(iterable: Iterable | None = None, *, total: int | None = None, desc: str = "",

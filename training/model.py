@@ -3,14 +3,14 @@
 One model maps a pair of tokens (a, b) to logits over c: ``[E_a, E_b] -> Linear(2d, h) -> act -> Linear(h, h)
 -> act -> Linear(h, p)``. An ensemble of R models is held as a dict of tensors with a leading run axis:
 
-==============  =============  ===============================================
-name            shape          meaning
-==============  =============  ===============================================
-``embedding``   (R, p, d)      the token embedding W_E
-``w1``, ``b1``  (R, h, 2d), (R, h)   first layer on the concatenated pair
+==============  ==================  ===============================================
+name            shape               meaning
+==============  ==================  ===============================================
+``embedding``   (R, p, d)           the token embedding W_E
+``w1``, ``b1``  (R, h, 2d), (R, h)  first layer on the concatenated pair
 ``w2``, ``b2``  (R, h, h), (R, h)
-``w3``, ``b3``  (R, p, h), (R, p)    logits
-==============  =============  ===============================================
+``w3``, ``b3``  (R, p, h), (R, p)   logits
+==============  ==================  ===============================================
 
 The first layer on ``[E_a, E_b]`` equals ``U[a] + V[b] + b1`` with ``U = E W1a^T`` and ``V = E W1b^T`` (p x h
 each, ``W1a``/``W1b`` the halves of ``w1``): :func:`forward` computes it that way, which costs ``2 p d h``
