@@ -6,13 +6,8 @@ import sys
 import warnings
 from collections.abc import Iterable
 
-from tqdm import TqdmExperimentalWarning, TqdmWarning
-
-with warnings.catch_warnings():
-    # In a notebook without ipywidgets tqdm.auto warns and falls back to the text bar, which is what we want anyway.
-    warnings.simplefilter("ignore", TqdmWarning)
-    warnings.simplefilter("ignore", TqdmExperimentalWarning)
-    from tqdm.auto import tqdm
+from tqdm import TqdmWarning
+from tqdm.auto import tqdm
 
 
 def progress(iterable: Iterable | None = None, *, total: int | None = None, desc: str = "",
@@ -32,5 +27,8 @@ def progress(iterable: Iterable | None = None, *, total: int | None = None, desc
     """
     if enabled is None:
         enabled = sys.stderr.isatty()
-    return tqdm(iterable, total=total, desc=desc, unit=unit, disable=not enabled, dynamic_ncols=True,
-                smoothing=0.1)
+    with warnings.catch_warnings():
+        # In a notebook without ipywidgets tqdm warns, then falls back to the text bar, which serves as well.
+        warnings.simplefilter("ignore", TqdmWarning)
+        return tqdm(iterable, total=total, desc=desc, unit=unit, disable=not enabled, dynamic_ncols=True,
+                    smoothing=0.1)
