@@ -28,6 +28,7 @@ class EnsembleAdamW:
         self.betas = tuple(float(b) for b in betas)
         self.eps = float(eps)
         self.step_count = 0
+        self._denom = None  # reused between steps, as fresh buffers cost page faults
         self.exp_avg = [torch.zeros_like(p) for p in self.params]
         self.exp_avg_sq = [torch.zeros_like(p) for p in self.params]
         self.set_rates(lr, weight_decay)
@@ -60,7 +61,11 @@ class EnsembleAdamW:
         torch._foreach_lerp_(m, grads, 1 - beta1)
         torch._foreach_mul_(v, beta2)
         torch._foreach_addcmul_(v, grads, grads, value=1 - beta2)
-        denom = torch._foreach_sqrt(v)
+        if self._denom is None:
+            self._denom = [torch.empty_like(p) for p in self.params]
+        denom = [self._denom[i] for i in live]
+        torch._foreach_copy_(denom, v)
+        torch._foreach_sqrt_(denom)
         torch._foreach_div_(denom, root_correction2)
         torch._foreach_add_(denom, self.eps)
         if self._uniform:

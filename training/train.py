@@ -76,6 +76,7 @@ class _Members:
         self.runs = runs
         self.params = params
         self.data = data
+        self.workspace: dict = {}
         self.optimizer = EnsembleAdamW(
             [params[name] for name in PARAMETERS],
             lr=config.per_run("lr")[runs],
@@ -97,6 +98,7 @@ class _Members:
             activation=self.config.activation,
             embedding_grad=record or not self.config.freeze_embedding,
             metrics=record,
+            workspace=self.workspace,
         )
         return losses, accuracy, grads
 
