@@ -39,13 +39,11 @@ from training.optimizer import EnsembleAdamW
 from training.schedule import record_steps, snapshot_steps
 
 # Runs trained together in one batched set of tensors on the CPU; measured by benchmarks/bench_training.py
-# on a 2-core machine (see there): a plain loop over single models beat one batched ensemble.
+# on a 2-core machine (see there): a plain loop over single models beat one batched ensemble (by 1.09x).
+# Torch's thread count is left as the caller set it: on that machine, idle, 2 threads made a step 1.7x faster
+# than 1, but 2-9x slower while other jobs kept the cores busy; OMP_NUM_THREADS=1 suits a shared machine.
 CPU_CHUNK = 1
 CUDA_CHUNK = 4096
-# Torch threads while training on the CPU, measured by the same benchmark: at these sizes (matrices of
-# 2784 x 100) a second thread costs more in synchronisation than it gains, badly so on a shared machine.
-# One thread also makes the records independent of the machine's core count.
-CPU_THREADS = 1
 RECORDS = ("signal", "grad_signal", "train_loss", "test_loss", "train_acc", "test_acc")
 
 
@@ -184,8 +182,9 @@ def train(
         command: how the run was made, stored in the ``command`` attribute; by default the Python call.
 
     On a CUDA device the whole ensemble is one set of batched tensors; on the CPU the models are trained one
-    after another in each step, with one torch thread (both measured faster by ``benchmarks/bench_training.py``;
-    torch's thread setting is restored afterwards). Either way each model sees only its own data and rates.
+    after another in each step (measured faster by ``benchmarks/bench_training.py``), with torch's thread
+    count as it is set (``OMP_NUM_THREADS=1`` on a machine that others share). Either way each model sees only
+    its own data and rates.
 
     Returns:
         The run dataset: ``amplitude``, ``signal``, ``grad_signal`` (run, step, frequency), train/test loss and
@@ -239,9 +238,6 @@ def train(
 
     bar = progress_bar(total=config.steps, desc="train", unit="step", enabled=progress)
     bar.update(start)
-    threads = torch.get_num_threads()
-    if device.type == "cpu":
-        torch.set_num_threads(CPU_THREADS)
     try:
         for step in range(start, config.steps + 1):
             if checkpoint is not None and step > start and step % config.checkpoint_every == 0 and step < config.steps:
@@ -272,7 +268,6 @@ def train(
                 )
     finally:
         bar.close()
-        torch.set_num_threads(threads)
 
     ds = _dataset(config, steps_recorded, steps_snapshot, records, snapshots, device=device, command=command)
     if out is not None:
