@@ -12,6 +12,13 @@ is reported, so that the ratios compare like with like on a shared machine:
 - matmuls: the six products of the hidden and output layers (forward, and the two backward products of each)
   that no formulation of the step avoids, at the same shapes and dtype.
 And the default thread count: our loop step with 1 and with 2 torch threads.
+
+Measured on the project's 2-core machine (torch 2.13 CPU, idle, best of 9 rounds), per model step:
+naive float64 28.0 ms; ours 5.77 ms unrecorded, 7.02 ms recorded; the unavoidable matmuls 3.29 ms. So the
+step is 4.9x faster than the authors' loop over a whole default 30 000-step schedule and 1.75x the matmul
+floor; the floor itself is only 8.5x below the naive step, which bounds what any float32 single-thread step
+can gain. Batched / loop per model: 1.09x (the loop is the CPU default). 2 threads / 1 thread: 0.59x when the
+machine was idle, 2-9x slower while other jobs ran, so train() leaves torch's thread count to the caller.
 """
 
 from __future__ import annotations
@@ -131,7 +138,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer steps and rounds")
     parser.add_argument("--runs", type=int, default=8, help="models in the ensemble")
     args = parser.parse_args()
-    repeat, rounds = (5, 3) if args.quick else (20, 5)
+    repeat, rounds = (8, 4) if args.quick else (16, 9)
     config = TrainConfig(runs=args.runs, device="cpu")
     torch.set_num_threads(1)
     print(
@@ -149,17 +156,23 @@ def main() -> None:
     for _ in range(rounds):
         for name, (step, models) in variants.items():
             times[name].append(timed(step, max(1, repeat // models)) / models)
-    median = {name: statistics.median(values) for name, values in times.items()}
-    for name, value in median.items():
-        print(f"{name:34s} {value * 1e3:8.3f} ms per model step")
-    ours = median["ours, loop, unrecorded"]
+    # the best round is the least disturbed by other processes on a shared machine; the median is shown beside it
+    best = {name: min(values) for name, values in times.items()}
+    for name, values in times.items():
+        print(
+            f"{name:34s} best {best[name] * 1e3:8.3f}  median {statistics.median(values) * 1e3:8.3f} ms per model step"
+        )
+    ours = best["ours, loop, unrecorded"]
     schedule = train_module.record_steps(TrainConfig())
     recorded_share = len(schedule) / TrainConfig().steps
-    default = (1 - recorded_share) * ours + recorded_share * median["ours, loop, recorded"]
-    print(f"naive / ours (loop, unrecorded):         {median[NAIVE] / ours:6.2f}x")
-    print(f"naive / ours (default 30000-step schedule, {len(schedule)} records): {median[NAIVE] / default:6.2f}x")
-    print(f"ours (loop) / unavoidable matmuls:       {ours / median['unavoidable matmuls']:6.2f}x")
-    print(f"batched / loop (per model):              {median['ours, batched, unrecorded'] / ours:6.2f}x")
+    default = (1 - recorded_share) * ours + recorded_share * best["ours, loop, recorded"]
+    print("ratios of the best rounds:")
+    print(f"  naive / ours (loop, unrecorded step):                      {best[NAIVE] / ours:6.2f}x")
+    print(f"  naive / ours (default 30000-step schedule, {len(schedule)} records): {best[NAIVE] / default:6.2f}x")
+    print(f"  ours (loop, unrecorded) / unavoidable matmuls:             {ours / best['unavoidable matmuls']:6.2f}x")
+    print(
+        f"  batched / loop (per model):                                {best['ours, batched, unrecorded'] / ours:6.2f}x"
+    )
 
     threads = {}
     loop = our_stepper(config, 1)
@@ -168,8 +181,11 @@ def main() -> None:
             torch.set_num_threads(count)
             threads.setdefault(count, []).append(timed(loop, max(1, repeat // config.runs)) / config.runs)
     torch.set_num_threads(1)
-    one, two = (statistics.median(threads[c]) for c in (1, 2))
-    print(f"loop step with 1 thread {one * 1e3:.3f} ms, 2 threads {two * 1e3:.3f} ms: 2 threads / 1 = {two / one:.2f}")
+    one, two = (min(threads[c]) for c in (1, 2))
+    print(
+        f"  loop step, 2 threads / 1 thread:                           {two / one:6.2f}x "
+        f"({one * 1e3:.3f} vs {two * 1e3:.3f} ms)"
+    )
 
 
 if __name__ == "__main__":
