@@ -10,8 +10,14 @@ from tqdm import TqdmWarning
 from tqdm.auto import tqdm
 
 
-def progress(iterable: Iterable | None = None, *, total: int | None = None, desc: str = "",
-             unit: str = "it", enabled: bool | None = None) -> tqdm:
+def progress(
+    iterable: Iterable | None = None,
+    *,
+    total: int | None = None,
+    desc: str = "",
+    unit: str = "it",
+    enabled: bool | None = None,
+) -> tqdm:
     """A tqdm bar with the toolkit's defaults.
 
     Arguments:
@@ -30,5 +36,4 @@ def progress(iterable: Iterable | None = None, *, total: int | None = None, desc
     with warnings.catch_warnings():
         # In a notebook without ipywidgets tqdm warns, then falls back to the text bar, which serves as well.
         warnings.simplefilter("ignore", TqdmWarning)
-        return tqdm(iterable, total=total, desc=desc, unit=unit, disable=not enabled, dynamic_ncols=True,
-                    smoothing=0.1)
+        return tqdm(iterable, total=total, desc=desc, unit=unit, disable=not enabled, dynamic_ncols=True, smoothing=0.1)

@@ -273,3 +273,36 @@ def test_pysindy_objects_are_accepted():
     assert fourier.simulate(method="euler").shape == data.shape
     with pytest.raises(InputError, match="monomial"):
         fourier.simulate(method="diffrax")
+
+
+def _lasso_kkt_violation(fitted, data, alpha):
+    """Largest violation of the Lasso optimality conditions, relative to alpha, over samples and targets."""
+    x = data.transpose("run", "step", "frequency").values
+    X, Y = x[:, :-1], np.diff(x, axis=1) / np.diff(data["step"].values)[None, :, None]
+    worst = 0.0
+    for r in range(x.shape[0]):
+        A, b = fitted.A.values[r], fitted.b.values[r]
+        residual = Y[r] - X[r] @ A.T - b
+        gradient = X[r].T @ residual / len(X[r])  # (source, target): d(loss)/dw up to sign
+        active = A.T != 0
+        worst = max(worst, np.abs(gradient[active] - alpha * np.sign(A.T[active])).max(initial=0) / alpha)
+        worst = max(worst, (np.abs(gradient[~active]) - alpha).max(initial=0) / alpha)
+    return worst
+
+
+def test_lasso_reaches_its_optimum_on_collinear_trajectories():
+    # amplitudes of several circles decaying together: strongly collinear columns, as in a run dataset
+    t = np.arange(400.0)
+    rng = np.random.default_rng(5)
+    modes = np.stack([np.exp(-t / 80), np.exp(-t / 200), np.ones_like(t)], axis=1)
+    weights = rng.uniform(0.5, 2, size=(2, 3, 8))
+    values = modes @ weights * 50 + rng.normal(scale=0.01, size=(2, t.size, 8))
+    data = xr.DataArray(values, dims=("run", "step", "frequency"), coords={"step": t, "frequency": np.arange(1, 9)})
+    alpha = 1e-4
+    exact = dynamics.fit(data, "lasso", alpha=alpha)
+    assert _lasso_kkt_violation(exact, data, alpha) < 1e-3
+    assert bool(exact.to_dataset()["converged"].all())
+    authors = dynamics.fit(data, "lasso", alpha=alpha, solver="cd", max_iter=200)
+    assert _lasso_kkt_violation(authors, data, alpha) > 1e-2  # coordinate descent stops short here
+    with pytest.raises(InputError, match="unknown Lasso solver"):
+        dynamics.fit(data, "lasso", solver="newton")

@@ -34,6 +34,13 @@ def add_arguments(parser) -> None:
     parser.add_argument("--pool", action="store_true", help="one ODE for all samples instead of one per sample")
     parser.add_argument("--alpha", type=float, default=0.01, help="lasso penalty (default 0.01)")
     parser.add_argument(
+        "--lasso-solver",
+        dest="solver",
+        choices=("lars", "cd"),
+        default="lars",
+        help="lasso solver: lars (exact, default) or cd (coordinate descent, the authors')",
+    )
+    parser.add_argument(
         "--form",
         default="glv",
         choices=["glv", "quadratic"],
@@ -54,7 +61,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--report", default=None, metavar="DIR", help="write report.html and report.md into DIR")
 
 
-MODEL_OPTIONS = {"lasso": ("alpha",), "lotka_volterra": ("form",), "sindy": ("degree", "threshold")}
+MODEL_OPTIONS = {"lasso": ("alpha", "solver"), "lotka_volterra": ("form",), "sindy": ("degree", "threshold")}
 
 
 def open_data(path):
