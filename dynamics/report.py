@@ -108,7 +108,7 @@ def figure_coefficients(fit, sample: dict) -> bytes:
 
 
 def figure_r2(fits, comparisons, *, component: str) -> bytes:
-    """Left: R² per component (median and range over samples). Right: per-sample R² over samples."""
+    """Left: R² per component (median and range over samples). Right: each sample's mean R², one row a series."""
     plt = _pyplot()
     figure, (left, right) = plt.subplots(1, 2, figsize=(12, 3.8), gridspec_kw={"width_ratios": [2, 1]})
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -134,15 +134,18 @@ def figure_r2(fits, comparisons, *, component: str) -> bytes:
         color = colors[k % len(colors)]
         left.errorbar(x, median, yerr=[median - low, high - median], fmt="o", ms=3, lw=0.8, color=color, label=label)
         sample_mean = np.clip(values.mean(component).values.ravel(), R2_FLOOR, 1)
-        right.hist(sample_mean[np.isfinite(sample_mean)], bins=40, alpha=0.5, color=color, label=label)
+        # a strip of points rather than a histogram: a few samples, and R² near 1 needs no binning to be read
+        right.scatter(sample_mean, np.full(sample_mean.shape, k), s=14, alpha=0.6, color=color)
     left.set_xticks(range(components.size), [str(c) for c in components], fontsize=7, rotation=90)
     left.set_xlabel(component)
     left.set_ylabel("R² (median and range over samples)")
     left.set_ylim(max(R2_FLOOR, lowest - 0.05 * (1 - lowest) - 1e-3), 1 + 0.02 * (1 - lowest) + 1e-4)
     left.grid(axis="y", alpha=0.3)
     left.legend(fontsize=7, loc="lower left")
+    right.set_yticks(range(len(series)), [label for label, _ in series], fontsize=7)
+    right.set_ylim(len(series) - 0.5, -0.5)
     right.set_xlabel("R² per sample (mean over components)")
-    right.set_ylabel("samples")
+    right.grid(axis="x", alpha=0.3)
     figure.suptitle(f"R² (values below {R2_FLOOR} drawn at {R2_FLOOR})", fontsize=10)
     figure.tight_layout()
     return _png(figure)
