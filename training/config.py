@@ -69,8 +69,9 @@ class TrainConfig:
         freeze_embedding: keep the embedding at its initialisation (no gradient step, no decay; section 3.1).
         init_perturb: ``{k: factor}``: scale the initial embedding's frequency-k circle (section 3.2.1).
         init_keep: frequencies whose circles alone are kept in the initial embedding (appendix C).
-        init_construct: ``{k: signal}``: build the initial embedding from these circles (section 3.2.1).
-        construct_eps: the signal given to every other frequency by ``init_construct``.
+        init_construct: ``{k: amplitude}``: build the initial embedding from circles of these amplitudes
+            ``||F_k||`` (not signals ``||F_k||^2``; section 3.2.1, :func:`training.interventions.construct`).
+        construct_eps: the amplitude ``||F_k||`` given to every other frequency by ``init_construct``.
         save_mlp: also store the MLP parameters at every embedding snapshot (for post-hoc ablation).
         dense_until: record every step from 0 to this step.
         record_every: after ``dense_until``, record every this many steps (``record_spacing="stride"``).

@@ -41,7 +41,7 @@ _HELP = {
     "embed_seed": "one embedding shared by every run (default: each run draws its own)",
     "mlp_seed": "one MLP initialisation shared by every run (default: each run draws its own)",
     "split_seed": "one train/test split shared by every run (default: each run draws its own)",
-    "construct_eps": "signal of the frequencies that --init-construct leaves out",
+    "construct_eps": "amplitude ||F_k|| of the frequencies that --init-construct leaves out",
     "dense_until": "record every step up to this one",
     "record_every": "then record every this many steps (--record-spacing stride)",
     "log_records": "or this many log-spaced records (--record-spacing log)",
@@ -57,7 +57,7 @@ _HELP = {
     "init_keep": "keep only these frequencies' circles in the initial embedding",
     "snapshot_steps": "steps at which the whole embedding is stored (0 and the last always are)",
     "init_perturb": "scale circles of the initial embedding: K=FACTOR ...",
-    "init_construct": "build the initial embedding from circles: K=SIGNAL ...",
+    "init_construct": "build the initial embedding from circles: K=AMPLITUDE ... (amplitude ||F_k||)",
     "freeze_embedding": "never train the embedding (section 3.1)",
     "save_mlp": "store the MLP at every embedding snapshot (for post-hoc ablation)",
 }
