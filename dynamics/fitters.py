@@ -7,6 +7,8 @@ With ``pooled=True`` it fits one ODE to all samples together and returns ``S = 1
 
 from __future__ import annotations
 
+import math
+import numbers
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -206,7 +208,7 @@ def fit_sindy(
         optimizer: any pysindy optimizer, instead of STLSQ.
 
     Raises:
-        InputError: the degree is not a positive integer, or pysindy refuses the data.
+        InputError: the degree is not a positive integer, the threshold is negative, or pysindy refuses the data.
     """
     import pysindy as ps
     from sklearn.base import clone
@@ -216,6 +218,13 @@ def fit_sindy(
             raise InputError(f"degree must be a positive integer, got {degree!r}")
         feature_library = ps.PolynomialLibrary(degree=int(degree))
     if optimizer is None:
+        if threshold is not None and (
+            isinstance(threshold, bool)
+            or not isinstance(threshold, numbers.Real)
+            or not math.isfinite(threshold)
+            or threshold < 0
+        ):
+            raise InputError(f"threshold must be a finite number >= 0, got {threshold!r} (None keeps pysindy's 0.1)")
         optimizer = ps.STLSQ() if threshold is None else ps.STLSQ(threshold=float(threshold))
     if t is None:
         t = np.arange(x.shape[1], dtype=np.float64)

@@ -232,6 +232,7 @@ def test_compare_scores(linear_fit, system):
         (lambda d: d.isel(step=slice(0, 8)), {}, "only 7 derivative points"),
         (lambda d: d, {"model": "quartic"}, "unknown model"),
         (lambda d: d, {"model": "lasso", "alpha": -0.1}, "alpha must be a positive"),
+        (lambda d: d, {"model": "sindy", "threshold": -0.1}, "threshold must be a finite number >= 0"),
         (lambda d: d, {"derivative": "spline"}, "unknown derivative"),
         (lambda d: d, {"nonsense": 1}, "does not take that option"),
     ],
