@@ -42,9 +42,15 @@ def differentiate(traj: Trajectories, method="forward", *, window: int = 7, poly
         ``traj.t``) they belong to, shape ``(T',)``.
 
     Raises:
-        InputError: an unknown method, a Savitzky-Golay window that does not fit, a non-uniform grid for
-            Savitzky-Golay, known derivatives of the wrong shape, or non-finite derivatives.
+        InputError: ``traj`` is not :class:`Trajectories`, an unknown method, a Savitzky-Golay window that does
+            not fit, a non-uniform grid for Savitzky-Golay, known derivatives of the wrong shape, or non-finite
+            derivatives.
     """
+    if not isinstance(traj, Trajectories):
+        raise InputError(
+            f"differentiate() takes Trajectories, got {type(traj).__name__}: "
+            "pass dynamics.as_trajectories(data, time=..., component=...)"
+        )
     x, t = traj.values, traj.t
     n = t.size
     if isinstance(method, str):

@@ -445,13 +445,17 @@ def load(path: str | os.PathLike) -> FittedODE:
     Raises:
         InputError: the file is missing, not netCDF, or not a saved fit.
     """
-    if not os.path.exists(path):
+    if not os.path.isfile(path):
         raise InputError(f"no such file: {os.fspath(path)!r}")
     try:
         with xr.open_dataset(path, engine="h5netcdf") as opened:
             ds = opened.load()
     except (OSError, ValueError) as error:
-        raise InputError(f"{os.fspath(path)!r} is not a netCDF file: {error}") from error
+        # h5py's own message spans several lines of C-level detail: name the kind, keep the message one line
+        raise InputError(
+            f"{os.fspath(path)!r} is not a netCDF file ({type(error).__name__}): give a fit saved by "
+            "FittedODE.save or 'fittest fit --out'"
+        ) from error
     if ds.attrs.get("schema") != SCHEMA:
         raise InputError(
             f"{os.fspath(path)!r} is not a saved fit (schema {ds.attrs.get('schema')!r}, expected {SCHEMA!r})"

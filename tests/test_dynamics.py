@@ -186,6 +186,18 @@ def test_save_load_roundtrip(linear_fit, tmp_path):
     with pytest.raises(InputError, match="not a saved fit"):
         xr.Dataset({"a": ("x", [1.0])}).to_netcdf(tmp_path / "other.nc", engine="h5netcdf")
         dynamics.load(tmp_path / "other.nc")
+    (tmp_path / "notes.txt").write_text("not netCDF")
+    for wrong, message in ((tmp_path / "notes.txt", "is not a netCDF file"), (tmp_path, "no such file")):
+        with pytest.raises(InputError, match=message) as caught:
+            dynamics.load(wrong)
+        assert "\n" not in str(caught.value)  # the command line prints it as one line
+
+
+def test_differentiate_names_what_it_takes(system):
+    with pytest.raises(InputError, match="as_trajectories"):
+        dynamics.differentiate(system[0])
+    x, dxdt, index = dynamics.differentiate(dynamics.as_trajectories(system[0]))
+    assert dxdt.shape == x.shape and index.size == x.shape[1]
 
 
 def test_lasso_penalises_A_not_b_and_singular_A_is_not_an_error(system):
