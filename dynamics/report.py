@@ -280,7 +280,7 @@ def write_report(
 
     Arguments:
         fits: fitted ODEs of the same data (for example ``linear`` and ``lasso``).
-        path: the report folder; created if missing.
+        path: the report folder; created if missing (its parent must exist).
         data: the trajectories; the fitted data when omitted and the fits were made in this session.
         sample: which sample's trajectories and coefficients to draw, as ``{dim: index}``; the first by default.
         methods: solution methods for every fit (see :func:`dynamics.compare.compare`).
@@ -292,15 +292,24 @@ def write_report(
         The written files by name: ``html``, ``markdown`` and one entry per figure.
 
     Raises:
-        InputError: no fits, fits of different data layouts, or bad comparison arguments.
+        InputError: no fits, fits of different data layouts, a report folder whose parent is missing, or bad
+            comparison arguments.
     """
     fits = list(fits)
     if not fits:
         raise InputError("write_report needs at least one fit")
     if len({(f.time, f.component) for f in fits}) != 1:
         raise InputError("the fits in one report must use the same time and component dimensions")
-    comparisons = [fit.compare(data, methods=methods, holdout=holdout, **options) for fit in fits]
     folder = Path(path)
+    parent = folder.parent if str(folder.parent) else Path(".")
+    # the report folder is made, but not a chain of parents: a mistyped parent should fail, not be created
+    if not parent.is_dir():
+        raise InputError(
+            f"the report folder's parent {str(parent)!r} does not exist: create it first or choose another"
+        )
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"the report folder {str(folder)!r} is a file: choose a folder")
+    comparisons = [fit.compare(data, methods=methods, holdout=holdout, **options) for fit in fits]
     (folder / "figures").mkdir(parents=True, exist_ok=True)
     sample_dims = [d for d in comparisons[0]["r2_derivative"].dims if d != fits[0].component]
     sample = {d: 0 for d in sample_dims} | dict(sample or {})

@@ -73,10 +73,21 @@ def test_cli_fit_report_and_errors(tmp_path, capsys):
         (["fit", str(path), "--model", "lasso", "--alpha", "-1"], "alpha must be a positive"),
         (["fit", str(path), "--component", "k"], "component dimension 'k'"),
         (["fit", str(path), "--t-range", "0", "3", "--model", "linear"], "derivative points"),
+        (["fit", str(path), "--model", "sindy", "--threshold", "-1"], "threshold must be a finite number >= 0"),
+        (["fit", str(path), "--report", str(tmp_path / "typo" / "rep")], "parent"),
+        (
+            ["report", str(out.with_name("fit-linear.nc")), "--data", str(path), "--out", str(tmp_path / "a" / "b")],
+            "parent",
+        ),
+        (
+            ["report", str(out.with_name("fit-linear.nc")), "--data", str(tmp_path), "--out", str(report)],
+            "no such file",
+        ),
     ]:
         assert main(argv) == 2, argv
         error = capsys.readouterr().err
         assert message in error and error.count("\n") == 1, error
+    assert not (tmp_path / "typo").exists() and not (tmp_path / "a").exists()  # nothing made on the way
 
 
 DATASETS = sorted(glob.glob("datasets/*.nc"))
