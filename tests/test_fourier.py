@@ -56,3 +56,22 @@ def test_pure_circle_has_one_frequency():
 def test_check_p_rejects(bad):
     with pytest.raises(InputError, match="p must be an integer >= 3"):
         fourier.check_p(bad)
+
+
+@pytest.mark.parametrize(
+    "function, embedding, message",
+    [
+        (fourier.amplitude, np.zeros(11), r"shape \(\.\.\., p, d\)"),
+        (fourier.signal, np.zeros((2, 4)), "number of tokens p"),
+        (fourier.circularity, np.zeros(11), r"shape \(\.\.\., p, d\)"),
+        (fourier.circularity, np.full((11, 4), np.nan), "NaN or infinite"),
+    ],
+)
+def test_embedding_shape_and_values_are_checked(function, embedding, message):
+    with pytest.raises(InputError, match=message):
+        function(embedding)
+
+
+def test_basis_of_another_p_is_refused():
+    with pytest.raises(InputError, match="basis is for p=13"):
+        fourier.signal(np.zeros((11, 4)), fourier.fourier_basis(13))

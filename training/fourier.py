@@ -64,9 +64,21 @@ def signal(embedding, basis=None):
 
     Returns:
         Shape ``(..., K)``, the same array type as ``embedding``.
+
+    Raises:
+        InputError: ``embedding`` has fewer than 2 axes, fewer than 3 tokens, or does not match ``basis``.
     """
+    shape = tuple(embedding.shape) if hasattr(embedding, "shape") else np.shape(embedding)
+    if len(shape) < 2:
+        raise InputError(f"the embedding must have shape (..., p, d), tokens second to last; got shape {shape}")
     if basis is None:
-        basis = fourier_basis(embedding.shape[-2], dtype=np.asarray(embedding).dtype)
+        p = check_p(shape[-2], name="the embedding's number of tokens p (its second-to-last axis)")
+        basis = fourier_basis(p, dtype=np.asarray(embedding).dtype)
+    elif basis.shape[-1] != shape[-2]:
+        raise InputError(
+            f"the basis is for p={basis.shape[-1]} but the embedding has {shape[-2]} tokens: "
+            "pass fourier_basis(p) of the embedding's p, or omit basis"
+        )
     projected = basis @ embedding  # (..., 2K, d)
     power = (projected * projected).sum(-1)  # (..., 2K)
     half = power.shape[-1] // 2
@@ -113,9 +125,16 @@ def circularity(embedding: np.ndarray) -> np.ndarray:
     Returns:
         Array of shape ``(..., K)``, ``K = (p - 1) // 2``; NaN where ``||F_k||`` is zero or below 1e-12 of
         the whole embedding's norm (no circle to speak of).
+
+    Raises:
+        InputError: the embedding has fewer than 2 axes or 3 tokens, or holds NaN or inf.
     """
     E = np.asarray(embedding, dtype=np.float64)
-    p = check_p(E.shape[-2], name="the embedding's number of tokens p")
+    if E.ndim < 2:
+        raise InputError(f"the embedding must have shape (..., p, d), tokens second to last; got shape {E.shape}")
+    p = check_p(E.shape[-2], name="the embedding's number of tokens p (its second-to-last axis)")
+    if not np.all(np.isfinite(E)):
+        raise InputError("the embedding holds NaN or infinite values: circularity is defined for finite embeddings")
     K = (p - 1) // 2
     centred = E - E.mean(axis=-2, keepdims=True)
     F = coefficients(centred)[..., 1 : K + 1, :]  # (..., K, d)
