@@ -57,7 +57,7 @@ def build(ctx: Context) -> tuple[Figure, dict]:
     ax = axes[0, 0]
     ax.plot(left["d"], left["mean"], "o-", label="mean over frequencies")
     ax.plot(left["d"], left["max"], "s-", label="max over frequencies")
-    ax.axvline(profile.p, color="0.5", ls=":", lw=1)
+    ax.axvline(profile.p, color="0.5", ls=":", lw=1, label=f"d = p = {profile.p}")
     ax.set(
         xscale="log",
         xlabel="embedding dimension d",
