@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from fittest.atomic import write_atomic
+from fittest.atomic import output_folder, write_atomic
 from fittest.errors import InputError
 
 R2_FLOOR = -1.0  # R² below this is drawn at the floor: a diverging solution would squash every other bar
@@ -300,17 +300,9 @@ def write_report(
         raise InputError("write_report needs at least one fit")
     if len({(f.time, f.component) for f in fits}) != 1:
         raise InputError("the fits in one report must use the same time and component dimensions")
-    folder = Path(path)
-    parent = folder.parent if str(folder.parent) else Path(".")
-    # the report folder is made, but not a chain of parents: a mistyped parent should fail, not be created
-    if not parent.is_dir():
-        raise InputError(
-            f"the report folder's parent {str(parent)!r} does not exist: create it first or choose another"
-        )
-    if folder.exists() and not folder.is_dir():
-        raise InputError(f"the report folder {str(folder)!r} is a file: choose a folder")
+    folder = output_folder(path, create=False)
     comparisons = [fit.compare(data, methods=methods, holdout=holdout, **options) for fit in fits]
-    (folder / "figures").mkdir(parents=True, exist_ok=True)
+    output_folder(output_folder(folder) / "figures")
     sample_dims = [d for d in comparisons[0]["r2_derivative"].dims if d != fits[0].component]
     sample = {d: 0 for d in sample_dims} | dict(sample or {})
     sample_text = ", ".join(

@@ -5,10 +5,10 @@ The toolkit ships three importable packages: :mod:`training` (torch, the modular
 the command line and the small pieces both share.
 """
 
-from fittest.atomic import write_atomic, write_netcdf
+from fittest.atomic import output_folder, write_atomic, write_netcdf
 from fittest.errors import InputError
 from fittest.progress import progress
 
 __version__ = "0.1.0"
 
-__all__ = ["InputError", "progress", "write_atomic", "write_netcdf", "__version__"]
+__all__ = ["InputError", "output_folder", "progress", "write_atomic", "write_netcdf", "__version__"]

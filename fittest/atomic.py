@@ -59,3 +59,31 @@ def write_netcdf(ds: xr.Dataset, path: str | os.PathLike) -> Path:
         InputError: the destination folder does not exist.
     """
     return write_atomic(path, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf"))
+
+
+def output_folder(path: str | os.PathLike, *, create: bool = True) -> Path:
+    """Check (and by default make) a result folder: its parent must exist and it must not be a file.
+
+    Only the last level is made, never a chain of missing parents, so a mistyped parent fails instead of
+    quietly creating a tree elsewhere. Call it with ``create=False`` before a long job to fail early, and
+    again with ``create=True`` when the results are ready, so a failed job leaves no empty folder behind.
+
+    Arguments:
+        path: the folder.
+        create: make it when it is missing.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        InputError: ``path`` is a file, or its parent folder does not exist.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{str(path)!r} is a file, not a folder: choose a folder for the results")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(f"the parent folder {str(parent)!r} of {str(path)!r} does not exist: create it first")
+    if create:
+        path.mkdir(exist_ok=True)
+    return path

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
+from fittest.atomic import output_folder
 from fittest.errors import InputError
 from fittest.progress import progress
 from paper_figures.cache import DEFAULT_FOLDER, RunCache
@@ -27,7 +27,7 @@ def make_figure(
     Arguments:
         name: the figure, ``"fig09"`` (or ``9``).
         profile: ``"quick"``, ``"paper"`` or a :class:`~paper_figures.profiles.Profile`.
-        out: the folder for ``figNN.png`` and ``figNN.json`` (created).
+        out: the folder for ``figNN.png`` and ``figNN.json`` (created; its parent must exist).
         cache: a :class:`~paper_figures.cache.RunCache` or its folder; default ``.fittest-cache``.
 
     Returns:
@@ -35,16 +35,13 @@ def make_figure(
         shows), ``runs`` (configurations used, how many were trained now) and ``seconds``.
 
     Raises:
-        InputError: an unknown figure or profile.
+        InputError: an unknown figure or profile, or an ``out`` that is a file or lies in a missing folder.
     """
     name = figure_names([name])[0]
     profile = get_profile(profile)
     if not isinstance(cache, RunCache):
         cache = RunCache(DEFAULT_FOLDER if cache is None else cache)
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {str(out)!r} is a file: give a folder")
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_folder(out, create=False)  # fail before training; made once there is a figure to write
     module = figure_module(name)
     before_trained, before_requests = len(cache.trained), len(cache.requests)
     start = time.perf_counter()
@@ -60,7 +57,7 @@ def make_figure(
         "runs": {"trained_now": len(cache.trained) - before_trained, "configs": used},
         "seconds": round(seconds, 2),
     }
-    write_png(out / f"{name}.png", figure)
+    write_png(output_folder(out) / f"{name}.png", figure)
     write_json(out / f"{name}.json", content)
     return content
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from fittest.atomic import write_atomic, write_netcdf
+from fittest.atomic import output_folder, write_atomic, write_netcdf
 from fittest.errors import InputError
 
 
@@ -35,3 +35,14 @@ def test_failed_write_leaves_nothing_and_keeps_old_file(tmp_path):
 def test_missing_folder_is_named(tmp_path):
     with pytest.raises(InputError, match="does not exist"):
         write_netcdf(xr.Dataset(), tmp_path / "nope" / "a.nc")
+
+
+def test_output_folder_makes_one_level_only(tmp_path):
+    assert output_folder(tmp_path / "new").is_dir()
+    assert not output_folder(tmp_path / "later", create=False).exists()
+    with pytest.raises(InputError, match="parent folder .* does not exist"):
+        output_folder(tmp_path / "typo" / "out")
+    assert not (tmp_path / "typo").exists()
+    (tmp_path / "file").write_text("")
+    with pytest.raises(InputError, match="is a file"):
+        output_folder(tmp_path / "file")

@@ -32,3 +32,12 @@ def test_bad_input_is_one_line_exit_2(tmp_path):
     assert result.stderr.strip().count("\n") == 0, result.stderr
     assert "p must be an integer >= 3" in result.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_demo_refuses_a_missing_parent_or_a_file_before_training(tmp_path, capsys):
+    (tmp_path / "file").write_text("")
+    for out, message in ((tmp_path / "typo" / "demo", "does not exist"), (tmp_path / "file", "is a file")):
+        assert main(["demo", "--out", str(out), "--p", "13", "--d", "8", "--runs", "1", "--steps", "200"]) == 2
+        error = capsys.readouterr().err
+        assert message in error and error.count("\n") == 1, error
+    assert not (tmp_path / "typo").exists()

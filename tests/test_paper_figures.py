@@ -95,6 +95,8 @@ def test_cli_rejects_unknown_figures_and_bad_folders(capsys, tmp_path):
     (tmp_path / "file").write_text("")
     assert cli(["figures", "fig13", "--cache", str(tmp_path / "file"), "--out", str(tmp_path)]) == 2
     assert "is a file" in capsys.readouterr().err
+    assert cli(["figures", "fig13", "--no-cache", "--out", str(tmp_path / "typo" / "figs")]) == 2
+    assert "does not exist" in capsys.readouterr().err and not (tmp_path / "typo").exists()
 
 
 def test_every_figure_writes_png_and_json(made):

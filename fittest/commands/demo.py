@@ -7,13 +7,14 @@ surviving circles, fits the linear and Lasso ODEs to the first 1000 steps, and w
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 HELP = "train a small ensemble, find surviving circles, fit linear and Lasso ODEs, write an HTML report"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", default="fittest-demo", help="output folder (created) [%(default)s]")
+    parser.add_argument(
+        "--out", default="fittest-demo", help="output folder, created in an existing parent [%(default)s]"
+    )
     parser.add_argument("--p", type=int, default=59, help="modulus [%(default)s]")
     parser.add_argument("--d", type=int, default=128, help="embedding dimension [%(default)s]")
     parser.add_argument("--runs", type=int, default=4, help="ensemble size [%(default)s]")
@@ -24,14 +25,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import dynamics
     import training
-    from fittest.atomic import write_netcdf
+    from fittest.atomic import output_folder, write_netcdf
 
     config = training.TrainConfig(p=args.p, d=args.d, runs=args.runs, steps=args.steps, device=args.device)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_folder(args.out, create=False)  # fail before training, make it once there is a result
     print(f"training {config.runs} models (p={config.p}, d={config.d}) for {config.steps} steps")
     ds = training.train(config)
-    run_path = write_netcdf(ds, out / "run.nc")
+    run_path = write_netcdf(ds, output_folder(out) / "run.nc")
 
     alive = training.survivors(ds)
     counts = alive.sum("frequency").values.tolist()
