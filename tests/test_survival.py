@@ -175,6 +175,9 @@ def test_correlation_matches_scipy_and_aligns():
     assert float(result["spearman_p"]) == pytest.approx(stats.spearmanr(a, b).pvalue)
     with pytest.raises(InputError, match="constant"):
         correlation(x, x * 0)
+    with pytest.raises(InputError, match="do not nest"):
+        correlation(x, y.rename(frequency="k"))
+    assert int(correlation(x, x.mean("run"))["n"]) == 20  # a per-frequency side broadcasts over runs
 
 
 def test_initial_amplitude_predicts_survival_on_competing_circles():

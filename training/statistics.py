@@ -24,6 +24,12 @@ def _pairs(x: xr.DataArray, y: xr.DataArray) -> tuple[np.ndarray, np.ndarray]:
     """The finite (x, y) pairs of two DataArrays, aligned on their shared coordinates."""
     if not isinstance(x, xr.DataArray) or not isinstance(y, xr.DataArray):
         raise InputError("correlation() takes two xarray DataArrays, e.g. a fitness measure and a survival rate")
+    if not (set(x.dims) <= set(y.dims) or set(y.dims) <= set(x.dims)):
+        # each side has a dimension the other lacks: broadcasting would pair every element with every other
+        raise InputError(
+            f"correlation(): the dimensions {x.dims} and {y.dims} do not nest, so the pairs would be an outer "
+            "product; rename the shared dimension on one side (.rename) or reduce the extra one (.mean)"
+        )
     x, y = xr.align(x, y, join="inner")
     x, y = xr.broadcast(x, y)
     a = x.transpose(*y.dims).values.astype(np.float64).ravel()
@@ -43,7 +49,8 @@ def correlation(x: xr.DataArray, y: xr.DataArray) -> xr.Dataset:
         Dataset of scalars ``pearson_r``, ``pearson_p``, ``spearman_r``, ``spearman_p`` and ``n``.
 
     Raises:
-        InputError: fewer than 3 shared finite pairs, or one side is constant.
+        InputError: fewer than 3 shared finite pairs, one side is constant, or each side has a dimension the
+            other lacks.
     """
     a, b = _pairs(x, y)
     if a.size < 3:
