@@ -88,6 +88,9 @@ def test_cli_fit_report_and_errors(tmp_path, capsys):
         error = capsys.readouterr().err
         assert message in error and error.count("\n") == 1, error
     assert not (tmp_path / "typo").exists() and not (tmp_path / "a").exists()  # nothing made on the way
+    # a bad --report is refused before fitting: no fit is saved without its report
+    argv = ["fit", str(path), "--out", str(tmp_path / "lonely.nc"), "--report", str(tmp_path / "typo" / "rep")]
+    assert main(argv) == 2 and not (tmp_path / "lonely.nc").exists()
 
 
 DATASETS = sorted(glob.glob("datasets/*.nc"))

@@ -102,12 +102,22 @@ def output_paths(out: str, models) -> dict:
 
 
 def run(args) -> int:
+    from pathlib import Path
+
     import dynamics
+    from fittest.atomic import output_folder
     from fittest.errors import InputError
 
     unknown = [m for m in args.model if m not in dynamics.MODELS]
     if unknown:
         raise InputError(f"unknown model(s) {unknown}: use some of {sorted(dynamics.MODELS)}")
+    # refuse unusable destinations before fitting, so a bad --report does not leave saved fits without one
+    if args.report:
+        output_folder(args.report, create=False)
+    if args.out and not (Path(args.out).parent if str(Path(args.out).parent) else Path(".")).is_dir():
+        raise InputError(
+            f"output folder {str(Path(args.out).parent)!r} does not exist: create it first or choose another --out"
+        )
     data = open_data(args.data)
     fits = []
     for model in dict.fromkeys(args.model):
