@@ -17,11 +17,19 @@ from fittest.errors import InputError
 COMMANDS = ("demo", "train", "fit", "report", "figures")
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, as every other bad input's are."""
+
+    def error(self, message: str):
+        # argparse prints the whole usage block first; the one line names the problem and where the options are
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand registered."""
     from fittest import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="fittest",
         description="Record how representations evolve in training, find survivors, fit effective ODEs.",
     )

@@ -34,6 +34,21 @@ def test_bad_input_is_one_line_exit_2(tmp_path):
     assert not (tmp_path / "x").exists()
 
 
+def test_option_errors_are_one_line_and_name_the_field(capsys):
+    for argv, message in [
+        (["demo", "--p", "2.5"], "p must be an integer >= 3, got 2.5"),
+        (["demo", "--p", "True"], "p must be an integer >= 3, got 'True'"),
+        (["fit", "run.nc", "--methods", "rk4"], "invalid choice: 'rk4'"),
+        (["bogus"], "invalid choice: 'bogus'"),
+    ]:
+        try:
+            status = main(argv)
+        except SystemExit as stop:  # argparse's own errors leave through exit()
+            status = stop.code
+        error = capsys.readouterr().err
+        assert status == 2 and message in error and error.count("\n") == 1, (argv, error)
+
+
 def test_demo_refuses_a_missing_parent_or_a_file_before_training(tmp_path, capsys):
     (tmp_path / "file").write_text("")
     for out, message in ((tmp_path / "typo" / "demo", "does not exist"), (tmp_path / "file", "is a file")):
