@@ -71,7 +71,8 @@ def compare(
         xarray's own ``method`` argument (inexact matching) and would silently select nothing.
 
     Raises:
-        InputError: no data and none remembered, an unknown method, or a holdout outside [0, 1).
+        InputError: no data and none remembered, data without the fit's sample dimensions, an unknown method, or
+            a holdout outside [0, 1).
     """
     from dynamics.fitted import METHODS
 
@@ -96,6 +97,12 @@ def compare(
             time=fitted.time,
             component=fitted.component,
             t_range=t_range,
+        )
+    missing = [dim for dim in fitted.sample_dims if dim not in traj.sample_dims]
+    if missing:
+        raise InputError(
+            f"the fit has one ODE per {', '.join(fitted.sample_dims)} but the data lack {', '.join(missing)} "
+            f"(dims {tuple(map(str, traj.to_dataarray().dims))}): pass the data the fit was made on"
         )
     time, component = traj.time, traj.component
     observed = traj.to_dataarray()

@@ -254,6 +254,11 @@ def test_bad_input_is_named(system, change, kwargs, message):
         dynamics.fit(change(system[0]), **kwargs)
 
 
+def test_compare_needs_the_fits_sample_dimension(linear_fit, system):
+    with pytest.raises(InputError, match="one ODE per run but the data lack run"):
+        linear_fit.compare(system[0].isel(run=0))
+
+
 def test_bad_simulate_arguments(linear_fit):
     with pytest.raises(InputError, match="unknown method"):
         linear_fit.simulate(method="rk4")
