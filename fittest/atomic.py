@@ -23,12 +23,10 @@ def write_atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
         ``path`` as a :class:`~pathlib.Path`.
 
     Raises:
-        InputError: the destination folder does not exist.
+        InputError: the destination folder does not exist, or the destination is a folder.
     """
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise InputError(f"output folder {str(folder)!r} does not exist: create it first or choose another --out")
+    path = output_file(path)
+    folder = path.parent
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     os.close(fd)
     tmp = Path(tmp_name)
@@ -42,6 +40,30 @@ def write_atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
     finally:
         if tmp.exists():
             tmp.unlink()
+    return path
+
+
+def output_file(path: str | os.PathLike, *, what: str = "output") -> Path:
+    """Check that a result file can be written at ``path``: its folder exists and ``path`` is not a folder.
+
+    Call it before a long job so that a bad destination fails first; :func:`write_atomic` calls it too.
+
+    Arguments:
+        path: the destination file.
+        what: how messages name the file (``"output"``, ``"checkpoint"``, ...).
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        InputError: the folder does not exist, or ``path`` is a folder.
+    """
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise InputError(f"{what} folder {str(folder)!r} does not exist: create it first or choose another path")
+    if path.is_dir():
+        raise InputError(f"{what} {str(path)!r} is a folder: give a file name inside it, e.g. {str(path / 'run.nc')!r}")
     return path
 
 

@@ -46,3 +46,9 @@ def test_output_folder_makes_one_level_only(tmp_path):
     (tmp_path / "file").write_text("")
     with pytest.raises(InputError, match="is a file"):
         output_folder(tmp_path / "file")
+
+
+def test_a_folder_is_not_a_destination_file(tmp_path):
+    with pytest.raises(InputError, match="is a folder"):
+        write_netcdf(xr.Dataset(), tmp_path)
+    assert list(tmp_path.iterdir()) == []

@@ -246,6 +246,11 @@ def test_missing_output_folder_fails_before_training(tmp_path):
     with pytest.raises(InputError, match="does not exist"):
         train(tiny(steps=1), out=tmp_path / "missing" / "run.nc")
     assert not (tmp_path / "missing").exists()
+    # a folder given where a file belongs fails before training too, not at the final rename
+    with pytest.raises(InputError, match="is a folder"):
+        train(tiny(steps=50), out=tmp_path)
+    with pytest.raises(InputError, match="checkpoint .* is a folder"):
+        train(tiny(steps=50, checkpoint_every=10), checkpoint=tmp_path)
 
 
 def test_open_run_round_trip_and_refusals(tmp_path, tiny_run):

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import xarray as xr
 
-from fittest.atomic import write_netcdf
+from fittest.atomic import output_file, write_netcdf
 from fittest.errors import InputError
 from training.checkpoint import load_checkpoint, save_checkpoint
 from training.config import TrainConfig
@@ -200,8 +200,8 @@ def train(
     if not isinstance(config, TrainConfig):
         raise InputError(f"train needs a TrainConfig, got {type(config).__name__}")
     for label, path in (("output", out), ("checkpoint", checkpoint)):
-        if path is not None and not Path(path).parent.resolve().is_dir():
-            raise InputError(f"{label} folder {str(Path(path).parent)!r} does not exist: create it first")
+        if path is not None:
+            output_file(path, what=label)
     if resume and checkpoint is None:
         raise InputError("resume needs a checkpoint file to resume from")
     device = resolve_device(config.device)
