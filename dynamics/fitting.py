@@ -54,6 +54,9 @@ def fit(
     """
     if not isinstance(model, str) or model not in MODELS:
         raise InputError(f"unknown model {model!r}: use one of {sorted(MODELS)}")
+    if not isinstance(pool, bool | np.bool_):
+        # bool("False") is True: a string here would silently pool
+        raise InputError(f"pool must be True or False, got {pool!r}")
     traj = as_trajectories(data, variable=variable, time=time, component=component, t_range=t_range)
     x, dxdt, index = differentiate(traj, derivative)
     names = lib.component_names(traj.components)

@@ -247,6 +247,7 @@ def test_compare_scores(linear_fit, system):
         (lambda d: d, {"model": "sindy", "threshold": -0.1}, "threshold must be a finite number >= 0"),
         (lambda d: d, {"derivative": "spline"}, "unknown derivative"),
         (lambda d: d, {"nonsense": 1}, "does not take that option"),
+        (lambda d: d, {"pool": "False"}, "pool must be True or False"),
     ],
 )
 def test_bad_input_is_named(system, change, kwargs, message):
