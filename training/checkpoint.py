@@ -46,9 +46,14 @@ def load_checkpoint(
     try:
         state = torch.load(path, map_location=device, weights_only=True)
     except Exception as error:  # torch raises pickle, zip and runtime errors for a foreign file
-        raise InputError(f"{str(path)!r} is not a fittest checkpoint ({type(error).__name__})") from None
+        raise InputError(
+            f"{str(path)!r} is not a fittest checkpoint ({type(error).__name__}): give the file that train wrote,"
+            " or delete it to start afresh"
+        ) from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise InputError(f"{str(path)!r} is not a fittest checkpoint")
+        raise InputError(
+            f"{str(path)!r} is not a fittest checkpoint: give the file that train wrote, or delete it to start afresh"
+        )
     saved = TrainConfig.from_json(state["config"])
     if saved != config:
         differ = [name for name in config.__dataclass_fields__ if getattr(saved, name) != getattr(config, name)]
