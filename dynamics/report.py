@@ -58,7 +58,10 @@ def figure_trajectories(fits, comparisons, sample: dict, *, component: str, time
     n = components.size
     columns = min(n, 6)
     rows = math.ceil(n / columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(2.6 * columns, 2.0 * rows), squeeze=False, sharex=True)
+    # constrained layout keeps room for the figure legend and x label whatever the number of rows
+    figure, axes = plt.subplots(
+        rows, columns, figsize=(2.6 * columns, 2.0 * rows + 0.6), squeeze=False, sharex=True, layout="constrained"
+    )
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for index, ax in enumerate(axes.flat):
         if index >= n:
@@ -76,10 +79,11 @@ def figure_trajectories(fits, comparisons, sample: dict, *, component: str, time
                 line += 1
         ax.set_title(f"{component} {components[index]}", fontsize=9)
         ax.tick_params(labelsize=7)
+        if index >= n - columns:  # nothing below it: sharex hid its time labels
+            ax.tick_params(labelbottom=True)
     handles, labels = axes.flat[0].get_legend_handles_labels()
-    figure.legend(handles, labels, loc="upper center", ncol=min(4, len(labels)), fontsize=8, frameon=False)
+    figure.legend(handles, labels, loc="outside upper center", ncol=min(4, len(labels)), fontsize=8, frameon=False)
     figure.supxlabel(time, fontsize=9)
-    figure.tight_layout(rect=(0, 0, 1, 1 - 0.35 / rows))
     return _png(figure)
 
 
