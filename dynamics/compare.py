@@ -71,8 +71,8 @@ def compare(
         xarray's own ``method`` argument (inexact matching) and would silently select nothing.
 
     Raises:
-        InputError: no data and none remembered, data without the fit's sample dimensions, an unknown method, or
-            a holdout outside [0, 1).
+        InputError: no data and none remembered, data without the fit's sample dimensions or with another
+            number of components, an unknown method, or a holdout outside [0, 1).
     """
     from dynamics.fitted import METHODS
 
@@ -103,6 +103,12 @@ def compare(
         raise InputError(
             f"the fit has one ODE per {', '.join(fitted.sample_dims)} but the data lack {', '.join(missing)} "
             f"(dims {tuple(map(str, traj.to_dataarray().dims))}): pass the data the fit was made on"
+        )
+    n_fit = fitted.coefficients.sizes["target"]
+    if traj.components.size != n_fit:
+        raise InputError(
+            f"the data have {traj.components.size} {fitted.component} components but the fit was made on {n_fit}: "
+            "pass the data the fit was made on"
         )
     time, component = traj.time, traj.component
     observed = traj.to_dataarray()

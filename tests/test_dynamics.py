@@ -258,6 +258,8 @@ def test_bad_input_is_named(system, change, kwargs, message):
 def test_compare_needs_the_fits_sample_dimension(linear_fit, system):
     with pytest.raises(InputError, match="one ODE per run but the data lack run"):
         linear_fit.compare(system[0].isel(run=0))
+    with pytest.raises(InputError, match="the data have 4 frequency components but the fit was made on 12"):
+        linear_fit.compare(system[0].isel(frequency=slice(0, 4)))
 
 
 def test_bad_simulate_arguments(linear_fit):
