@@ -88,26 +88,48 @@ def figure_trajectories(fits, comparisons, sample: dict, *, component: str, time
 
 
 def figure_coefficients(fit, sample: dict) -> bytes:
-    """The coefficient heatmap of one sample: ``[A | b]`` for affine models, target x term otherwise."""
+    """The coefficient heatmap of one sample: ``A`` and ``b`` side by side for affine models, target x term
+    otherwise.
+
+    ``A`` and ``b`` get a colour scale each: ``b`` is often orders of magnitude larger than the entries of a
+    sparse ``A``, and one shared scale would paint all of ``A`` white.
+    """
     plt = _pyplot()
-    if fit.is_affine:
-        matrix = np.concatenate([_pick(fit.A, sample).values, _pick(fit.b, sample).values[:, None]], axis=1)
-        columns = [str(v) for v in fit.A["source"].values] + ["b"]
-    else:
-        matrix = _pick(fit.coefficients, sample).values
-        columns = [str(v) for v in fit.coefficients["term"].values]
     rows = [str(v) for v in fit.coefficients["target"].values]
-    limit = float(np.nanmax(np.abs(matrix))) or 1.0
-    width = min(max(4.0, 0.22 * len(columns) + 2), 30)
-    figure, ax = plt.subplots(figsize=(width, max(3.0, 0.22 * len(rows) + 1.5)))
-    image = ax.imshow(matrix, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto", interpolation="nearest")
-    ax.set_yticks(range(len(rows)), rows, fontsize=7)
-    step = max(1, len(columns) // 60)
-    ax.set_xticks(range(0, len(columns), step), columns[::step], fontsize=6, rotation=90)
-    ax.set_ylabel("target")
-    ax.set_xlabel("source (last column: b)" if fit.is_affine else "term")
-    ax.set_title(f"{fit.model}: coefficients", fontsize=10)
-    figure.colorbar(image, ax=ax, shrink=0.8)
+    height = max(3.0, 0.22 * len(rows) + 1.5)
+    if fit.is_affine:
+        blocks = [
+            (_pick(fit.A, sample).values, [str(v) for v in fit.A["source"].values], "A: source"),
+            (_pick(fit.b, sample).values[:, None], ["b"], "b"),
+        ]
+    else:
+        blocks = [(_pick(fit.coefficients, sample).values, [str(v) for v in fit.coefficients["term"].values], "term")]
+    n_columns = sum(len(columns) for _, columns, _ in blocks)
+    width = min(max(4.0, 0.22 * n_columns + 2 + 1.2 * (len(blocks) - 1)), 30)
+    figure, axes = plt.subplots(
+        1,
+        len(blocks),
+        figsize=(width, height),
+        squeeze=False,
+        layout="constrained",
+        gridspec_kw={"width_ratios": [max(len(columns), 4) for _, columns, _ in blocks]},
+    )
+    for ax, (matrix, columns, xlabel) in zip(axes.flat, blocks, strict=True):
+        limit = float(np.nanmax(np.abs(matrix))) if np.isfinite(matrix).any() else 0.0
+        limit = limit or 1.0
+        image = ax.imshow(matrix, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto", interpolation="nearest")
+        ax.set_yticks(range(len(rows)), rows, fontsize=7)
+        step = max(1, len(columns) // 60)
+        ax.set_xticks(range(0, len(columns), step), columns[::step], fontsize=6, rotation=90)
+        ax.set_xlabel(xlabel)
+        if not np.any(matrix):  # an empty panel would look like a drawing failure
+            ax.text(0.5, 0.5, "all coefficients are 0", transform=ax.transAxes, ha="center", va="center")
+        # a one-column block is narrow: a colour bar of the default fraction of its width would be tiny
+        figure.colorbar(image, ax=ax, shrink=0.8, fraction=0.15 if len(columns) > 4 else 0.5)
+    axes[0, 0].set_ylabel("target")
+    figure.suptitle(
+        f"{fit.model}: coefficients" + (" (A and b on their own colour scales)" if fit.is_affine else ""), fontsize=10
+    )
     return _png(figure)
 
 
