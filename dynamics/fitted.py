@@ -232,8 +232,8 @@ class FittedODE:
         coords = {k: v for k, v in self.x0.coords.items()}
         return xr.DataArray(x, dims=dims + extra + (self.component,), coords=coords)
 
-    def _broadcast(self, x: xr.DataArray) -> tuple[xr.DataArray, tuple[str, ...]]:
-        """``x`` with the fit's sample dims present and first; returns it and its sample dims."""
+    def _broadcast(self, x: xr.DataArray) -> xr.DataArray:
+        """``x`` with the fit's sample dims present and first, the component dim last."""
         dims = [d for d in x.dims if d != self.component]
         for dim in self.sample_dims:
             if dim not in x.dims:
@@ -241,7 +241,7 @@ class FittedODE:
         if any(dim in x.dims and x.sizes[dim] != self.coefficients.sizes[dim] for dim in self.sample_dims):
             raise InputError(f"the states' sample sizes do not match the fit's {dict(self.coefficients.sizes)}")
         order = list(self.sample_dims) + [d for d in dims if d not in self.sample_dims]
-        return x.transpose(*order, self.component), tuple(order)
+        return x.transpose(*order, self.component)
 
     def rhs(self, x) -> xr.DataArray | np.ndarray:
         """The fitted right-hand side ``f(x)``.
@@ -254,7 +254,7 @@ class FittedODE:
             ``dx/dt``, the same kind and shape as ``x``.
         """
         as_numpy = not isinstance(x, xr.DataArray)
-        states, dims = self._broadcast(self._states(x))
+        states = self._broadcast(self._states(x))
         values = states.values
         flat = values.reshape((-1,) + values.shape[len(self.sample_dims) :]) if self.sample_dims else values[None]
         out = self._rhs_flat(flat).reshape(values.shape)
@@ -300,7 +300,7 @@ class FittedODE:
         if method not in METHODS:
             raise InputError(f"unknown method {method!r}: use one of {METHODS}")
         states = self.x0 if x0 is None else self._states(x0, "x0")
-        states, dims = self._broadcast(states)
+        states = self._broadcast(states)
         sample_shape = states.shape[:-1]
         x0_flat = states.values.reshape(-1, states.shape[-1])
         n = x0_flat.shape[0]
@@ -312,15 +312,20 @@ class FittedODE:
         elif method == "analytic":
             if not self.is_affine:
                 raise InputError(f"method='analytic' needs an affine model; {self.model!r} is not: use 'diffrax'")
-            A = self._broadcast_param(self.A, n, dims)
-            b = self._broadcast_param(self.b, n, dims)
+            A = self._broadcast_param(self.A, n)
+            b = self._broadcast_param(self.b, n)
             values, diverged = solvers.analytic(A, b, x0_flat, times, form=form, eps=eps)
         elif method == "euler":
-            values, diverged = solvers.euler(lambda x: self._rhs_flat_for(x, dims), x0_flat, times)
+            if self.library.is_polynomial:
+                # laid out once, not on every one of the T - 1 steps
+                coef, factors = self._broadcast_param(self.coefficients, n), self.library.factors
+                values, diverged = solvers.euler(lambda x: solvers.rhs_numpy(coef, factors, x), x0_flat, times)
+            else:
+                values, diverged = solvers.euler(self._rhs_flat, x0_flat, times)
         else:
             if not self.library.is_polynomial:
                 raise InputError("method='diffrax' needs monomial terms; this pysindy library has others: use 'euler'")
-            coef = self._broadcast_param(self.coefficients, n, dims)
+            coef = self._broadcast_param(self.coefficients, n)
             values, diverged = solvers.diffrax_solve(
                 coef,
                 self.library.factors,
@@ -345,19 +350,13 @@ class FittedODE:
         )
         return out.assign_coords(diverged=(sample_dims, diverged.reshape(sample_shape)))
 
-    def _broadcast_param(self, param: xr.DataArray, n: int, dims: Sequence[str]) -> np.ndarray:
+    def _broadcast_param(self, param: xr.DataArray, n: int) -> np.ndarray:
         """A sample-indexed parameter laid out like the flattened states (fit samples first, then the rest)."""
         values = param.values
         core = values.shape[len(self.sample_dims) :]
         values = values.reshape((-1,) + core)
         # states are ordered (fit samples..., extra dims...): each fit sample repeats over the extra dims
         return np.repeat(values, n // values.shape[0], axis=0)
-
-    def _rhs_flat_for(self, x: np.ndarray, dims: Sequence[str]) -> np.ndarray:
-        coef = self._broadcast_param(self.coefficients, x.shape[0], dims)
-        if self.library.is_polynomial:
-            return solvers.rhs_numpy(coef, self.library.factors, x)
-        return self._rhs_flat(x)
 
     # ----------------------------------------------------------------- comparison and report
     def compare(self, data=None, *, methods: Sequence[str] | None = None, holdout: float = 0.25, **options):
