@@ -65,12 +65,20 @@ def _amplitude(data, variable: str, purpose: str) -> xr.DataArray:
     return amp
 
 
+def _is_circle(da: xr.DataArray) -> xr.DataArray | None:
+    """Where a frequency is a circle of that run's ``p``; None when ``da`` carries no per-run ``p``.
+
+    Datasets that combine several ``p`` pad the frequency axis to the largest one.
+    """
+    if "p" in da.coords and "frequency" in da.coords:
+        return da["frequency"] <= (da["p"] - 1) // 2
+    return None
+
+
 def _circles_only(amp: xr.DataArray) -> xr.DataArray:
     """NaN where a frequency is not a circle of that run's ``p`` (datasets padded across several ``p``)."""
-    if "p" in amp.coords and "frequency" in amp.coords:
-        top = (amp["p"] - 1) // 2
-        amp = amp.where(amp["frequency"] <= top)
-    return amp
+    circle = _is_circle(amp)
+    return amp if circle is None else amp.where(circle)
 
 
 def _at_step(amp: xr.DataArray, step, purpose: str) -> tuple[xr.DataArray, object]:
@@ -224,9 +232,8 @@ def survival_rate(
         raise InputError(f"survival_rate(): the trials' dimension {dim!r} is not among {alive.dims}")
     flags = alive.astype(np.int64)
     # a frequency that is not a circle of a run's p (datasets padded across p) is no trial for that run
-    exists = xr.ones_like(flags)
-    if "p" in alive.coords and "frequency" in alive.coords:
-        exists = (alive["frequency"] <= (alive["p"] - 1) // 2).astype(np.int64).broadcast_like(flags)
+    circle = _is_circle(alive)
+    exists = xr.ones_like(flags) if circle is None else circle.astype(np.int64).broadcast_like(flags)
     if by is None:
         survived, trials = flags.sum(dim), exists.sum(dim)
     else:
