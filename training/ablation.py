@@ -16,7 +16,7 @@ import xarray as xr
 
 from fittest.errors import InputError
 from training.interventions import keep_only
-from training.survival import _amplitude, _variable
+from training.survival import _amplitude, _at_step, _variable
 
 __all__ = ["ablated_loss", "ablated_metrics", "top_circles"]
 
@@ -39,12 +39,7 @@ def top_circles(ds: xr.Dataset, n: int, *, step: int | None = None) -> xr.DataAr
     K = amp.sizes["frequency"]
     if isinstance(n, bool) or not isinstance(n, numbers.Integral) or not 1 <= n <= K:
         raise InputError(f"top_circles(): n must be an integer in 1..{K}, got {n!r}")
-    if step is None:
-        amp = amp.isel(step=-1)
-    elif step in amp["step"].values:
-        amp = amp.sel(step=step)
-    else:
-        raise InputError(f"top_circles(): step {step!r} was not recorded")
+    amp, _ = _at_step(amp, step, "top_circles()")
     order = np.argsort(-np.nan_to_num(amp.transpose("run", "frequency").values, nan=-np.inf), axis=1)[:, :n]
     freqs = amp["frequency"].values[order]
     return xr.DataArray(
