@@ -14,7 +14,7 @@ import numpy as np
 import xarray as xr
 from scipy import stats
 
-from training.survival import count_survivors
+from training import count_survivors
 
 #: A survivor's final amplitude must exceed this share of the ensemble's mean initial amplitude (absolute rule).
 ABSOLUTE_FRACTION = 0.5

@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from paper_figures.context import Context
 from paper_figures.ensembles import default_ensemble
 from paper_figures.plotting import GREY, circle_plane
-from training.survival import survivors
+from training import survivors
 
 NAME = "fig02"
 TITLE = "Signals over training; a dead and a surviving circle at three steps"

@@ -14,7 +14,8 @@ from matplotlib.figure import Figure
 from paper_figures.context import Context
 from paper_figures.ensembles import default_ensemble
 from paper_figures.plotting import circle_plane, new_figure
-from training.fourier import circularity, coefficients
+from training import circularity
+from training.fourier import coefficients
 
 NAME = "fig03"
 TITLE = "PCA vs Fourier projections of a trained embedding"

@@ -17,8 +17,7 @@ from matplotlib.figure import Figure
 from paper_figures.context import Context
 from paper_figures.ensembles import default_ensemble, intervention_ensemble
 from paper_figures.plotting import error_bars, new_figure
-from training.statistics import correlation
-from training.survival import survival_rate, survivors
+from training import correlation, survival_rate, survivors, two_circles
 
 NAME = "fig06"
 TITLE = "Survival rate against initial signal: empirical, perturbed, constructed"
@@ -96,8 +95,6 @@ def perturbed(ctx) -> list[dict]:
 
 def constructed(ctx) -> dict:
     """Survival rates of the two constructed circles (and how many others revive) against r."""
-    from training.interventions import two_circles
-
     profile = ctx.profile
     s = float(np.sqrt(profile.p * profile.d))  # the typical amplitude of one circle of a random N(0, 1) embedding
     rows = []

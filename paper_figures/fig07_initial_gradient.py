@@ -16,9 +16,7 @@ from matplotlib.figure import Figure
 from paper_figures.context import Context
 from paper_figures.ensembles import default_ensemble
 from paper_figures.plotting import DEAD, SURVIVED, error_bars, new_figure
-from training.fitness import growth, initial_amplitude
-from training.statistics import correlation, separability
-from training.survival import survivors, wilson_interval
+from training import correlation, growth, initial_amplitude, separability, survivors, wilson_interval
 
 NAME = "fig07"
 TITLE = "Initial gradient: distribution, survival rate, signal-vs-gradient scatter with a linear SVM"

@@ -15,7 +15,7 @@ from paper_figures.context import Context
 from paper_figures.ensembles import ode_window, sweep_ensemble
 from paper_figures.odes import default_fits, heatmap
 from paper_figures.plotting import new_figure
-from training.survival import survivors
+from training import survivors
 
 NAME = "fig09"
 TITLE = "Linear ODE: R² against d, dead and surviving trajectories, Lasso coefficients"

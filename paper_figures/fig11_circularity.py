@@ -14,8 +14,7 @@ from scipy import stats
 from paper_figures.context import Context
 from paper_figures.ensembles import default_ensemble
 from paper_figures.plotting import DEAD, SURVIVED, new_figure
-from training.fourier import circularity
-from training.survival import survivors
+from training import circularity, survivors
 
 NAME = "fig11"
 TITLE = "Circularity: random embeddings against d, and initial circularity of survivors"

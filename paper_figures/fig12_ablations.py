@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from paper_figures.context import Context
 from paper_figures.ensembles import default_ensemble, intervention_ensemble
 from paper_figures.plotting import mean_and_band, new_figure
-from training.survival import survivors
+from training import survivors
 
 NAME = "fig12"
 TITLE = "Ablated initial embeddings: keep k1 (A), k1 and k2 (B), one (C) or two (D) random circles"

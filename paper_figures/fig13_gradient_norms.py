@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from paper_figures.context import Context
 from paper_figures.ensembles import default_ensemble
 from paper_figures.plotting import GREY, new_figure
-from training.survival import survivors
+from training import survivors
 
 NAME = "fig13"
 TITLE = "Fourier-basis gradient norms over training"
