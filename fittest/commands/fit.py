@@ -102,25 +102,23 @@ def output_paths(out: str, models) -> dict:
 
 
 def run(args) -> int:
-    from pathlib import Path
-
     import dynamics
-    from fittest.atomic import output_folder
+    from fittest.atomic import output_file, output_folder
     from fittest.errors import InputError
 
-    unknown = [m for m in args.model if m not in dynamics.MODELS]
+    models = list(dict.fromkeys(args.model))
+    unknown = [m for m in models if m not in dynamics.MODELS]
     if unknown:
         raise InputError(f"unknown model(s) {unknown}: use some of {sorted(dynamics.MODELS)}")
     # refuse unusable destinations before fitting, so a bad --report does not leave saved fits without one
     if args.report:
         output_folder(args.report, create=False)
-    if args.out and not (Path(args.out).parent if str(Path(args.out).parent) else Path(".")).is_dir():
-        raise InputError(
-            f"output folder {str(Path(args.out).parent)!r} does not exist: create it first or choose another --out"
-        )
+    out_paths = output_paths(args.out, models) if args.out else {}
+    for path in out_paths.values():
+        output_file(path)
     data = open_data(args.data)
     fits = []
-    for model in dict.fromkeys(args.model):
+    for model in models:
         options = {name: getattr(args, name) for name in MODEL_OPTIONS.get(model, ())}
         fitted = dynamics.fit(
             data,
@@ -138,8 +136,8 @@ def run(args) -> int:
             f"{model}: R² of dx/dt median {float(_median(r2)):.4f} (min {float(_min(r2)):.4f}) over {r2.size} equations"
         )
         fits.append(fitted)
-    if args.out:
-        for fitted, path in zip(fits, output_paths(args.out, [f.model for f in fits]).values(), strict=True):
+    if out_paths:
+        for fitted, path in zip(fits, out_paths.values(), strict=True):
             fitted.save(path)
             print(f"saved {path}")
     if args.report:
