@@ -304,12 +304,10 @@ def _versions() -> str:
 def _dataset(config: TrainConfig, steps_recorded, steps_snapshot, records, snapshots, *, device, command) -> xr.Dataset:
     """Assemble the run dataset of DESIGN.md section 2 from the recorded tensors."""
     host = {name: value.cpu().numpy() for name, value in records.items()}
-    K = host["signal"].shape[-1]
-    runs = np.arange(config.runs)
     coords = {
-        "run": runs,
+        "run": np.arange(config.runs),
         "step": steps_recorded,
-        "frequency": np.arange(1, K + 1),
+        "frequency": frequencies(config.p),
         "snapshot": steps_snapshot,
         "token": np.arange(config.p),
         "dim": np.arange(config.d),
@@ -353,11 +351,7 @@ def _dataset(config: TrainConfig, steps_recorded, steps_snapshot, records, snaps
         "schema": SCHEMA,
         "config": config.to_json(),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "device": str(device)
-        if device.type == "cpu"
-        else f"{device} ({torch.cuda.get_device_name(device)})"
-        if device.type == "cuda"
-        else str(device),
+        "device": f"{device} ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else str(device),
         "versions": _versions(),
         "command": command if command is not None else f"training.train({config!r})",
     }
