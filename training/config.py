@@ -134,10 +134,9 @@ class TrainConfig:
         if not _is_number(self.train_frac) or not 0 < float(self.train_frac) < 1:
             raise InputError(f"train_frac must be a number strictly between 0 and 1, got {self.train_frac!r}")
         set_(self, "train_frac", float(self.train_frac))
-        n_train = math.floor(self.train_frac * self.p**2)
-        if n_train < 1 or n_train >= self.p**2:
+        if self.n_train < 1 or self.n_train >= self.p**2:
             raise InputError(
-                f"train_frac={self.train_frac} leaves {n_train} of {self.p**2} pairs for training; "
+                f"train_frac={self.train_frac} leaves {self.n_train} of {self.p**2} pairs for training; "
                 "choose a fraction that leaves both a train and a test set"
             )
         for name, allowed in (
