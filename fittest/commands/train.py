@@ -72,6 +72,11 @@ def _number(text: str):
     return text
 
 
+def _option(name: str) -> str:
+    """The command-line option of a config field."""
+    return f"--{name.replace('_', '-')}"
+
+
 def _mapping(items: list[str]):
     out = {}
     for item in items:
@@ -89,14 +94,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("experiment (defaults: the paper's)")
     for name in _SCALARS + _CHOICES:
         group.add_argument(
-            f"--{name.replace('_', '-')}",
+            _option(name),
             dest=name,
             metavar="VALUE" if name in _SCALARS else "NAME",
             help=f"{_HELP[name]} (default {defaults[name].default!r})",
         )
     for name in _LISTS:
         group.add_argument(
-            f"--{name.replace('_', '-')}",
+            _option(name),
             dest=name,
             nargs="+",
             metavar="V",
@@ -104,16 +109,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         )
     for name in _MAPS:
         group.add_argument(
-            f"--{name.replace('_', '-')}",
+            _option(name),
             dest=name,
             nargs="+",
             metavar="K=V",
             help=f"{_HELP[name]}, e.g. 3=2.0 7=0.5",
         )
     for name in _FLAGS:
-        group.add_argument(
-            f"--{name.replace('_', '-')}", dest=name, action="store_true", default=None, help=_HELP[name]
-        )
+        group.add_argument(_option(name), dest=name, action="store_true", default=None, help=_HELP[name])
     parser.add_argument("--out", metavar="FILE.nc", help="write the run dataset here (atomically)")
     parser.add_argument(
         "--checkpoint",
@@ -149,14 +152,14 @@ def config_from_args(args: argparse.Namespace):
     return TrainConfig(**given)
 
 
-def _command(args: argparse.Namespace, checkpoint: str | None) -> str:
+def _command(args: argparse.Namespace) -> str:
     """The command line that reproduces this run (the options that were given, in a fixed order)."""
     words = ["fittest", "train"]
     for name in _SCALARS + _CHOICES + _LISTS + _MAPS:
         value = getattr(args, name, None)
         if value is not None:
-            words += [f"--{name.replace('_', '-')}", *([value] if isinstance(value, str) else value)]
-    words += [f"--{name.replace('_', '-')}" for name in _FLAGS if getattr(args, name, None)]
+            words += [_option(name), *([value] if isinstance(value, str) else value)]
+    words += [_option(name) for name in _FLAGS if getattr(args, name, None)]
     if args.out:
         words += ["--out", args.out]
     return shlex.join(words)
@@ -179,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
         checkpoint=checkpoint,
         resume=args.resume,
         progress=args.progress,
-        command=_command(args, checkpoint),
+        command=_command(args),
     )
     if args.out and checkpoint and not args.checkpoint and Path(checkpoint).exists():
         Path(checkpoint).unlink()  # the default checkpoint only serves this --out; the result is written now
