@@ -102,6 +102,8 @@ def output_paths(out: str, models) -> dict:
 
 
 def run(args) -> int:
+    import numpy as np
+
     import dynamics
     from fittest.atomic import output_file, output_folder
     from fittest.errors import InputError
@@ -132,9 +134,7 @@ def run(args) -> int:
             **options,
         )
         r2 = fitted.r2_derivative.values
-        print(
-            f"{model}: R² of dx/dt median {float(_median(r2)):.4f} (min {float(_min(r2)):.4f}) over {r2.size} equations"
-        )
+        print(f"{model}: R² of dx/dt median {np.nanmedian(r2):.4f} (min {np.nanmin(r2):.4f}) over {r2.size} equations")
         fits.append(fitted)
     if out_paths:
         for fitted, path in zip(fits, out_paths.values(), strict=True):
@@ -144,15 +144,3 @@ def run(args) -> int:
         written = dynamics.write_report(fits, args.report, data=data, methods=args.methods)
         print(f"report: {written['html']} and {written['markdown']}")
     return 0
-
-
-def _median(values):
-    import numpy as np
-
-    return np.nanmedian(values)
-
-
-def _min(values):
-    import numpy as np
-
-    return np.nanmin(values)
