@@ -1,4 +1,4 @@
-"""Scores of a prediction against observations: R² and RMSE along chosen axes."""
+"""Scores of a prediction against observations: R² along chosen axes."""
 
 from __future__ import annotations
 
@@ -15,8 +15,3 @@ def r2(observed: np.ndarray, predicted: np.ndarray, *, axis) -> np.ndarray:
     total = ((observed - observed.mean(axis=axis, keepdims=True)) ** 2).sum(axis=axis)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(total > 0, 1.0 - residual / np.where(total > 0, total, 1.0), np.nan)
-
-
-def rmse(observed: np.ndarray, predicted: np.ndarray, *, axis) -> np.ndarray:
-    """The root mean squared error along ``axis``."""
-    return np.sqrt(((observed - predicted) ** 2).mean(axis=axis))
