@@ -22,16 +22,17 @@ SCHEMA = "fittest.fit/1"
 METHODS = ("analytic", "diffrax", "euler")
 
 
+def _is_json(value) -> bool:
+    try:
+        json.dumps(value)
+    except TypeError:
+        return False
+    return True
+
+
 def _json_safe(options: dict) -> dict:
     """The options that survive a JSON round trip; others (pysindy objects) are kept as their repr."""
-    out = {}
-    for key, value in options.items():
-        try:
-            json.dumps(value)
-            out[key] = value
-        except TypeError:
-            out[key] = repr(value)
-    return out
+    return {key: value if _is_json(value) else repr(value) for key, value in options.items()}
 
 
 def _replayable(fit_kwargs: dict) -> dict:
@@ -39,14 +40,8 @@ def _replayable(fit_kwargs: dict) -> dict:
 
     Objects (a pysindy library, known derivatives) cannot: they are left out and ``replayable`` is False.
     """
-    out, complete = {}, True
-    for key, value in fit_kwargs.items():
-        try:
-            json.dumps(value)
-            out[key] = value
-        except TypeError:
-            complete = False
-    if not complete:
+    out = {key: value for key, value in fit_kwargs.items() if _is_json(value)}
+    if len(out) < len(fit_kwargs):
         out["replayable"] = False
     return out
 
