@@ -7,37 +7,15 @@ undercounts at small p, where survivors are a large share of the few frequencies
 
 from __future__ import annotations
 
-import numpy as np
 from matplotlib.figure import Figure
 
 from paper_figures.context import Context
-from paper_figures.counting import RULES, circle_counts, trend
-from paper_figures.ensembles import sweep_ensemble
-from paper_figures.plotting import mean_and_band, new_figure
+from paper_figures.counting import counts_over, draw_counts
+from paper_figures.plotting import new_figure
 
 NAME = "fig05"
 TITLE = "Number of surviving circles against p and against d"
 CLAIM = "more circles survive as p grows (d = 128) and as d grows from 16 to 128 (p = 59)"
-
-
-def counts_over(ctx: Context, key: str, values) -> dict:
-    """Circle counts of the sweep ensembles at each value of ``key`` (``"p"`` or ``"d"``), under both rules."""
-    per_value = [circle_counts(sweep_ensemble(ctx, **{key: int(v)})) for v in values]
-    result = {key: list(values)}
-    for rule in RULES:
-        counts = [c[rule] for c in per_value]
-        result[rule] = {"counts": counts, **trend(values, counts)}
-    return result
-
-
-def draw_counts(ax, x, result: dict, *, key: str) -> None:
-    """Mean count and 95% band against ``x``, one line per rule."""
-    for rule, style in zip(RULES, ("o-", "s--"), strict=True):
-        mean, low, high = mean_and_band(np.array(result[rule]["counts"], dtype=float), axis=1)
-        ax.plot(x, mean, style, label=RULES[rule])
-        ax.fill_between(x, low, high, alpha=0.2)
-    ax.set(xlabel=key, ylabel="surviving circles")
-    ax.legend(fontsize=8)
 
 
 def build(ctx: Context) -> tuple[Figure, dict]:

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 from matplotlib.figure import Figure
-from scipy import stats
 
 from paper_figures.context import Context
-from paper_figures.counting import ABSOLUTE_FRACTION, RULES, circle_counts
-from paper_figures.plotting import mean_and_band, new_figure
+from paper_figures.counting import ABSOLUTE_FRACTION, circle_counts, draw_counts, trend
+from paper_figures.plotting import new_figure
 
 NAME = "fig10"
 TITLE = "Number of surviving circles against weight decay"
@@ -26,36 +25,27 @@ CLAIM = (
 
 def build(ctx: Context) -> tuple[Figure, dict]:
     """Train or read what the figure needs through ``ctx``; return the figure and the numbers it shows."""
-
     profile = ctx.profile
     decays = np.asarray(profile.weight_decays, dtype=float)
     per_run = np.repeat(decays, profile.sweep_runs)
     ds = ctx.train(p=profile.weight_decay_p, d=profile.d, runs=len(per_run), seed=0, weight_decay=tuple(per_run))
-    counts = circle_counts(ds)
-    relative = counts["relative"].reshape(len(decays), -1)
-    absolute = counts["absolute"].reshape(len(decays), -1)
+    by_rule = {rule: {"counts": counts.reshape(len(decays), -1)} for rule, counts in circle_counts(ds).items()}
+    relative, absolute = by_rule["relative"]["counts"], by_rule["absolute"]["counts"]
     accuracy = ds.test_acc.isel(step=-1).values.reshape(len(decays), -1)
 
     figure, axes = new_figure(2)
     K = ds.sizes["frequency"]
-    for rule, per_decay in (("relative", relative), ("absolute", absolute)):
-        mean, low, high = mean_and_band(per_decay.astype(float), axis=1)
-        axes[0, 0].plot(decays, mean, "o-", label=RULES[rule])
-        axes[0, 0].fill_between(decays, low, high, alpha=0.2)
+    draw_counts(axes[0, 0], decays, by_rule, key="weight decay")
     axes[0, 0].axhline(K, color="0.5", ls=":", lw=1)
     axes[0, 0].set(
         xscale="symlog",
-        xlabel="weight decay",
-        ylabel="surviving circles",
         title=f"p = {profile.weight_decay_p}, d = {profile.d}, {profile.sweep_runs} runs each ({K} frequencies)",
     )
-    axes[0, 0].legend(fontsize=8)
     axes[0, 1].plot(decays, accuracy.mean(1), "o-")
     axes[0, 1].set(xscale="symlog", xlabel="weight decay", ylabel="final test accuracy", ylim=(0, 1.02))
 
-    positive = per_run > 0
-    flat = absolute.ravel()[positive]
-    rho, pvalue = stats.spearmanr(per_run[positive], flat) if flat.size > 2 and np.ptp(flat) > 0 else (np.nan, np.nan)
+    positive = decays > 0  # without weight decay nothing decays: those runs say nothing about the trend
+    ranked = trend(decays[positive], absolute[positive])
     numbers = {
         "p": profile.weight_decay_p,
         "frequencies": K,
@@ -66,8 +56,8 @@ def build(ctx: Context) -> tuple[Figure, dict]:
         "circles_absolute_rule": absolute,
         "absolute_rule": f"final amplitude > {ABSOLUTE_FRACTION:g} x the ensemble's mean initial amplitude",
         "final_test_acc_mean": accuracy.mean(1),
-        "spearman_rho_absolute_vs_weight_decay_above_0": rho,
-        "spearman_pvalue": pvalue,
+        "spearman_rho_absolute_vs_weight_decay_above_0": ranked["spearman_rho"],
+        "spearman_pvalue": ranked["spearman_pvalue"],
     }
     return figure, numbers
 

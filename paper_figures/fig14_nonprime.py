@@ -10,8 +10,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from paper_figures.context import Context
-from paper_figures.counting import RULES
-from paper_figures.fig05_circles_p_d import counts_over, draw_counts
+from paper_figures.counting import RULES, counts_over, draw_counts
 from paper_figures.plotting import new_figure
 
 NAME = "fig14"
