@@ -38,7 +38,8 @@ def _select(da: xr.DataArray, steps: list[int], purpose: str) -> xr.DataArray:
     missing = [s for s in steps if s not in recorded]
     if missing:
         raise InputError(
-            f"{purpose} needs steps {missing} which were not recorded; training records every step up to 1000"
+            f"{purpose} needs steps {missing} which were not recorded; training records every step up to "
+            "dense_until (1000 by default)"
         )
     return da.sel(step=steps)
 
@@ -84,10 +85,11 @@ def growth(data, *, at: int | Sequence[int] = 4, variable: str = "amplitude") ->
     if min(steps) < 1:
         raise InputError(f"{purpose}: at must be >= 1 (growth over the step t-1 -> t), got {at!r}")
     amp = _amplitude(data, variable, purpose)
-    _select(amp, sorted({0, *steps, *(s - 1 for s in steps)}, reverse=True), purpose)
-    now = _select(amp, steps, purpose)
-    before = _select(amp, [s - 1 for s in steps], purpose).assign_coords(step=steps)
-    start = _select(amp, [0], purpose).squeeze("step", drop=True)
+    # one check of every step needed, so that the error lists all that are missing
+    needed = _select(amp, sorted({0, *steps, *(s - 1 for s in steps)}, reverse=True), purpose)
+    now = needed.sel(step=steps)
+    before = needed.sel(step=[s - 1 for s in steps]).assign_coords(step=steps)
+    start = needed.sel(step=0, drop=True)
     result = _shape((now - before) / start, at, "growth")
     result.attrs = {"long_name": f"relative growth of {variable} over one step, (a(t) - a(t-1)) / a(0)"}
     return result
