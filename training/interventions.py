@@ -202,7 +202,8 @@ def two_circles(p: int, amplitude: float, ratio: float, *, seed: int = 0) -> dic
         InputError: ``p < 5``, ``amplitude <= 0``, or ``ratio`` outside ``[0, 1]``.
     """
     p = check_p(p)
-    if (p - 1) // 2 < 2:
+    ks = frequencies(p)
+    if ks.size < 2:
         raise InputError(f"p={p} has fewer than two circles; use p >= 5")
     s = _number(amplitude, "amplitude")
     if s <= 0:
@@ -210,5 +211,5 @@ def two_circles(p: int, amplitude: float, ratio: float, *, seed: int = 0) -> dic
     r = _number(ratio, "ratio")
     if not 0 <= r <= 1:
         raise InputError(f"ratio r must lie in [0, 1], got {r}")
-    k1, k2 = np.random.default_rng(seed).choice(frequencies(p), size=2, replace=False)
+    k1, k2 = np.random.default_rng(seed).choice(ks, size=2, replace=False)
     return {int(k1): s, int(k2): r * s}
