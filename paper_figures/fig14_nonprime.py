@@ -12,14 +12,11 @@ from matplotlib.figure import Figure
 from paper_figures.context import Context
 from paper_figures.counting import RULES, counts_over, draw_counts
 from paper_figures.plotting import new_figure
+from paper_figures.profiles import is_prime
 
 NAME = "fig14"
 TITLE = "Surviving circles against p, prime and non-prime"
 CLAIM = "more variation than over primes only, but the number of circles still trends upward with p"
-
-
-def is_prime(n: int) -> bool:
-    return n > 1 and all(n % q for q in range(2, int(n**0.5) + 1))
 
 
 def build(ctx: Context) -> tuple[Figure, dict]:

@@ -13,8 +13,13 @@ import dataclasses
 from fittest.errors import InputError
 
 
+def is_prime(n: int) -> bool:
+    """Whether ``n`` is a prime (trial division: the moduli here are small)."""
+    return n > 1 and all(n % q for q in range(2, int(n**0.5) + 1))
+
+
 def _primes(lo: int, hi: int) -> tuple[int, ...]:
-    return tuple(n for n in range(lo, hi + 1) if n > 1 and all(n % q for q in range(2, int(n**0.5) + 1)))
+    return tuple(n for n in range(lo, hi + 1) if is_prime(n))
 
 
 @dataclasses.dataclass(frozen=True)
