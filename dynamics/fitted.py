@@ -46,6 +46,26 @@ def _replayable(fit_kwargs: dict) -> dict:
     return out
 
 
+def evaluate_rhs(library: lib.Library, coefficients: np.ndarray | None, models: list | None, x: np.ndarray):
+    """The right-hand side ``f(x)`` of ``S`` fitted ODEs.
+
+    Arguments:
+        library: the terms.
+        coefficients: shape ``(S, C, P)``; used when the terms are monomials.
+        models: one fitted third-party model per sample (pysindy); used when they are not.
+        x: states, shape ``(S, ..., C)``.
+
+    Returns:
+        ``dx/dt``, the shape of ``x``.
+    """
+    if library.is_polynomial:
+        return solvers.rhs_numpy(coefficients, library.factors, x)
+    rows = [
+        np.asarray(m.predict(xs.reshape(-1, xs.shape[-1]))).reshape(xs.shape) for m, xs in zip(models, x, strict=True)
+    ]
+    return np.stack(rows)
+
+
 class FittedODE:
     """A fitted ODE ``dx/dt = f(x)`` per sample, with ``f`` a linear combination of library terms.
 
@@ -195,15 +215,11 @@ class FittedODE:
     def _rhs_flat(self, x: np.ndarray) -> np.ndarray:
         """``f(x)`` for ``x`` of shape ``(S, ..., C)``, samples in the fit's order."""
         if self.library.is_polynomial:
-            return solvers.rhs_numpy(self._flat_coefficients(x.shape[0]), self.library.factors, x)
+            return evaluate_rhs(self.library, self._flat_coefficients(x.shape[0]), None, x)
         if self._models is None:
             raise InputError("this fit's terms are not monomials and its pysindy models were not saved: refit it")
         models = self._models if len(self._models) == x.shape[0] else self._models * x.shape[0]
-        rows = [
-            np.asarray(m.predict(xs.reshape(-1, xs.shape[-1]))).reshape(xs.shape)
-            for m, xs in zip(models, x, strict=True)
-        ]
-        return np.stack(rows)
+        return evaluate_rhs(self.library, None, models, x)
 
     def _states(self, x, name: str = "x") -> xr.DataArray:
         """States as a DataArray with the component dimension last; numpy gets the fit's sample dims first."""

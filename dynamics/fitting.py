@@ -9,10 +9,9 @@ import xarray as xr
 
 from dynamics import library as lib
 from dynamics.derivatives import derivative_name, differentiate
-from dynamics.fitted import FittedODE, build_dataset
+from dynamics.fitted import FittedODE, build_dataset, evaluate_rhs
 from dynamics.fitters import MODELS
 from dynamics.metrics import r2
-from dynamics.solve import rhs_numpy
 from dynamics.trajectories import as_trajectories
 from fittest.errors import InputError
 
@@ -96,8 +95,4 @@ def fit(
 def _predict(result, x: np.ndarray, pooled: bool) -> np.ndarray:
     """The fitted right-hand side at the fitted states, shape ``(S, N, C)``."""
     flat = x.reshape(1, -1, x.shape[2]) if pooled else x
-    if result.library.is_polynomial:
-        out = rhs_numpy(result.coefficients, result.library.factors, flat)
-    else:
-        out = np.stack([np.asarray(m.predict(xs)) for m, xs in zip(result.models, flat, strict=True)])
-    return out.reshape(x.shape)
+    return evaluate_rhs(result.library, result.coefficients, result.models, flat).reshape(x.shape)
