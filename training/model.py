@@ -26,6 +26,9 @@ import torch.nn.functional as F
 import xarray as xr
 
 from fittest.errors import InputError
+from training.config import TrainConfig
+from training.dataset import pairs
+from training.dataset import split as make_split
 
 PARAMETERS = ("embedding", "w1", "b1", "w2", "b2", "w3", "b3")
 MLP_PARAMETERS = PARAMETERS[1:]
@@ -290,10 +293,6 @@ def snapshot_metrics(ds: xr.Dataset, *, embedding=None, split: str = "test") -> 
     Raises:
         InputError: the dataset holds no MLP parameters, the split is unknown, or the embedding's shape is wrong.
     """
-    from training.config import TrainConfig
-    from training.dataset import pairs
-    from training.dataset import split as make_split
-
     missing = [f"mlp_{name}" for name in MLP_PARAMETERS if f"mlp_{name}" not in ds]
     if missing:
         raise InputError(f"the dataset holds no MLP parameters ({', '.join(missing)}): train with save_mlp=True")
@@ -316,8 +315,7 @@ def snapshot_metrics(ds: xr.Dataset, *, embedding=None, split: str = "test") -> 
         idx = {"test": test_idx, "train": train_idx, "all": np.arange(config.p**2)}[split]
         a, b, c = (torch.from_numpy(x[idx]) for x in (a_all, b_all, c_all))
         params = {
-            f"{name}": torch.from_numpy(np.asarray(ds[f"mlp_{name}"].values[r], dtype=np.float64))
-            for name in MLP_PARAMETERS
+            name: torch.from_numpy(np.asarray(ds[f"mlp_{name}"].values[r], dtype=np.float64)) for name in MLP_PARAMETERS
         }
         params["embedding"] = torch.from_numpy(np.asarray(emb[r], dtype=np.float64))
         with torch.no_grad():
