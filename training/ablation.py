@@ -60,7 +60,8 @@ def ablated_metrics(ds: xr.Dataset, keep: int | Iterable[int], *, split: str = "
         Dataset with ``loss`` and ``accuracy`` (run, snapshot) and ``kept`` (run, rank), the frequencies kept.
 
     Raises:
-        InputError: no embedding snapshots or MLP parameters, or a frequency out of range.
+        InputError: no embedding snapshots or MLP parameters, ``keep`` neither a count nor a list, or a count or
+            frequency out of range.
     """
     from training.model import snapshot_metrics
 

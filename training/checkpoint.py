@@ -41,7 +41,8 @@ def load_checkpoint(
         The step to continue from.
 
     Raises:
-        InputError: the file is not a checkpoint, or was written for another configuration.
+        InputError: the file is not a checkpoint, or was written for another configuration or for another split
+            of the ensemble into chunks (another device type).
     """
     try:
         state = torch.load(path, map_location=device, weights_only=True)

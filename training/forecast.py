@@ -128,8 +128,8 @@ def forecast_survivors(
         ``diverged`` (horizon, run) for the ODE.
 
     Raises:
-        InputError: an unknown method, a horizon that was not recorded or is not before the last step, or
-            too few runs for the classifier.
+        InputError: an unknown method, ``step`` or ``variable`` among ``rule``, a horizon that was not recorded
+            or is not before the last step, no record at step 0, or too few runs for the classifier.
     """
     unknown = [m for m in methods if m not in FORECASTS]
     if unknown or not methods:

@@ -131,7 +131,8 @@ def survivors(
         middle frequency ``p / 2`` is a line without a partner and is not on the frequency axis.
 
     Raises:
-        InputError: an unknown rule, a missing threshold or variable, or a step that was not recorded.
+        InputError: an unknown rule, a factor out of range for the rule, a missing threshold or variable, or a step
+            that was not recorded.
     """
     purpose = "survivors()"
     if rule not in RULES:
