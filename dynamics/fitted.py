@@ -130,6 +130,10 @@ class FittedODE:
         """The dimensions that index separate ODEs (none when pooled or for one trajectory)."""
         return tuple(str(d) for d in self.coefficients.dims[:-2])
 
+    def _sample_coords(self) -> dict:
+        """The coefficients' coordinates that label samples only (``run``, ``seed``, ...)."""
+        return {k: v for k, v in self.coefficients.coords.items() if not ({"target", "term"} & set(v.dims))}
+
     @property
     def is_affine(self) -> bool:
         """True when every term is ``x_j`` or ``1``, so that ``A`` and ``b`` exist."""
@@ -175,8 +179,9 @@ class FittedODE:
         """Eigenvalues of ``A`` (samples..., ``eigenvalue``), sorted by decreasing real part."""
         values = np.linalg.eigvals(self.A.values)
         values = np.take_along_axis(values, np.argsort(-values.real, axis=-1), axis=-1)
-        coords = {k: v for k, v in self.A.coords.items() if not ({"target", "source"} & set(v.dims))}
-        return xr.DataArray(values, dims=self.sample_dims + ("eigenvalue",), coords=coords, name="eigenvalues")
+        return xr.DataArray(
+            values, dims=self.sample_dims + ("eigenvalue",), coords=self._sample_coords(), name="eigenvalues"
+        )
 
     @property
     def stable(self) -> xr.DataArray:
@@ -188,7 +193,7 @@ class FittedODE:
         """The condition number of ``A``; ``inf`` or huge means singular (the paper's eq. 4 then needs its eps)."""
         with np.errstate(divide="ignore"):
             values = np.linalg.cond(self.A.values)
-        return xr.DataArray(values, dims=self.sample_dims, coords=self.stable.coords, name="condition")
+        return xr.DataArray(values, dims=self.sample_dims, coords=self._sample_coords(), name="condition")
 
     @property
     def sparsity(self) -> xr.DataArray:
