@@ -12,6 +12,7 @@ from matplotlib.figure import Figure
 
 from paper_figures.context import Context
 from paper_figures.ensembles import default_ensemble
+from paper_figures.examples import dead_and_surviving, example_run
 from paper_figures.plotting import GREY, circle_plane
 from training import survivors
 
@@ -25,17 +26,14 @@ CLAIM = (
 
 def build(ctx: Context) -> tuple[Figure, dict]:
     """Train or read what the figure needs through ``ctx``; return the figure and the numbers it shows."""
-
     ds = default_ensemble(ctx)
     alive = survivors(ds)
-    counts = alive.sum("frequency").values
-    run = int(np.argmax(counts > 0))  # the first run with a survivor
+    run = example_run(alive)
+    dead_k, live_k = dead_and_surviving(ds, alive, run)
     signal = ds.signal.isel(run=run)
     ks = ds.frequency.values
     survived = alive.isel(run=run).values
     final = signal.isel(step=-1).values
-    dead_k = int(ks[~survived][np.argmax(signal.isel(step=0).values[~survived])])  # the strongest that died
-    live_k = int(ks[survived][np.argmax(final[survived])]) if survived.any() else int(ks[np.argmax(final)])
     snaps = ds.snapshot.values
     chosen = [int(snaps[0]), int(snaps[len(snaps) // 2]), int(snaps[-1])]
 
@@ -78,7 +76,7 @@ def build(ctx: Context) -> tuple[Figure, dict]:
     numbers = {
         "run": run,
         "survivors": [int(k) for k in ks[survived]],
-        "circles_per_run": counts,
+        "circles_per_run": alive.sum("frequency").values,
         "final_test_acc": ds.test_acc.isel(step=-1).values,
         "dead_frequency": dead_k,
         "surviving_frequency": live_k,

@@ -8,11 +8,11 @@ Lasso fit (what the authors' code drew) and the Lasso fit's analytic solution e^
 
 from __future__ import annotations
 
-import numpy as np
 from matplotlib.figure import Figure
 
 from paper_figures.context import Context
 from paper_figures.ensembles import ode_window, sweep_ensemble
+from paper_figures.examples import dead_and_surviving, example_run
 from paper_figures.odes import default_fits, heatmap
 from paper_figures.plotting import new_figure
 from training import survivors
@@ -48,12 +48,9 @@ def build(ctx: Context) -> tuple[Figure, dict]:
     by_d = r2_by_d(ctx)
     ds, window, fits = default_fits(ctx)
     alive = survivors(ds)
-    run = int(np.argmax(alive.sum("frequency").values > 0))
-    survived = alive.isel(run=run).values
+    run = example_run(alive)
+    dead_k, live_k = dead_and_surviving(ds, alive, run)
     ks = ds.frequency.values
-    amp = ds.amplitude.isel(run=run)
-    dead_k = int(ks[~survived][np.argmax(amp.isel(step=0).values[~survived])])
-    live_k = int(ks[survived][np.argmax(amp.isel(step=-1).values[survived])]) if survived.any() else int(ks[0])
 
     sub = ds.isel(run=[run])
     # one run's comparisons: refit on that run alone so that the fit's samples match the data given

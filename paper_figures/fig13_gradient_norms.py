@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 
 from paper_figures.context import Context
 from paper_figures.ensembles import default_ensemble
+from paper_figures.examples import example_run
 from paper_figures.plotting import GREY, new_figure
 from training import survivors
 
@@ -21,10 +22,9 @@ CLAIM = "the Fourier gradient spikes around step 100 and is negligible after ste
 
 def build(ctx: Context) -> tuple[Figure, dict]:
     """Train or read what the figure needs through ``ctx``; return the figure and the numbers it shows."""
-
     ds = default_ensemble(ctx)
     alive = survivors(ds)
-    run = int(np.argmax(alive.sum("frequency").values > 0))
+    run = example_run(alive)
     norm = np.sqrt(ds.grad_signal.isel(run=run))  # ||(dL/dE)_k||
     survived = alive.isel(run=run).values
     steps = ds.step.values
