@@ -8,6 +8,7 @@ solve over the whole window, and score only the held-out end.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 
@@ -16,6 +17,8 @@ import xarray as xr
 
 from dynamics.derivatives import METHODS as DERIVATIVES
 from dynamics.derivatives import differentiate
+from dynamics.fitted import METHODS
+from dynamics.fitting import fit
 from dynamics.metrics import r2
 from dynamics.trajectories import as_trajectories
 from fittest.errors import InputError
@@ -74,8 +77,6 @@ def compare(
         InputError: no data and none remembered, data without the fit's sample dimensions or with another
             number of components, an unknown method, or a holdout outside [0, 1).
     """
-    from dynamics.fitted import METHODS
-
     if methods is None:
         methods = ["analytic"] if fitted.is_affine else ["diffrax"]
     methods = [methods] if isinstance(methods, str) else list(methods)
@@ -148,8 +149,6 @@ def compare(
 
 
 def _t_range(text):
-    import json
-
     value = json.loads(text) if text else None
     return tuple(value) if value else None
 
@@ -175,8 +174,6 @@ def _derivative_r2(fitted, traj) -> xr.DataArray:
 
 def _forecast(fitted, traj, x0, methods, all_methods, holdout, options, observed) -> xr.Dataset:
     """Refit on the first ``1 - holdout`` of the window and score the solution on the rest."""
-    from dynamics.fitting import fit
-
     time = traj.time
     spread = observed.max(time) - observed.min(time)
     spread = spread.where(spread > 0)
