@@ -11,9 +11,9 @@ from __future__ import annotations
 from matplotlib.figure import Figure
 
 from paper_figures.context import Context
-from paper_figures.ensembles import ode_window, sweep_ensemble
+from paper_figures.ensembles import sweep_ensemble
 from paper_figures.examples import dead_and_surviving, example_run
-from paper_figures.odes import default_fits, heatmap
+from paper_figures.odes import default_fits, heatmap, linear_and_lasso
 from paper_figures.plotting import new_figure
 from training import survivors
 
@@ -27,24 +27,17 @@ CLAIM = (
 
 def r2_by_d(ctx) -> dict:
     """Mean over runs of the per-run R² (mean over frequencies) of the linear and Lasso fits, per d."""
-    import dynamics
-
     result = {"d": list(ctx.profile.dims), "linear": [], "lasso": [], "lasso_sparsity": []}
     for d in ctx.profile.dims:
-        ds = sweep_ensemble(ctx, d=d)
-        window = ode_window(ds, ctx.profile.ode_window)
-        linear = dynamics.fit(ds, model="linear", t_range=window)
-        lasso = dynamics.fit(ds, model="lasso", t_range=window, alpha=ctx.profile.lasso_alpha)
-        result["linear"].append(float(linear.r2_derivative.mean("target").mean()))
-        result["lasso"].append(float(lasso.r2_derivative.mean("target").mean()))
-        result["lasso_sparsity"].append(float(lasso.sparsity.mean()))
+        _, fits = linear_and_lasso(sweep_ensemble(ctx, d=d), ctx.profile)
+        for model, fitted in fits.items():
+            result[model].append(float(fitted.r2_derivative.mean("target").mean()))
+        result["lasso_sparsity"].append(float(fits["lasso"].sparsity.mean()))
     return result
 
 
 def build(ctx: Context) -> tuple[Figure, dict]:
     """Train or read what the figure needs through ``ctx``; return the figure and the numbers it shows."""
-    import dynamics
-
     by_d = r2_by_d(ctx)
     ds, window, fits = default_fits(ctx)
     alive = survivors(ds)
@@ -52,10 +45,9 @@ def build(ctx: Context) -> tuple[Figure, dict]:
     dead_k, live_k = dead_and_surviving(ds, alive, run)
     ks = ds.frequency.values
 
-    sub = ds.isel(run=[run])
     # one run's comparisons: refit on that run alone so that the fit's samples match the data given
-    lin = dynamics.fit(sub, model="linear", t_range=window)
-    las = dynamics.fit(sub, model="lasso", t_range=window, alpha=ctx.profile.lasso_alpha)
+    _, one_run = linear_and_lasso(ds.isel(run=[run]), ctx.profile)
+    lin, las = one_run["linear"], one_run["lasso"]
     cmp_lin = lin.compare(methods=["euler"], holdout=0)
     cmp_las = las.compare(methods=["euler", "analytic"], holdout=0, form="paper")
     curves = {

@@ -1,24 +1,31 @@
-"""The ODE fits figures 9, 15 and 16 share: linear and Lasso fits of the default ensemble's amplitudes."""
+"""The ODE fits figures 9, 15 and 16 share: linear and Lasso fits of amplitudes on the profile's ODE window."""
 
 from __future__ import annotations
 
 import numpy as np
+import xarray as xr
 
 from paper_figures.context import Context
 from paper_figures.ensembles import default_ensemble, ode_window
+from paper_figures.profiles import Profile
+
+
+def linear_and_lasso(ds: xr.Dataset, profile: Profile):
+    """``(window, {"linear": fit, "lasso": fit})``: both fits of ``ds`` on the profile's ODE window, one per run."""
+    import dynamics
+
+    window = ode_window(ds, profile.ode_window)
+    fits = {
+        "linear": dynamics.fit(ds, model="linear", t_range=window),
+        "lasso": dynamics.fit(ds, model="lasso", t_range=window, alpha=profile.lasso_alpha),
+    }
+    return window, fits
 
 
 def default_fits(ctx: Context):
     """``(ds, window, {"linear": fit, "lasso": fit})`` of the default ensemble, one ODE per run."""
-    import dynamics
-
     ds = default_ensemble(ctx)
-    window = ode_window(ds, ctx.profile.ode_window)
-    fits = {
-        "linear": dynamics.fit(ds, model="linear", t_range=window),
-        "lasso": dynamics.fit(ds, model="lasso", t_range=window, alpha=ctx.profile.lasso_alpha),
-    }
-    return ds, window, fits
+    return ds, *linear_and_lasso(ds, ctx.profile)
 
 
 def heatmap(ax, A: np.ndarray, labels, *, title: str):
