@@ -151,7 +151,11 @@ class FittedODE:
 
     @property
     def A(self) -> xr.DataArray:
-        """DataArray (samples..., ``target``, ``source``): the matrix A of ``dx/dt = A x + b``."""
+        """DataArray (samples..., ``target``, ``source``): the matrix A of ``dx/dt = A x + b``.
+
+        Raises:
+            InputError: the model has terms of degree 2 or more (see :attr:`is_affine`).
+        """
         linear = self._affine_index()
         n = self.library.powers.shape[1]
         values = np.zeros(self.coefficients.shape[:-1] + (n,))
@@ -164,7 +168,11 @@ class FittedODE:
 
     @property
     def b(self) -> xr.DataArray:
-        """DataArray (samples..., ``target``): the constant b of ``dx/dt = A x + b``; zero if the model has none."""
+        """DataArray (samples..., ``target``): the constant b of ``dx/dt = A x + b``; zero if the model has none.
+
+        Raises:
+            InputError: the model has terms of degree 2 or more (see :attr:`is_affine`).
+        """
         linear = self._affine_index()
         constant = [term for term, source in enumerate(linear) if self.library.powers[term].sum() == 0]
         b = (
@@ -268,6 +276,10 @@ class FittedODE:
 
         Returns:
             ``dx/dt``, the same kind and shape as ``x``.
+
+        Raises:
+            InputError: ``x`` lacks the component dimension, has another number of components, or its sample
+                sizes do not match the fit's.
         """
         as_numpy = not isinstance(x, xr.DataArray)
         states = self._broadcast(self._states(x))
@@ -311,7 +323,8 @@ class FittedODE:
             solution left the finite numbers (or diffrax gave up); that sample is NaN from then on.
 
         Raises:
-            InputError: an unknown method, ``"analytic"`` for a non-affine model, bad ``x0`` or ``t``.
+            InputError: an unknown method, ``"analytic"`` for a non-affine model, ``"diffrax"`` for terms that are
+                not monomials, an unknown ``form`` or ``solver``, non-positive tolerances, bad ``x0`` or ``t``.
         """
         if method not in METHODS:
             raise InputError(f"unknown method {method!r}: use one of {METHODS}")
@@ -396,7 +409,8 @@ class FittedODE:
         """Write :meth:`to_dataset` to a netCDF file atomically; :func:`dynamics.load` reads it back.
 
         Raises:
-            InputError: the fit's terms are not monomials (a custom pysindy library), or the folder is missing.
+            InputError: the fit's terms are not monomials (a custom pysindy library), the folder is missing, or
+                ``path`` is a folder.
         """
         from fittest.atomic import write_netcdf
 

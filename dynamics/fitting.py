@@ -49,7 +49,8 @@ def fit(
         The :class:`FittedODE`.
 
     Raises:
-        InputError: an unknown model or option, or bad data (see :func:`dynamics.trajectories.as_trajectories`).
+        InputError: an unknown model or option, ``pool`` that is not a bool, too few time points for the model,
+            or bad data (see :func:`dynamics.trajectories.as_trajectories`) or derivatives.
     """
     if not isinstance(model, str) or model not in MODELS:
         raise InputError(f"unknown model {model!r}: use one of {sorted(MODELS)}")
