@@ -52,7 +52,7 @@ def test_pure_circle_has_one_frequency():
     assert np.all(np.delete(s, k - 1) < 1e-20)
 
 
-@pytest.mark.parametrize("bad", [2, 0, -5, 3.5, "59", None, True])
+@pytest.mark.parametrize("bad", [2, 0, -5, 3.5, "59", None, True, float("nan"), float("inf"), np.float32("-inf")])
 def test_check_p_rejects(bad):
     with pytest.raises(InputError, match="p must be an integer >= 3"):
         fourier.check_p(bad)

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from fittest.errors import InputError
+from training._checks import integer, is_integer
 from training.fourier import check_p
 
 ACTIVATIONS = ("silu", "relu", "gelu", "tanh")
@@ -29,14 +30,6 @@ _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 # Tags that keep the embedding, MLP and split seed streams of one base seed apart.
 _SEED_TAGS = {"embed": 0, "mlp": 1, "split": 2}
-
-
-def _is_int(value: object) -> bool:
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, numbers.Integral):
-        return True
-    return isinstance(value, float | np.floating) and float(value).is_integer()
 
 
 def _is_number(value: object) -> bool:
@@ -124,7 +117,7 @@ class TrainConfig:
             ("log_records", 1),
             ("checkpoint_every", 1),
         ):
-            set_(self, name, _integer(name, getattr(self, name), low))
+            set_(self, name, integer(name, getattr(self, name), low))
         for name in ("lr", "weight_decay"):
             set_(self, name, self._per_run(name, getattr(self, name), positive=name == "lr"))
         betas = _sequence("betas", self.betas)
@@ -149,10 +142,10 @@ class TrainConfig:
                 raise InputError(f"{name} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}")
         if not isinstance(self.device, str) or not _DEVICE.match(self.device):
             raise InputError(f"device must be auto, cpu, cuda, cuda:N or mps; got {self.device!r}")
-        set_(self, "seed", _integer("seed", self.seed, 0))
+        set_(self, "seed", integer("seed", self.seed, 0))
         for name in ("embed_seed", "mlp_seed", "split_seed"):
             if getattr(self, name) is not None:
-                set_(self, name, _integer(name, getattr(self, name), 0))
+                set_(self, name, integer(name, getattr(self, name), 0))
         for name in ("freeze_embedding", "save_mlp"):
             if not isinstance(getattr(self, name), bool | np.bool_):
                 raise InputError(f"{name} must be true or false, got {getattr(self, name)!r}")
@@ -168,7 +161,7 @@ class TrainConfig:
         if not _is_number(self.construct_eps) or float(self.construct_eps) < 0:
             raise InputError(f"construct_eps must be a number >= 0, got {self.construct_eps!r}")
         set_(self, "construct_eps", float(self.construct_eps))
-        snaps = tuple(_integer("snapshot_steps", s, 0) for s in _sequence("snapshot_steps", self.snapshot_steps))
+        snaps = tuple(integer("snapshot_steps", s, 0) for s in _sequence("snapshot_steps", self.snapshot_steps))
         # steps beyond the end are dropped rather than refused, so a short run keeps the default snapshots
         set_(self, "snapshot_steps", tuple(sorted({0, self.steps, *(s for s in snaps if s <= self.steps)})))
 
@@ -253,12 +246,6 @@ class TrainConfig:
         return dataclasses.replace(self, **changes)
 
 
-def _integer(name: str, value: object, low: int) -> int:
-    if not _is_int(value) or int(value) < low:
-        raise InputError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
-
-
 def _sequence(name: str, value: object) -> tuple:
     if isinstance(value, str) or not isinstance(value, list | tuple | np.ndarray):
         raise InputError(f"{name} must be a sequence, got {value!r}")
@@ -266,6 +253,6 @@ def _sequence(name: str, value: object) -> tuple:
 
 
 def _frequency(name: str, k: object, top: int) -> int:
-    if not _is_int(k) or not 1 <= int(k) <= top:
+    if not is_integer(k) or not 1 <= int(k) <= top:
         raise InputError(f"{name}: frequency {k!r} is not an integer in 1..{top}")
     return int(k)

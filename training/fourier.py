@@ -12,11 +12,10 @@ torch tensors on any device.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from fittest.errors import InputError
+from training._checks import integer
 
 
 def check_p(p: object, *, name: str = "p") -> int:
@@ -25,11 +24,7 @@ def check_p(p: object, *, name: str = "p") -> int:
     Raises:
         InputError: ``p`` is not an integer, or is below 3.
     """
-    if isinstance(p, bool) or not isinstance(p, numbers.Integral | float | np.integer | np.floating):
-        raise InputError(f"{name} must be an integer >= 3, got {p!r}")
-    if float(p) != int(p) or int(p) < 3:
-        raise InputError(f"{name} must be an integer >= 3, got {p!r}")
-    return int(p)
+    return integer(name, p, 3)
 
 
 def frequencies(p: int) -> np.ndarray:

@@ -1,0 +1,26 @@
+"""Checks of scalar options shared by the configuration and the Fourier functions."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from fittest.errors import InputError
+
+
+def is_integer(value: object) -> bool:
+    """An integer, or a float that holds one (as JSON and the command line give them); never a bool."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, numbers.Integral):
+        return True
+    # is_integer is False for NaN and infinities, which int() would refuse with a bare ValueError/OverflowError
+    return isinstance(value, float | np.floating) and float(value).is_integer()
+
+
+def integer(name: str, value: object, low: int) -> int:
+    """``value`` as an int, or an InputError naming ``name`` if it is not an integer >= ``low``."""
+    if not is_integer(value) or int(value) < low:
+        raise InputError(f"{name} must be an integer >= {low}, got {value!r}")
+    return int(value)
