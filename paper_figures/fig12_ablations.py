@@ -9,6 +9,7 @@ zeroed at initialisation. Test loss over training, and the circles each run ends
 from __future__ import annotations
 
 import numpy as np
+import xarray as xr
 from matplotlib.figure import Figure
 
 from paper_figures.context import Context
@@ -25,9 +26,8 @@ CLAIM = (
 )
 
 
-def conditions(ctx) -> tuple[dict[str, tuple[int, ...] | None], dict]:
-    """The kept frequencies of each run (None: nothing ablated) and the default ensemble's k1, k2."""
-    base = default_ensemble(ctx)
+def conditions(base: xr.Dataset) -> tuple[dict[str, tuple[int, ...] | None], dict]:
+    """The kept frequencies of each run (None: nothing ablated) and k1, k2 of the default ensemble ``base``."""
     ks = base.frequency.values
     order = ks[np.argsort(base.amplitude.isel(step=-1).mean("run").values)[::-1]]
     k1, k2 = int(order[0]), int(order[1])
@@ -40,13 +40,13 @@ def conditions(ctx) -> tuple[dict[str, tuple[int, ...] | None], dict]:
 
 def build(ctx: Context) -> tuple[Figure, dict]:
     """Train or read what the figure needs through ``ctx``; return the figure and the numbers it shows."""
-
     profile = ctx.profile
-    keep, chosen = conditions(ctx)
+    base = default_ensemble(ctx)
+    keep, chosen = conditions(base)
     results = {}
     for label, kept in keep.items():
         if kept is None:  # the untouched control: the default ensemble's first runs, same seeds
-            ds = default_ensemble(ctx).isel(run=slice(profile.intervention_runs))
+            ds = base.isel(run=slice(profile.intervention_runs))
         else:
             ds = intervention_ensemble(ctx, init_keep=kept)
         alive = survivors(ds)
