@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -17,6 +18,11 @@ def is_integer(value: object) -> bool:
         return True
     # is_integer is False for NaN and infinities, which int() would refuse with a bare ValueError/OverflowError
     return isinstance(value, float | np.floating) and float(value).is_integer()
+
+
+def is_number(value: object) -> bool:
+    """A finite real number; never a bool."""
+    return not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(float(value))
 
 
 def integer(name: str, value: object, low: int) -> int:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import numbers
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from fittest.errors import InputError
-from training._checks import integer, is_integer
+from training._checks import integer, is_integer, is_number
 from training.fourier import check_p
 
 ACTIVATIONS = ("silu", "relu", "gelu", "tanh")
@@ -30,10 +29,6 @@ _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 # Tags that keep the embedding, MLP and split seed streams of one base seed apart.
 _SEED_TAGS = {"embed": 0, "mlp": 1, "split": 2}
-
-
-def _is_number(value: object) -> bool:
-    return not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(float(value))
 
 
 @dataclass(frozen=True)
@@ -121,10 +116,10 @@ class TrainConfig:
         for name in ("lr", "weight_decay"):
             set_(self, name, self._per_run(name, getattr(self, name), positive=name == "lr"))
         betas = _sequence("betas", self.betas)
-        if len(betas) != 2 or not all(_is_number(b) and 0 <= float(b) < 1 for b in betas):
+        if len(betas) != 2 or not all(is_number(b) and 0 <= float(b) < 1 for b in betas):
             raise InputError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
         set_(self, "betas", tuple(float(b) for b in betas))
-        if not _is_number(self.train_frac) or not 0 < float(self.train_frac) < 1:
+        if not is_number(self.train_frac) or not 0 < float(self.train_frac) < 1:
             raise InputError(f"train_frac must be a number strictly between 0 and 1, got {self.train_frac!r}")
         set_(self, "train_frac", float(self.train_frac))
         if self.n_train < 1 or self.n_train >= self.p**2:
@@ -158,7 +153,7 @@ class TrainConfig:
         if self.init_keep is not None:
             keep = tuple(_frequency("init_keep", k, top) for k in _sequence("init_keep", self.init_keep))
             set_(self, "init_keep", keep)
-        if not _is_number(self.construct_eps) or float(self.construct_eps) < 0:
+        if not is_number(self.construct_eps) or float(self.construct_eps) < 0:
             raise InputError(f"construct_eps must be a number >= 0, got {self.construct_eps!r}")
         set_(self, "construct_eps", float(self.construct_eps))
         snaps = tuple(integer("snapshot_steps", s, 0) for s in _sequence("snapshot_steps", self.snapshot_steps))
@@ -166,7 +161,7 @@ class TrainConfig:
         set_(self, "snapshot_steps", tuple(sorted({0, self.steps, *(s for s in snaps if s <= self.steps)})))
 
     def _per_run(self, name: str, value: object, *, positive: bool) -> float | tuple[float, ...]:
-        ok = (lambda v: _is_number(v) and float(v) > 0) if positive else (lambda v: _is_number(v) and float(v) >= 0)
+        ok = (lambda v: is_number(v) and float(v) > 0) if positive else (lambda v: is_number(v) and float(v) >= 0)
         bound = "> 0" if positive else ">= 0"
         if isinstance(value, list | tuple | np.ndarray):
             if len(value) != self.runs:
@@ -185,7 +180,7 @@ class TrainConfig:
         out = {}
         for k, v in value.items():
             k = _frequency(name, int(k) if isinstance(k, str) and k.strip().isdigit() else k, top)
-            if not _is_number(v) or float(v) < 0 or (positive and float(v) == 0):
+            if not is_number(v) or float(v) < 0 or (positive and float(v) == 0):
                 raise InputError(f"{name}[{k}] must be a number {'> 0' if positive else '>= 0'}, got {v!r}")
             out[k] = float(v)
         return dict(sorted(out.items()))

@@ -15,13 +15,13 @@ Frequencies are the circles' ``k = 1 .. (p - 1) // 2``; acting on ``k`` also act
 
 from __future__ import annotations
 
-import math
 import numbers
 from collections.abc import Iterable, Mapping
 
 import numpy as np
 
 from fittest.errors import InputError
+from training._checks import is_number
 from training.fourier import check_p, coefficients, embedding_from_coefficients, frequencies
 
 __all__ = ["construct", "keep_only", "perturb", "two_circles"]
@@ -56,7 +56,7 @@ def _frequency(k: object, p: int) -> int:
 
 
 def _number(value: object, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
+    if not is_number(value):
         raise InputError(f"{what} must be a finite number, got {value!r}")
     return float(value)
 
