@@ -78,7 +78,8 @@ def growth(data, *, at: int | Sequence[int] = 4, variable: str = "amplitude") ->
         DataArray named ``growth``.
 
     Raises:
-        InputError: the variable is missing, or step 0, ``t`` or ``t - 1`` was not recorded.
+        InputError: ``at`` is not a step or a list of steps, or is below 1; the variable is missing; or step 0,
+            ``t`` or ``t - 1`` was not recorded.
     """
     purpose = "growth()"
     steps = _steps(at, purpose)
@@ -109,7 +110,8 @@ def gradient_norm(data, *, at: int | Sequence[int] = 0) -> xr.DataArray:
         DataArray named ``gradient_norm``.
 
     Raises:
-        InputError: no ``grad_signal`` or the step was not recorded.
+        InputError: ``at`` is not a step or a list of steps, there is no ``grad_signal``, or the step was not
+            recorded.
     """
     purpose = "gradient_norm()"
     steps = _steps(at, purpose)

@@ -192,8 +192,9 @@ def train(
         parameters ``mlp_*`` at every snapshot.
 
     Raises:
-        InputError: the config is not a :class:`TrainConfig`, the device is unavailable, a folder is missing,
-            ``resume`` without a checkpoint path, or the checkpoint belongs to another config.
+        InputError: the config is not a :class:`TrainConfig`, the device is unavailable, the folder of ``out`` or
+            ``checkpoint`` is missing or the path is a folder, ``resume`` without a checkpoint path, or the
+            checkpoint belongs to another config.
     """
     from fittest.progress import progress as progress_bar
 
