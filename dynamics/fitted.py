@@ -217,22 +217,15 @@ class FittedODE:
         return (zero / max(int(allowed.sum()), 1)).rename("sparsity")
 
     # ----------------------------------------------------------------- evaluation
-    def _flat_coefficients(self, n_samples: int) -> np.ndarray:
-        coef = self.coefficients.values.reshape((-1,) + self.coefficients.shape[-2:])
-        if coef.shape[0] == n_samples:
-            return coef
-        if coef.shape[0] == 1:
-            return np.broadcast_to(coef, (n_samples,) + coef.shape[1:])
-        raise InputError(f"the fit has {coef.shape[0]} samples but {n_samples} states were given")
-
     def _rhs_flat(self, x: np.ndarray) -> np.ndarray:
-        """``f(x)`` for ``x`` of shape ``(S, ..., C)``, samples in the fit's order."""
+        """``f(x)`` for ``x`` of shape ``(n, ..., C)`` laid out as :meth:`_broadcast_param` expects."""
         if self.library.is_polynomial:
-            return evaluate_rhs(self.library, self._flat_coefficients(x.shape[0]), None, x)
+            return evaluate_rhs(self.library, self._broadcast_param(self.coefficients, x.shape[0]), None, x)
         if self._models is None:
             raise InputError("this fit's terms are not monomials and its pysindy models were not saved: refit it")
-        models = self._models if len(self._models) == x.shape[0] else self._models * x.shape[0]
-        return evaluate_rhs(self.library, None, models, x)
+        # the same layout as _broadcast_param: each fit sample's model repeats over that sample's states
+        repeat = x.shape[0] // len(self._models)
+        return evaluate_rhs(self.library, None, [m for m in self._models for _ in range(repeat)], x)
 
     def _states(self, x, name: str = "x") -> xr.DataArray:
         """States as a DataArray with the component dimension last; numpy gets the fit's sample dims first."""

@@ -327,3 +327,24 @@ def test_lasso_reaches_its_optimum_on_collinear_trajectories():
     assert _lasso_kkt_violation(authors, data, alpha) > 1e-2  # coordinate descent stops short here
     with pytest.raises(InputError, match="unknown Lasso solver"):
         dynamics.fit(data, "lasso", solver="newton")
+
+
+def test_euler_rollout_of_per_run_pysindy_models_with_extra_initial_states():
+    """Each run's own model drives every initial state given for that run (was a zip length error)."""
+    ps = pytest.importorskip("pysindy")
+    t = np.linspace(0, 5, 80)
+    x = np.stack([np.stack([np.sin(t + k), np.cos(1.3 * t + k)], axis=-1) for k in range(2)])
+    data = xr.DataArray(x, dims=("run", "step", "frequency"), coords={"run": [0, 1], "step": t})
+    fourier = dynamics.fit(
+        data,
+        "sindy",
+        derivative="central",
+        feature_library=ps.FourierLibrary(n_frequencies=1),
+        optimizer=ps.STLSQ(threshold=0.0),
+    )
+    x0 = xr.DataArray(np.random.default_rng(0).normal(size=(2, 3, 2)), dims=("run", "start", "frequency"))
+    together = fourier.simulate(x0, t, method="euler")
+    assert together.sizes == {"run": 2, "start": 3, "step": 80, "frequency": 2}
+    for start in range(3):
+        alone = fourier.simulate(x0.isel(start=[start]), t, method="euler")
+        np.testing.assert_array_equal(together.isel(start=[start]).values, alone.values)
