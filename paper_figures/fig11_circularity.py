@@ -8,13 +8,13 @@ default ensembles, split by whether the circle survived.
 from __future__ import annotations
 
 import numpy as np
+import xarray as xr
 from matplotlib.figure import Figure
-from scipy import stats
 
 from paper_figures.context import Context
 from paper_figures.ensembles import default_ensemble
 from paper_figures.plotting import DEAD, SURVIVED, new_figure
-from training import circularity, survivors
+from training import circularity, correlation, survivors
 
 NAME = "fig11"
 TITLE = "Circularity: random embeddings against d, and initial circularity of survivors"
@@ -50,7 +50,14 @@ def build(ctx: Context) -> tuple[Figure, dict]:
     values, alive = np.concatenate(values).ravel(), np.concatenate(alive).ravel()
     finite = np.isfinite(values)
     values, alive = values[finite], alive[finite]
-    r, pvalue = stats.pointbiserialr(alive, values) if 0 < alive.sum() < alive.size else (np.nan, np.nan)
+    r, pvalue = np.nan, np.nan
+    if alive.size > 2 and 0 < alive.sum() < alive.size:  # all dead or all alive: nothing to correlate
+        # the point-biserial r is Pearson's r with the binary side as 0/1
+        link = correlation(
+            xr.DataArray(alive.astype(float), dims="pair", name="survived"),
+            xr.DataArray(values, dims="pair", name="initial_circularity"),
+        )
+        r, pvalue = float(link.pearson_r), float(link.pearson_p)
 
     figure, axes = new_figure(2)
     ax = axes[0, 0]
