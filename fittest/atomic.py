@@ -78,7 +78,7 @@ def write_netcdf(ds: xr.Dataset, path: str | os.PathLike) -> Path:
         ``path`` as a :class:`~pathlib.Path`.
 
     Raises:
-        InputError: the destination folder does not exist.
+        InputError: the destination folder does not exist, or the destination is a folder.
     """
     return write_atomic(path, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf"))
 
