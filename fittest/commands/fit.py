@@ -5,6 +5,17 @@ from __future__ import annotations
 HELP = "fit linear / lasso / Lotka-Volterra / SINDy ODEs to trajectories in a netCDF file"
 
 
+def add_methods_option(parser) -> None:
+    """``--methods``: the solutions a report compares with the data (``fittest fit`` and ``fittest report``)."""
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        default=None,
+        choices=["analytic", "diffrax", "euler"],
+        help="solution methods in the report (default: analytic for affine models, else diffrax)",
+    )
+
+
 def add_arguments(parser) -> None:
     parser.add_argument("data", metavar="FILE.nc", help="a run dataset (fittest train) or any netCDF file")
     parser.add_argument(
@@ -48,13 +59,7 @@ def add_arguments(parser) -> None:
     )
     parser.add_argument("--degree", type=int, default=2, help="SINDy polynomial degree (default 2)")
     parser.add_argument("--threshold", type=float, default=None, help="SINDy STLSQ threshold (default pysindy's)")
-    parser.add_argument(
-        "--methods",
-        nargs="+",
-        default=None,
-        choices=["analytic", "diffrax", "euler"],
-        help="solution methods in the report (default: analytic for affine models, else diffrax)",
-    )
+    add_methods_option(parser)
     parser.add_argument(
         "--out", default=None, metavar="FIT.nc", help="save the fit; with several models, FIT-<model>.nc each"
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fittest.commands.fit import add_methods_option
+
 HELP = "render an HTML + Markdown report for saved fits and the data they were fitted to"
 
 
@@ -9,13 +11,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("fits", nargs="+", metavar="FIT.nc", help="fits saved by 'fittest fit --out'")
     parser.add_argument("--data", required=True, metavar="FILE.nc", help="the trajectories the fits were made on")
     parser.add_argument("--out", required=True, metavar="DIR", help="the report folder (created if missing)")
-    parser.add_argument(
-        "--methods",
-        nargs="+",
-        default=None,
-        choices=["analytic", "diffrax", "euler"],
-        help="solution methods (default: analytic for affine models, else diffrax)",
-    )
+    add_methods_option(parser)
     parser.add_argument(
         "--holdout",
         type=float,
