@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from fittest.commands.train import _number
+from fittest.commands.train import number
 
 HELP = "train a small ensemble, find surviving circles, fit linear and Lasso ODEs, write an HTML report"
 
@@ -17,10 +17,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out", default="fittest-demo", help="output folder, created in an existing parent [%(default)s]"
     )
-    parser.add_argument("--p", type=_number, default=59, help="modulus [%(default)s]")
-    parser.add_argument("--d", type=_number, default=128, help="embedding dimension [%(default)s]")
-    parser.add_argument("--runs", type=_number, default=4, help="ensemble size [%(default)s]")
-    parser.add_argument("--steps", type=_number, default=3000, help="optimizer steps per run [%(default)s]")
+    parser.add_argument("--p", type=number, default=59, help="modulus [%(default)s]")
+    parser.add_argument("--d", type=number, default=128, help="embedding dimension [%(default)s]")
+    parser.add_argument("--runs", type=number, default=4, help="ensemble size [%(default)s]")
+    parser.add_argument("--steps", type=number, default=3000, help="optimizer steps per run [%(default)s]")
     parser.add_argument("--device", default="auto", help="cpu, cuda, or auto [%(default)s]")
 
 

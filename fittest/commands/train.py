@@ -63,7 +63,8 @@ _HELP = {
 }
 
 
-def _number(text: str):
+def number(text: str):
+    """An option's text as an int, else a float, else unchanged, so that the config's check names the field."""
     for kind in (int, float):
         try:
             return kind(text)
@@ -83,7 +84,7 @@ def _mapping(items: list[str]):
         key, sep, value = item.partition("=")
         if not sep:
             return items  # TrainConfig refuses it with the field's name
-        out[_number(key)] = _number(value)
+        out[number(key)] = number(value)
     return out
 
 
@@ -142,9 +143,9 @@ def config_from_args(args: argparse.Namespace):
         if value is None:
             continue
         if name in _SCALARS:
-            value = _number(value)
+            value = number(value)
         elif name in _LISTS:
-            value = [_number(v) for v in value]
+            value = [number(v) for v in value]
             value = value[0] if name in ("lr", "weight_decay") and len(value) == 1 else tuple(value)
         elif name in _MAPS:
             value = _mapping(value)
