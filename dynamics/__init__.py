@@ -4,27 +4,81 @@
 >>> fitted = dynamics.fit(runs, model="linear", t_range=(0, 1000))   # one ODE per run
 >>> fitted.A, fitted.b, fitted.r2_derivative
 >>> fitted.simulate(method="analytic")
->>> fitted.compare(runs).r2_trajectory
->>> fitted.report("report/")
+>>> dynamics.compare(fitted, runs).r2_trajectory.sel(solution="analytic")
+>>> dynamics.write_report([fitted], "report/", data=runs)
+
+The names below are loaded on first use (PEP 562), so that ``import dynamics.catalog`` (the models, their
+options and the method names, for a command line's ``--help``) does not import xarray, scipy or jax.
 """
 
-from dynamics.compare import compare
-from dynamics.derivatives import differentiate
-from dynamics.fitted import FittedODE, load
-from dynamics.fitters import MODELS, FitResult
-from dynamics.fitting import fit
-from dynamics.report import write_report
-from dynamics.trajectories import Trajectories, as_trajectories
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dynamics.catalog import DERIVATIVES, MODEL_SPECS, SOLUTIONS, ModelSpec, Option
+    from dynamics.comparison import compare
+    from dynamics.derivatives import differentiate
+    from dynamics.fitted import FittedODE, load
+    from dynamics.fitters import MODELS, FitResult
+    from dynamics.fitting import fit, refit
+    from dynamics.report import write_report
+    from dynamics.trajectories import Trajectories, as_trajectories
+
+# public name -> the module that defines it
+_HOMES = {
+    "DERIVATIVES": "dynamics.catalog",
+    "MODEL_SPECS": "dynamics.catalog",
+    "ModelSpec": "dynamics.catalog",
+    "Option": "dynamics.catalog",
+    "SOLUTIONS": "dynamics.catalog",
+    "compare": "dynamics.comparison",
+    "differentiate": "dynamics.derivatives",
+    "FittedODE": "dynamics.fitted",
+    "load": "dynamics.fitted",
+    "MODELS": "dynamics.fitters",
+    "FitResult": "dynamics.fitters",
+    "fit": "dynamics.fitting",
+    "refit": "dynamics.fitting",
+    "write_report": "dynamics.report",
+    "Trajectories": "dynamics.trajectories",
+    "as_trajectories": "dynamics.trajectories",
+}
 
 __all__ = [
+    "DERIVATIVES",
     "MODELS",
+    "MODEL_SPECS",
+    "SOLUTIONS",
     "FitResult",
     "FittedODE",
+    "ModelSpec",
+    "Option",
     "Trajectories",
     "as_trajectories",
     "compare",
     "differentiate",
     "fit",
     "load",
+    "refit",
     "write_report",
 ]
+
+
+def __getattr__(name: str):
+    """Import the module that defines ``name`` and keep the name here, so the next access is a plain lookup.
+
+    Raises:
+        AttributeError: ``name`` is not a public name of ``dynamics`` (nor a submodule already imported).
+    """
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

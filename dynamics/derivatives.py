@@ -10,10 +10,9 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from dynamics.catalog import DEFAULT_DERIVATIVE, DERIVATIVES
 from dynamics.trajectories import Trajectories
 from fittest.errors import InputError
-
-METHODS = ("forward", "central", "savgol")
 
 
 def derivative_name(method) -> str:
@@ -25,7 +24,9 @@ def derivative_name(method) -> str:
     return type(method).__name__
 
 
-def differentiate(traj: Trajectories, method="forward", *, window: int = 7, polyorder: int = 3):
+def differentiate(
+    traj: Trajectories, method=DEFAULT_DERIVATIVE, *, window: int = 7, polyorder: int = 3
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Derivatives of every sample's trajectory.
 
     Arguments:
@@ -66,7 +67,7 @@ def differentiate(traj: Trajectories, method="forward", *, window: int = 7, poly
             dxdt, index = _savgol(x, t, window=window, polyorder=polyorder)
         else:
             raise InputError(
-                f"unknown derivative {method!r}: use one of {METHODS}, a pysindy differentiation object, or a "
+                f"unknown derivative {method!r}: use one of {DERIVATIVES}, a pysindy differentiation object, or a "
                 "DataArray of known derivatives"
             )
     elif isinstance(method, xr.DataArray):
@@ -85,7 +86,7 @@ def differentiate(traj: Trajectories, method="forward", *, window: int = 7, poly
         index, dxdt = index[keep], dxdt[:, keep]
     else:
         raise InputError(
-            f"derivative must be one of {METHODS}, a pysindy differentiation object, or a DataArray, "
+            f"derivative must be one of {DERIVATIVES}, a pysindy differentiation object, or a DataArray, "
             f"got {type(method).__name__}"
         )
     if not np.all(np.isfinite(dxdt)):

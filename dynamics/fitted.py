@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
 from datetime import datetime, timezone
 
 import numpy as np
@@ -16,10 +15,11 @@ import xarray as xr
 
 from dynamics import library as lib
 from dynamics import solve as solvers
+from dynamics.catalog import DEFAULT_SOLUTION, SOLUTIONS
+from dynamics.trajectories import Trajectories
 from fittest.errors import InputError
 
 SCHEMA = "fittest.fit/1"
-METHODS = ("analytic", "diffrax", "euler")
 
 
 def _is_json(value) -> bool:
@@ -35,18 +35,20 @@ def _json_safe(options: dict) -> dict:
     return {key: value if _is_json(value) else repr(value) for key, value in options.items()}
 
 
-def _replayable(fit_kwargs: dict) -> dict:
+def _replayable(fit_options: dict) -> dict:
     """The ``fit`` arguments that can be stored as JSON and replayed (for the forecast score after loading).
 
     Objects (a pysindy library, known derivatives) cannot: they are left out and ``replayable`` is False.
     """
-    out = {key: value for key, value in fit_kwargs.items() if _is_json(value)}
-    if len(out) < len(fit_kwargs):
+    out = {key: value for key, value in fit_options.items() if _is_json(value)}
+    if len(out) < len(fit_options):
         out["replayable"] = False
     return out
 
 
-def evaluate_rhs(library: lib.Library, coefficients: np.ndarray | None, models: list | None, x: np.ndarray):
+def evaluate_rhs(
+    library: lib.Library, coefficients: np.ndarray | None, models: list | None, x: np.ndarray
+) -> np.ndarray:
     """The right-hand side ``f(x)`` of ``S`` fitted ODEs.
 
     Arguments:
@@ -79,11 +81,30 @@ class FittedODE:
         t: the fitted window's time grid, the default solution times.
     """
 
-    def __init__(self, dataset: xr.Dataset, *, models: list | None = None, trajectories=None, fit_kwargs=None):
+    def __init__(
+        self,
+        dataset: xr.Dataset,
+        *,
+        models: list | None = None,
+        trajectories: Trajectories | None = None,
+        fit_options: dict | None = None,
+    ):
+        """Wrap a fit's Dataset.
+
+        Arguments:
+            dataset: what :func:`build_dataset` makes (or :func:`load` reads).
+            models: per-sample pysindy models, for terms that are not monomials.
+            trajectories: the fitted trajectories, when the fit was made in this session.
+            fit_options: the arguments of :func:`dynamics.fit` that made it; from a file, the JSON-safe ones
+                with ``"replayable": False`` when some could not be stored.
+        """
         self._ds = dataset
         self._models = models
         self._trajectories = trajectories
-        self._fit_kwargs = fit_kwargs
+        stored = dict(fit_options or {})
+        # a file that could not hold an object option (a pysindy library) says so; a fit in this session has them all
+        self._replayable = bool(stored.pop("replayable", True)) and bool(stored)
+        self._fit_options = stored
         names = [str(v) for v in dataset["term"].values]
         powers = dataset["powers"].values if "powers" in dataset else None
         self.library = lib.Library(tuple(names), powers, dataset["mask"].values.astype(bool))
@@ -108,6 +129,43 @@ class FittedODE:
     @property
     def pooled(self) -> bool:
         return bool(self._ds.attrs["pooled"])
+
+    @property
+    def variable(self) -> str | None:
+        """The fitted Dataset variable; None when the fit was given a DataArray without a name."""
+        return self._ds.attrs.get("variable") or None
+
+    @property
+    def t_range(self) -> tuple[float, float] | None:
+        """The ``t_range`` the fit was given; None for the whole time axis."""
+        text = self._ds.attrs.get("t_range")
+        value = json.loads(text) if text else None
+        return tuple(value) if value else None
+
+    @property
+    def derivative(self) -> str:
+        """The derivative method's label (``"forward"``, ``"given"`` for known derivatives, a class name, ...)."""
+        return self._ds.attrs.get("derivative", "")
+
+    @property
+    def trajectories(self) -> Trajectories | None:
+        """The trajectories the fit was made on; None when it was loaded from a file."""
+        return self._trajectories
+
+    @property
+    def fit_options(self) -> dict:
+        """The arguments of :func:`dynamics.fit` that made this fit (``model``, ``variable``, ``time``,
+        ``component``, ``t_range``, ``derivative``, ``pool`` and the model's options), a fresh copy.
+
+        After :func:`load` it holds only what a file can store; see :attr:`replayable`.
+        """
+        return dict(self._fit_options)
+
+    @property
+    def replayable(self) -> bool:
+        """True when :attr:`fit_options` holds every argument of the fit, so :func:`dynamics.refit` can
+        repeat it; False for a loaded fit whose options held objects (a pysindy library) or were not stored."""
+        return self._replayable
 
     @property
     def coefficients(self) -> xr.DataArray:
@@ -290,7 +348,7 @@ class FittedODE:
         x0=None,
         t=None,
         *,
-        method: str = "analytic",
+        method: str = DEFAULT_SOLUTION,
         form: str = "augmented",
         eps: float = 1e-8,
         solver: str = "tsit5",
@@ -319,8 +377,8 @@ class FittedODE:
             InputError: an unknown method, ``"analytic"`` for a non-affine model, ``"diffrax"`` for terms that are
                 not monomials, an unknown ``form`` or ``solver``, non-positive tolerances, bad ``x0`` or ``t``.
         """
-        if method not in METHODS:
-            raise InputError(f"unknown method {method!r}: use one of {METHODS}")
+        if method not in SOLUTIONS:
+            raise InputError(f"unknown method {method!r}: use one of {SOLUTIONS}")
         states = self.x0 if x0 is None else self._states(x0, "x0")
         states = self._broadcast(states)
         sample_shape = states.shape[:-1]
@@ -367,7 +425,7 @@ class FittedODE:
             values.reshape(sample_shape + values.shape[1:]),
             dims=sample_dims + (self.time, self.component),
             coords=coords,
-            name=self._ds.attrs.get("variable") or "x",
+            name=self.variable or "x",
             attrs={"method": method, "model": self.model},
         )
         return out.assign_coords(diverged=(sample_dims, diverged.reshape(sample_shape)))
@@ -379,19 +437,6 @@ class FittedODE:
         values = values.reshape((-1,) + core)
         # states are ordered (fit samples..., extra dims...): each fit sample repeats over the extra dims
         return np.repeat(values, n // values.shape[0], axis=0)
-
-    # ----------------------------------------------------------------- comparison and report
-    def compare(self, data=None, *, methods: Sequence[str] | None = None, holdout: float = 0.25, **options):
-        """Observed trajectories against each solution; see :func:`dynamics.compare.compare`."""
-        from dynamics.compare import compare
-
-        return compare(self, data, methods=methods, holdout=holdout, **options)
-
-    def report(self, path: str | os.PathLike, data=None, **options):
-        """Write an HTML and Markdown report; see :func:`dynamics.report.write_report`."""
-        from dynamics.report import write_report
-
-        return write_report([self], path, data=data, **options)
 
     # ----------------------------------------------------------------- persistence
     def to_dataset(self) -> xr.Dataset:
@@ -416,8 +461,21 @@ class FittedODE:
         return f"FittedODE(model={self.model!r}, sizes={sizes}, options={self.options})"
 
 
-def build_dataset(*, result, traj, r2, model, derivative, pooled, fit_kwargs) -> xr.Dataset:
-    """The Dataset behind a :class:`FittedODE`, from a fitter's result and the trajectories it saw."""
+def build_dataset(*, result, traj, r2, model, derivative, pooled, fit_options) -> xr.Dataset:
+    """The Dataset behind a :class:`FittedODE`, from a fitter's result and the trajectories it saw.
+
+    Arguments:
+        result: the fitter's :class:`~dynamics.fitters.FitResult`.
+        traj: the fitted trajectories.
+        r2: R² of the fitted right-hand side per sample and target, shape ``(S, C)``.
+        model: the model's name.
+        derivative: the derivative method's label.
+        pooled: whether one ODE was fitted to all samples.
+        fit_options: the arguments of :func:`dynamics.fit`; the JSON-safe ones are stored for a refit.
+
+    Returns:
+        The Dataset that :meth:`FittedODE.to_dataset` returns and :meth:`FittedODE.save` writes.
+    """
     from fittest import __version__
 
     names = list(result.library.names)
@@ -454,7 +512,7 @@ def build_dataset(*, result, traj, r2, model, derivative, pooled, fit_kwargs) ->
         "component": traj.component,
         "t_range": json.dumps(traj.t_range),
         "pooled": int(pooled),
-        "fit_kwargs": json.dumps(_replayable(fit_kwargs)),
+        "fit_kwargs": json.dumps(_replayable(fit_options)),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "versions": json.dumps({"fittest": __version__, "numpy": np.__version__, "xarray": xr.__version__}),
     }
@@ -482,4 +540,4 @@ def load(path: str | os.PathLike) -> FittedODE:
         raise InputError(
             f"{os.fspath(path)!r} is not a saved fit (schema {ds.attrs.get('schema')!r}, expected {SCHEMA!r})"
         )
-    return FittedODE(ds, fit_kwargs=json.loads(ds.attrs.get("fit_kwargs", "{}")))
+    return FittedODE(ds, fit_options=json.loads(ds.attrs.get("fit_kwargs", "{}")))

@@ -16,7 +16,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dynamics import library as lib
+from dynamics.catalog import MODEL_SPECS
 from fittest.errors import InputError
+
+# the options' defaults and choices are declared once, in dynamics.catalog
+_LINEAR, _LASSO, _LOTKA_VOLTERRA, _SINDY = (
+    MODEL_SPECS[name].defaults for name in ("linear", "lasso", "lotka_volterra", "sindy")
+)
 
 
 @dataclass
@@ -83,7 +89,9 @@ def _masked_lstsq(library: lib.Library, x: np.ndarray, dxdt: np.ndarray, *, rcon
     return coefficients, rank
 
 
-def fit_linear(x, dxdt, *, names: Sequence[str], t=None, pooled: bool = False, rcond: float | None = None):
+def fit_linear(
+    x, dxdt, *, names: Sequence[str], t=None, pooled: bool = False, rcond: float | None = _LINEAR["rcond"]
+) -> FitResult:
     """``dx/dt = A x + b`` by ordinary least squares (a direct SVD solve, no iterations).
 
     Options:
@@ -104,11 +112,11 @@ def fit_lasso(
     names: Sequence[str],
     t=None,
     pooled: bool = False,
-    alpha: float = 0.01,
-    solver: str = "lars",
-    max_iter: int = 10_000,
-    tol: float = 1e-6,
-):
+    alpha: float = _LASSO["alpha"],
+    solver: str = _LASSO["solver"],
+    max_iter: int = _LASSO["max_iter"],
+    tol: float = _LASSO["tol"],
+) -> FitResult:
     """``dx/dt = A x + b`` with an L1 penalty ``alpha`` on ``A`` (``b`` is not penalised).
 
     Options:
@@ -133,7 +141,7 @@ def fit_lasso(
         raise InputError(f"alpha must be a positive number, got {alpha!r}") from None
     if not np.isfinite(alpha) or alpha <= 0:
         raise InputError(f"alpha must be a positive number, got {alpha!r}: for no penalty use model='linear'")
-    if solver not in ("lars", "cd"):
+    if solver not in MODEL_SPECS["lasso"].option("solver").choices:
         raise InputError(f"unknown Lasso solver {solver!r}: use 'lars' (exact) or 'cd' (coordinate descent)")
     if pooled:
         x, dxdt = _pool(x), _pool(dxdt)
@@ -161,7 +169,9 @@ def fit_lasso(
     )
 
 
-def fit_lotka_volterra(x, dxdt, *, names: Sequence[str], t=None, pooled: bool = False, form: str = "glv"):
+def fit_lotka_volterra(
+    x, dxdt, *, names: Sequence[str], t=None, pooled: bool = False, form: str = _LOTKA_VOLTERRA["form"]
+) -> FitResult:
     """Lotka-Volterra by least squares.
 
     Options:
@@ -191,11 +201,11 @@ def fit_sindy(
     names: Sequence[str],
     t=None,
     pooled: bool = False,
-    degree: int = 2,
-    threshold: float | None = None,
-    feature_library=None,
-    optimizer=None,
-):
+    degree: int = _SINDY["degree"],
+    threshold: float | None = _SINDY["threshold"],
+    feature_library=_SINDY["feature_library"],
+    optimizer=_SINDY["optimizer"],
+) -> FitResult:
     """A real :class:`pysindy.SINDy` fit per sample (or one on all samples' trajectories when pooled).
 
     The derivatives are the ones computed by ``fit``'s ``derivative`` method and are passed to pysindy as
@@ -271,4 +281,5 @@ MODELS: dict[str, Callable[..., FitResult]] = {
     "lotka_volterra": fit_lotka_volterra,
     "sindy": fit_sindy,
 }
-"""The registered models: name -> fitting function. Add a model by adding an entry."""
+"""The registered models: name -> fitting function. Add a model by adding an entry here and its
+:class:`~dynamics.catalog.ModelSpec` (options, defaults, help) to :data:`dynamics.catalog.MODEL_SPECS`."""

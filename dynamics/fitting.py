@@ -1,4 +1,6 @@
-"""`dynamics.fit`: trajectories in xarray -> derivatives -> a registered model's fit -> :class:`FittedODE`."""
+"""`dynamics.fit`: trajectories in xarray -> derivatives -> a registered model's fit -> :class:`FittedODE`;
+:func:`refit` repeats a fit on other data or another window (the out-of-sample forecast of
+:func:`dynamics.compare`)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import numpy as np
 import xarray as xr
 
 from dynamics import library as lib
+from dynamics.catalog import DEFAULT_DERIVATIVE, DEFAULT_MODEL
 from dynamics.derivatives import derivative_name, differentiate
 from dynamics.fitted import FittedODE, build_dataset, evaluate_rhs
 from dynamics.fitters import MODELS
@@ -18,13 +21,13 @@ from fittest.errors import InputError
 
 def fit(
     data: xr.Dataset | xr.DataArray,
-    model: str = "linear",
+    model: str = DEFAULT_MODEL,
     *,
     variable: Hashable | None = None,
     time: str = "step",
     component: str = "frequency",
     t_range: Sequence[float] | None = None,
-    derivative="forward",
+    derivative=DEFAULT_DERIVATIVE,
     pool: bool = False,
     **model_options,
 ) -> FittedODE:
@@ -71,7 +74,7 @@ def fit(
         scores = r2(dxdt.reshape(1, -1, x.shape[2]), predicted.reshape(1, -1, x.shape[2]), axis=1)
     else:
         scores = r2(dxdt, predicted, axis=1)
-    fit_kwargs = {
+    fit_options = {
         "model": model,
         "variable": traj.variable,
         "time": time,
@@ -88,9 +91,43 @@ def fit(
         model=model,
         derivative=derivative_name(derivative),
         pooled=bool(pool),
-        fit_kwargs=fit_kwargs,
+        fit_options=fit_options,
     )
-    return FittedODE(dataset, models=result.models, trajectories=traj, fit_kwargs=fit_kwargs)
+    return FittedODE(dataset, models=result.models, trajectories=traj, fit_options=fit_options)
+
+
+def refit(
+    fitted: FittedODE,
+    data: xr.Dataset | xr.DataArray,
+    *,
+    t_range: Sequence[float] | None = None,
+) -> FittedODE:
+    """Fit ``fitted``'s model again, with all of its options, to ``data`` over ``t_range``.
+
+    Arguments:
+        fitted: the fit to repeat; its :attr:`~dynamics.FittedODE.fit_options` say how.
+        data: the trajectories, read with the fit's time and component dimensions (and its variable when a
+            Dataset).
+        t_range: ``(start, stop)`` of the new window, inclusive; the fit's own window when None.
+
+    Returns:
+        The new :class:`FittedODE`.
+
+    Raises:
+        InputError: the fit does not know all its options (loaded from a file that could not store an object
+            option such as a pysindy library, see :attr:`~dynamics.FittedODE.replayable`), or :func:`fit`'s errors.
+    """
+    if not fitted.replayable:
+        raise InputError(
+            "this fit's options could not be recorded in its file (objects such as a pysindy library): "
+            "fit again with dynamics.fit"
+        )
+    options = fitted.fit_options
+    if t_range is not None:
+        options["t_range"] = t_range
+    if not isinstance(data, xr.Dataset):
+        options.pop("variable", None)  # a DataArray is the data itself: the name would only be checked against its own
+    return fit(data, **options)
 
 
 def _predict(result, x: np.ndarray, pooled: bool) -> np.ndarray:

@@ -1,17 +1,53 @@
-"""Scores of a prediction against observations: R² along chosen axes."""
+"""Scores of a prediction against observations: R² and RMSE along chosen axes, the one copy of each."""
 
 from __future__ import annotations
 
 import numpy as np
 
 
-def r2(observed: np.ndarray, predicted: np.ndarray, *, axis) -> np.ndarray:
+def r2(observed: np.ndarray, predicted: np.ndarray, *, axis, mean_axis=None) -> np.ndarray:
     """The coefficient of determination ``1 - SS_res / SS_tot`` along ``axis``.
 
     NaN in ``predicted`` (a diverged solution) gives NaN; a constant observation gives NaN too, since any
     prediction explains none of its zero variance.
+
+    Arguments:
+        observed: the observations.
+        predicted: the predictions, the same shape.
+        axis: the axis or axes summed over; several are summed one after the other, in the order given.
+        mean_axis: the axis or axes of the observed mean in ``SS_tot``; ``axis`` by default. With
+            ``axis=(time, component)`` and ``mean_axis=time``, every component is centred on its own mean and
+            the sums pool the components (scikit-learn's ``multioutput="variance_weighted"``).
+
+    Returns:
+        The R², with the summed axes removed.
     """
-    residual = ((observed - predicted) ** 2).sum(axis=axis)
-    total = ((observed - observed.mean(axis=axis, keepdims=True)) ** 2).sum(axis=axis)
+    residual = _sum((observed - predicted) ** 2, axis)
+    centre = observed.mean(axis=axis if mean_axis is None else mean_axis, keepdims=True)
+    total = _sum((observed - centre) ** 2, axis)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(total > 0, 1.0 - residual / np.where(total > 0, total, 1.0), np.nan)
+
+
+def _sum(values: np.ndarray, axis) -> np.ndarray:
+    """``values`` summed over each of ``axis`` in turn: a fixed order keeps pooled scores equal to the last bit
+    to sums of the per-axis sums (a sample's R² and its components' sums of squares)."""
+    if not isinstance(axis, tuple):
+        return values.sum(axis=axis)
+    for one in axis:
+        values = values.sum(axis=one, keepdims=True)
+    return values.squeeze(axis=axis)
+
+
+def rmse(observed: np.ndarray, predicted: np.ndarray, *, axis) -> np.ndarray:
+    """The root-mean-square error along ``axis``; NaN in ``predicted`` gives NaN.
+
+    Arguments:
+        observed: the observations.
+        predicted: the predictions, the same shape.
+        axis: the axis or axes averaged over.
+
+    Returns:
+        The RMSE, with those axes removed.
+    """
+    return np.sqrt(((observed - predicted) ** 2).mean(axis=axis))

@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from dynamics.comparison import OBSERVED, SOLUTION, compare
+from dynamics.fitted import FittedODE
 from fittest.atomic import output_folder, write_atomic
 from fittest.errors import InputError
 
@@ -53,7 +55,7 @@ def _pick(da: xr.DataArray, sample: dict) -> xr.DataArray:
 def figure_trajectories(fits, comparisons, sample: dict, *, component: str, time: str) -> bytes:
     """Every component of one sample: observed (black) and each model's solution."""
     plt = _pyplot()
-    observed = _pick(comparisons[0]["trajectory"].sel({"method": "observed"}), sample)
+    observed = _pick(comparisons[0]["trajectory"].sel({SOLUTION: OBSERVED}), sample)
     components = observed[component].values
     n = components.size
     columns = min(n, 6)
@@ -71,8 +73,8 @@ def figure_trajectories(fits, comparisons, sample: dict, *, component: str, time
         ax.plot(t, observed.isel({component: index}).values, color="black", lw=2.2, alpha=0.55, label="observed")
         line = 0
         for fit, comparison in zip(fits, comparisons, strict=True):
-            for method in comparison["method"].values[1:]:
-                solved = _pick(comparison["trajectory"].sel({"method": method}), sample).isel({component: index})
+            for method in comparison[SOLUTION].values[1:]:
+                solved = _pick(comparison["trajectory"].sel({SOLUTION: method}), sample).isel({component: index})
                 ax.plot(
                     t, solved.values, lw=1.1, ls="--", color=colors[line % len(colors)], label=_label(fit, str(method))
                 )
@@ -141,8 +143,8 @@ def figure_r2(fits, comparisons, *, component: str) -> bytes:
     series = []
     for fit, comparison in zip(fits, comparisons, strict=True):
         series.append((f"{fit.model}: dx/dt", comparison["r2_derivative"]))
-        for method in comparison["method"].values[1:]:
-            series.append((f"{fit.model}: x(t), {method}", comparison["r2_trajectory"].sel({"method": method})))
+        for method in comparison[SOLUTION].values[1:]:
+            series.append((f"{fit.model}: x(t), {method}", comparison["r2_trajectory"].sel({SOLUTION: method})))
     components = comparisons[0][component].values
     width = 0.8 / len(series)
     lowest = 1.0
@@ -214,7 +216,7 @@ def summary_rows(fit, comparison: xr.Dataset) -> list[tuple[str, str]]:
     rows = [
         ("model", fit.model),
         ("options", ", ".join(f"{k}={v}" for k, v in fit.options.items()) or "-"),
-        ("derivative", fit._ds.attrs.get("derivative", "")),
+        ("derivative", fit.derivative),
         ("samples", f"{n_samples}" + (" (one pooled ODE)" if fit.pooled else " (one ODE each)")),
         ("components", str(fit.coefficients.sizes["target"])),
         ("terms per equation", str(int(fit.library.mask.sum(axis=1).max()))),
@@ -229,8 +231,8 @@ def summary_rows(fit, comparison: xr.Dataset) -> list[tuple[str, str]]:
             _stats(fit.r2_derivative.mean("target")),
         ),
     ]
-    for method in comparison["method"].values[1:]:
-        chosen = comparison.sel({"method": method})
+    for method in comparison[SOLUTION].values[1:]:
+        chosen = comparison.sel({SOLUTION: method})
         rows.append((f"R² of x(t), {method}", _stats(chosen["r2_trajectory"])))
         rows.append((f"R² of x(t) per sample, {method}", _stats(chosen["r2_trajectory_sample"])))
         if "r2_forecast" in comparison:
@@ -292,7 +294,7 @@ def _html(title: str, tables, figures: dict[str, bytes]) -> str:
 
 
 def write_report(
-    fits: Sequence,
+    fits: Sequence[FittedODE],
     path: str | os.PathLike,
     *,
     data=None,
@@ -309,7 +311,7 @@ def write_report(
         path: the report folder; created if missing (its parent must exist).
         data: the trajectories; the fitted data when omitted and the fits were made in this session.
         sample: which sample's trajectories and coefficients to draw, as ``{dim: index}``; the first by default.
-        methods: solution methods for every fit (see :func:`dynamics.compare.compare`).
+        methods: solution methods for every fit (see :func:`dynamics.compare`).
         holdout: the fraction held out for the out-of-sample score.
         title: the page title.
         **options: passed to :meth:`FittedODE.simulate`.
@@ -327,7 +329,7 @@ def write_report(
     if len({(f.time, f.component) for f in fits}) != 1:
         raise InputError("the fits in one report must use the same time and component dimensions")
     folder = output_folder(path, create=False)
-    comparisons = [fit.compare(data, methods=methods, holdout=holdout, **options) for fit in fits]
+    comparisons = [compare(fit, data, methods=methods, holdout=holdout, **options) for fit in fits]
     output_folder(output_folder(folder) / "figures")
     sample_dims = [d for d in comparisons[0]["r2_derivative"].dims if d != fits[0].component]
     sample = {d: 0 for d in sample_dims} | dict(sample or {})

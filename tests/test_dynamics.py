@@ -222,15 +222,15 @@ def test_rhs_accepts_dataarray_and_numpy(linear_fit, system):
 
 def test_compare_scores(linear_fit, system):
     data = system[0]
-    result = linear_fit.compare(data, methods=["analytic", "euler"])
-    assert list(result["method"].values) == ["observed", "analytic", "euler"]
-    assert result["trajectory"].dims == ("method", "run", "step", "frequency")
-    assert result["r2_trajectory"].dims == ("method", "run", "frequency")
-    analytic = result.sel({"method": "analytic"})
+    result = dynamics.compare(linear_fit, data, methods=["analytic", "euler"])
+    assert list(result["solution"].values) == ["observed", "analytic", "euler"]
+    assert result["trajectory"].dims == ("solution", "run", "step", "frequency")
+    assert result["r2_trajectory"].dims == ("solution", "run", "frequency")
+    analytic = result.sel(solution="analytic")
     np.testing.assert_allclose(analytic["r2_trajectory"].values, 1.0, atol=1e-10)
     np.testing.assert_allclose(analytic["r2_forecast"].values, 1.0, atol=1e-6)
-    assert result["r2_trajectory"].sel({"method": "euler"}).min() < 0.999  # a coarse rollout of a continuous ODE
-    assert np.isnan(result["r2_trajectory"].sel({"method": "observed"})).all()
+    assert result["r2_trajectory"].sel(solution="euler").min() < 0.999  # a coarse rollout of a continuous ODE
+    assert np.isnan(result["r2_trajectory"].sel(solution="observed")).all()
 
 
 @pytest.mark.parametrize(
@@ -257,9 +257,9 @@ def test_bad_input_is_named(system, change, kwargs, message):
 
 def test_compare_needs_the_fits_sample_dimension(linear_fit, system):
     with pytest.raises(InputError, match="one ODE per run but the data lack run"):
-        linear_fit.compare(system[0].isel(run=0))
+        dynamics.compare(linear_fit, system[0].isel(run=0))
     with pytest.raises(InputError, match="the data have 4 frequency components but the fit was made on 12"):
-        linear_fit.compare(system[0].isel(frequency=slice(0, 4)))
+        dynamics.compare(linear_fit, system[0].isel(frequency=slice(0, 4)))
 
 
 def test_bad_simulate_arguments(linear_fit):

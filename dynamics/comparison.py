@@ -4,49 +4,55 @@ In-sample R² on derivatives flatters models with many terms (the paper notes th
 reaches R² near 1 and still goes unstable when solved). Two scores guard against that here: R² of the
 *solved trajectory* against the data, and an out-of-sample forecast: refit on the first part of the window,
 solve over the whole window, and score only the held-out end.
+
+The result's solutions lie along a ``solution`` dimension (``"observed"`` first, then each solution method), so
+``result.sel(solution="analytic")`` picks one.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 
 import numpy as np
 import xarray as xr
 
-from dynamics.derivatives import METHODS as DERIVATIVES
+from dynamics import metrics
+from dynamics.catalog import DERIVATIVES, SOLUTIONS
 from dynamics.derivatives import differentiate
-from dynamics.fitted import METHODS
-from dynamics.fitting import fit
-from dynamics.metrics import r2
-from dynamics.trajectories import as_trajectories
+from dynamics.fitted import FittedODE
+from dynamics.fitting import refit
+from dynamics.trajectories import Trajectories, as_trajectories
 from fittest.errors import InputError
 
 OBSERVED = "observed"
+SOLUTION = "solution"  # the result's dimension of solutions: not "method", which Dataset.sel takes as its own option
 
 
 def _scores(observed: xr.DataArray, solved: xr.DataArray, time: str, component: str) -> dict[str, xr.DataArray]:
-    residual = ((observed - solved) ** 2).sum(time, skipna=False)
-    total = ((observed - observed.mean(time)) ** 2).sum(time)
-    n = observed.sizes[time]
+    """R² and RMSE along ``time`` per component, and R² of each sample with its components pooled."""
+
+    def score(function, core, **axes):
+        return xr.apply_ufunc(function, observed, solved, input_core_dims=[core, core], kwargs=axes)
+
     return {
-        "r2": (1 - residual / total.where(total > 0)),
-        "rmse": np.sqrt(residual / n),
-        "r2_sample": 1 - residual.sum(component, skipna=False) / total.sum(component).where(lambda v: v > 0),
+        "r2": score(metrics.r2, [time], axis=-1),
+        "rmse": score(metrics.rmse, [time], axis=-1),
+        # each component centred on its own mean, as in the per-component R²
+        "r2_sample": score(metrics.r2, [time, component], axis=(-2, -1), mean_axis=-2),
     }
 
 
 def _stack(per_method: dict[str, xr.DataArray], methods: Sequence[str]) -> xr.DataArray:
-    """One variable on the ``method`` dimension, NaN for the observed entry."""
+    """One variable on the ``solution`` dimension, NaN for the observed entry."""
     first = next(iter(per_method.values()))
     filled = [per_method.get(m, xr.full_like(first, np.nan, dtype=np.float64)) for m in methods]
-    return xr.concat(filled, dim=xr.DataArray(list(methods), dims="method", name="method"))
+    return xr.concat(filled, dim=xr.DataArray(list(methods), dims=SOLUTION, name=SOLUTION))
 
 
 def compare(
-    fitted,
-    data=None,
+    fitted: FittedODE,
+    data: xr.Dataset | xr.DataArray | None = None,
     *,
     methods: Sequence[str] | None = None,
     holdout: float = 0.25,
@@ -64,14 +70,13 @@ def compare(
         **options: passed to :meth:`FittedODE.simulate` (``form``, ``solver``, ``rtol``, ...).
 
     Returns:
-        A Dataset with ``trajectory`` (``method``, samples..., time, component), where ``method`` holds
+        A Dataset with ``trajectory`` (``solution``, samples..., time, component), where ``solution`` holds
         ``"observed"`` and each method; per method ``r2_trajectory`` and ``rmse`` (samples..., component),
         ``r2_trajectory_sample`` (samples..., all components together), ``diverged`` (samples...), the
         out-of-sample ``r2_forecast``, ``rmse_forecast``, ``nrmse_forecast`` (RMSE over the component's range
         in the window) and ``r2_forecast_sample``; and ``r2_derivative``
         (samples..., component) of the fitted right-hand side on these data. Scores of ``"observed"`` are NaN.
-        Select a method with ``result.sel({"method": "analytic"})``: ``.sel(method=...)`` is taken by
-        xarray's own ``method`` argument (inexact matching) and would silently select nothing.
+        Select a method with ``result.sel(solution="analytic")``.
 
     Raises:
         InputError: no data and none remembered, data without the fit's sample dimensions or with another
@@ -81,23 +86,21 @@ def compare(
         methods = ["analytic"] if fitted.is_affine else ["diffrax"]
     methods = [methods] if isinstance(methods, str) else list(methods)
     for method in methods:
-        if method not in METHODS:
-            raise InputError(f"unknown method {method!r}: use some of {METHODS}")
+        if method not in SOLUTIONS:
+            raise InputError(f"unknown method {method!r}: use some of {SOLUTIONS}")
     if not 0 <= holdout < 1:
         raise InputError(f"holdout must be a fraction in [0, 1), got {holdout!r}")
     if data is None:
-        if fitted._trajectories is None:
+        if fitted.trajectories is None:
             raise InputError("this fit was loaded from a file: pass the data it was fitted to")
-        traj = fitted._trajectories
+        traj = fitted.trajectories
     else:
-        attrs = fitted._ds.attrs
-        t_range = _t_range(attrs.get("t_range"))
         traj = as_trajectories(
             data,
-            variable=(attrs.get("variable") or None) if isinstance(data, xr.Dataset) else None,
+            variable=fitted.variable if isinstance(data, xr.Dataset) else None,
             time=fitted.time,
             component=fitted.component,
-            t_range=t_range,
+            t_range=fitted.t_range,
         )
     missing = [dim for dim in fitted.sample_dims if dim not in traj.sample_dims]
     if missing:
@@ -129,7 +132,7 @@ def compare(
     ds = xr.Dataset(
         {
             "trajectory": xr.concat(
-                [observed] + [solved[m] for m in methods], dim=xr.DataArray(all_methods, dims="method", name="method")
+                [observed] + [solved[m] for m in methods], dim=xr.DataArray(all_methods, dims=SOLUTION, name=SOLUTION)
             ),
             "r2_trajectory": _stack({m: s["r2"] for m, s in scores.items()}, all_methods),
             "rmse": _stack({m: s["rmse"] for m, s in scores.items()}, all_methods),
@@ -148,14 +151,9 @@ def compare(
     return ds
 
 
-def _t_range(text):
-    value = json.loads(text) if text else None
-    return tuple(value) if value else None
-
-
-def _derivative_r2(fitted, traj) -> xr.DataArray:
+def _derivative_r2(fitted: FittedODE, traj: Trajectories) -> xr.DataArray:
     """R² of ``f(x)`` against the fit's derivative estimate on these trajectories."""
-    method = (fitted._fit_kwargs or {}).get("derivative", fitted._ds.attrs.get("derivative"))
+    method = fitted.fit_options.get("derivative", fitted.derivative)
     if isinstance(method, xr.DataArray) or (isinstance(method, str) and method not in DERIVATIVES):
         method = "forward"  # known derivatives belong to the fitted data only
     x, dxdt, index = differentiate(traj, method)
@@ -164,7 +162,7 @@ def _derivative_r2(fitted, traj) -> xr.DataArray:
     observed = traj.wrap(dxdt, dims, coords)
     predicted = predicted.transpose(*observed.dims).assign_coords(observed.coords)
     axis = observed.dims.index(traj.time)
-    values = r2(observed.values, predicted.values, axis=axis)
+    values = metrics.r2(observed.values, predicted.values, axis=axis)
     return xr.DataArray(
         values,
         dims=tuple(d for d in observed.dims if d != traj.time),
@@ -178,28 +176,15 @@ def _forecast(fitted, traj, x0, methods, all_methods, holdout, options, observed
     spread = observed.max(time) - observed.min(time)
     spread = spread.where(spread > 0)
     n_train = max(2, math.ceil((1 - holdout) * traj.t.size))
-    kwargs = dict(fitted._fit_kwargs or {})
     note = ""
     if n_train >= traj.t.size:
         note = "the holdout holds no time point"
-    elif not kwargs or not kwargs.pop("replayable", True):
+    elif not fitted.replayable:
         note = "the fit's options could not be recorded in the file (objects such as a pysindy library)"
     scores = {}
     if not note:
-        kwargs.pop("variable", None)
-        kwargs.pop("t_range", None)
-        kwargs.pop("time", None)
-        kwargs.pop("component", None)
-        model = kwargs.pop("model")
         try:
-            early = fit(
-                traj.to_dataarray(),
-                model,
-                time=time,
-                component=traj.component,
-                t_range=(traj.t[0], traj.t[n_train - 1]),
-                **kwargs,
-            )
+            early = refit(fitted, traj.to_dataarray(), t_range=(traj.t[0], traj.t[n_train - 1]))
         except InputError as error:
             note = f"refit on the first {n_train} points failed: {error}"
         else:
