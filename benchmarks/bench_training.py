@@ -24,7 +24,6 @@ machine was idle, 2-9x slower while other jobs ran, so train() leaves torch's th
 from __future__ import annotations
 
 import argparse
-import importlib
 import statistics
 import time
 
@@ -33,10 +32,11 @@ import torch
 import torch.nn as nn
 
 from training import TrainConfig
-from training.dataset import pairs, split
+from training.engine import loop as train_module
+from training.engine.schedule import record_steps
 from training.fourier import fourier_basis, signal
+from training.tasks import pairs, split
 
-train_module = importlib.import_module("training.train")
 NAIVE = "naive float64 (authors' loop)"
 
 
@@ -79,15 +79,8 @@ def naive_stepper(config: TrainConfig):
 
 
 def members(config: TrainConfig, chunk: int):
-    """Our ensemble members with ``chunk`` runs per batch of tensors (as train() builds them)."""
-    dtype = getattr(torch, config.dtype)
-    initial = train_module._initial_parameters(config)
-    out = []
-    for start in range(0, config.runs, chunk):
-        runs = slice(start, min(start + chunk, config.runs))
-        params = {n: torch.as_tensor(initial[n][runs], dtype=dtype).clone() for n in initial}
-        out.append(train_module._Members(config, runs, params, train_module._data(config, runs, torch.device("cpu"))))
-    return out
+    """Our ensemble batches with ``chunk`` runs per batch of tensors (as train() builds them)."""
+    return train_module.initial_batches(config, torch.device("cpu"), chunk=chunk)
 
 
 def our_stepper(config: TrainConfig, chunk: int, *, record: bool = False):
@@ -163,7 +156,7 @@ def main() -> None:
             f"{name:34s} best {best[name] * 1e3:8.3f}  median {statistics.median(values) * 1e3:8.3f} ms per model step"
         )
     ours = best["ours, loop, unrecorded"]
-    schedule = train_module.record_steps(TrainConfig())
+    schedule = record_steps(TrainConfig())
     recorded_share = len(schedule) / TrainConfig().steps
     default = (1 - recorded_share) * ours + recorded_share * best["ours, loop, recorded"]
     print("ratios of the best rounds:")

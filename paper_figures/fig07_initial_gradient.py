@@ -1,7 +1,7 @@
 """Figure 7 (section 3.2.2): the initial "gradient" of each circle and its survival.
 
 The paper's gradient is the relative growth of the amplitude over one early step, (a(t) - a(t-1)) / a(0)
-(``training.fitness.growth``). Pooled over the default ensembles of ``embeddings`` embeddings: (left) its
+(``training.analysis.fitness.growth``). Pooled over the default ensembles of ``embeddings`` embeddings: (left) its
 distribution at step 4 by survival; (middle) survival rate against it, in quantile bins, at steps 1 to 4;
 (right) initial signal against growth at step 4 with the linear SVM's boundary. The SVM's cross-validated
 accuracy is reported beside the all-dead baseline and the balanced accuracy, since with ~4 survivors of 29

@@ -4,9 +4,9 @@ import xarray as xr
 from scipy import stats
 
 from fittest.errors import InputError
-from training.fitness import fitness, gradient_norm, growth, initial_amplitude
-from training.statistics import correlation, separability
-from training.survival import count_survivors, survival_rate, survivors, wilson_interval
+from training.analysis.fitness import fitness, gradient_norm, growth, initial_amplitude
+from training.analysis.statistics import correlation, separability
+from training.analysis.survival import count_survivors, survival_rate, survivors, wilson_interval
 
 
 def run_dataset(amplitude, *, p, steps=None, grad=None):

@@ -3,7 +3,7 @@ import pytest
 import xarray as xr
 
 from fittest.errors import InputError
-from training.forecast import forecast_survivors
+from training.analysis.forecast import forecast_survivors
 
 
 def exponential_runs(runs=12, K=6, steps=60, seed=0):

@@ -8,12 +8,11 @@ import torch
 
 from fittest.errors import InputError
 from training import fourier
-from training.ablation import ablated_loss, ablated_metrics, top_circles
+from training.analysis.forecast import forecast_survivors
+from training.analysis.survival import count_survivors, survivors, top_circles
 from training.config import TrainConfig
-from training.forecast import forecast_survivors
-from training.model import snapshot_loss
-from training.survival import count_survivors, survivors
-from training.train import train
+from training.engine.loop import train
+from training.engine.replay import ablated_loss, ablated_metrics, snapshot_loss
 
 P, D = 17, 24
 
@@ -125,9 +124,9 @@ def test_paper_scale_initial_signal_predicts_survival():
     """
     import xarray as xr
 
-    from training.fitness import fitness
-    from training.statistics import correlation, separability
-    from training.survival import survival_rate
+    from training.analysis.fitness import fitness
+    from training.analysis.statistics import correlation, separability
+    from training.analysis.survival import survival_rate
 
     parts = []
     for e in range(3):

@@ -1,4 +1,3 @@
-import importlib
 import math
 
 import numpy as np
@@ -8,21 +7,19 @@ import xarray as xr
 
 from fittest.errors import InputError
 from training import TrainConfig, open_run, train
-from training.dataset import pairs, split
-from training.model import (
+from training.engine import loop as train_module
+from training.engine.model import (
     forward,
     forward_naive,
     init_embedding,
     init_mlp,
     loss_and_accuracy,
     loss_gradients,
-    snapshot_loss,
-    snapshot_metrics,
 )
-from training.optimizer import EnsembleAdamW
-from training.schedule import record_steps
-
-train_module = importlib.import_module("training.train")  # the package attribute `train` is the function
+from training.engine.optimizer import EnsembleAdamW
+from training.engine.replay import snapshot_loss, snapshot_metrics
+from training.engine.schedule import record_steps
+from training.tasks import pairs, split
 
 TINY = dict(p=11, d=8, runs=2, steps=30, device="cpu", hidden=16)
 

@@ -1,45 +1,65 @@
-"""The modular-addition experiment in torch: train ensembles, record Fourier signals, analyse survival."""
+"""Train ensembles of small networks, record how each part of their representation evolves, analyse survival.
 
-from training.ablation import ablated_loss, ablated_metrics, top_circles
-from training.config import TrainConfig
-from training.fitness import fitness, gradient_norm, growth, initial_amplitude
-from training.forecast import forecast_survivors
-from training.fourier import amplitude, check_p, circularity, fourier_basis, frequencies, signal
-from training.interventions import construct, keep_only, perturb, two_circles
-from training.io import open_run
-from training.model import snapshot_loss, snapshot_metrics
-from training.statistics import correlation, separability
-from training.survival import count_survivors, survival_rate, survivors, wilson_interval
-from training.train import train
+The public API is every name in ``__all__``; each lives in one of the package's rooms (see ARCHITECTURE.md):
 
-__all__ = [
-    "TrainConfig",
-    "open_run",
-    "snapshot_loss",
-    "snapshot_metrics",
-    "train",
-    "amplitude",
-    "check_p",
-    "fourier_basis",
-    "frequencies",
-    "signal",
-    "circularity",
-    "construct",
-    "keep_only",
-    "perturb",
-    "two_circles",
-    "survivors",
-    "count_survivors",
-    "survival_rate",
-    "wilson_interval",
-    "fitness",
-    "initial_amplitude",
-    "growth",
-    "gradient_norm",
-    "correlation",
-    "separability",
-    "ablated_loss",
-    "ablated_metrics",
-    "top_circles",
-    "forecast_survivors",
-]
+- the experiment and its record: :mod:`training.config`, :mod:`training.rundata`, :mod:`training.tasks`,
+  :mod:`training.fourier`, :mod:`training.interventions` (numpy and xarray);
+- :mod:`training.analysis`: survival, fitness, statistics and forecasts on a saved run dataset (no torch);
+- :mod:`training.engine`: the torch training loop, its model, optimizer, recorders, checkpoints, and the
+  replay of stored models (post-hoc ablation).
+
+A name is imported from its room on first use, so ``import training`` and the analysis of a saved dataset
+never load torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+# name -> the module that defines it
+_HOMES = {
+    "TrainConfig": "training.config",
+    "open_run": "training.rundata",
+    "check_run": "training.rundata",
+    "amplitude": "training.fourier",
+    "check_p": "training.fourier",
+    "circularity": "training.fourier",
+    "fourier_basis": "training.fourier",
+    "frequencies": "training.fourier",
+    "signal": "training.fourier",
+    "construct": "training.interventions",
+    "keep_only": "training.interventions",
+    "perturb": "training.interventions",
+    "two_circles": "training.interventions",
+    "survivors": "training.analysis.survival",
+    "count_survivors": "training.analysis.survival",
+    "survival_rate": "training.analysis.survival",
+    "top_circles": "training.analysis.survival",
+    "wilson_interval": "training.analysis.survival",
+    "fitness": "training.analysis.fitness",
+    "initial_amplitude": "training.analysis.fitness",
+    "growth": "training.analysis.fitness",
+    "gradient_norm": "training.analysis.fitness",
+    "correlation": "training.analysis.statistics",
+    "separability": "training.analysis.statistics",
+    "forecast_survivors": "training.analysis.forecast",
+    "train": "training.engine.loop",
+    "snapshot_loss": "training.engine.replay",
+    "snapshot_metrics": "training.engine.replay",
+    "ablated_loss": "training.engine.replay",
+    "ablated_metrics": "training.engine.replay",
+}
+
+__all__ = list(_HOMES)
+
+def __getattr__(name: str):
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'training' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from fittest.checks import integer, is_integer, is_number
 from fittest.errors import InputError
-from training._checks import integer, is_integer, is_number
 from training.fourier import check_p
 
 ACTIVATIONS = ("silu", "relu", "gelu", "tanh")

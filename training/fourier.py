@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from fittest.checks import integer
 from fittest.errors import InputError
-from training._checks import integer
 
 
 def check_p(p: object, *, name: str = "p") -> int:

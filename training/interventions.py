@@ -20,8 +20,8 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
+from fittest.checks import is_number
 from fittest.errors import InputError
-from training._checks import is_number
 from training.fourier import check_p, coefficients, embedding_from_coefficients, frequencies
 
 __all__ = ["construct", "keep_only", "perturb", "two_circles"]

@@ -169,7 +169,7 @@ def _command(args: argparse.Namespace) -> str:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from training.train import train
+    from training.engine.loop import train
 
     config = config_from_args(args)
     checkpoint = args.checkpoint or (f"{args.out}.ckpt" if args.out else None)

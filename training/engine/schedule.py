@@ -1,4 +1,7 @@
-"""When to record: every step up to ``dense_until``, then a stride or log spacing, always the last step."""
+"""When to record: every step up to ``dense_until``, then a stride or log spacing, always the last step.
+
+(When to store whole snapshots is the config's own ``snapshot_steps`` field.)
+"""
 
 from __future__ import annotations
 
@@ -23,7 +26,3 @@ def record_steps(config: TrainConfig) -> np.ndarray:
         later = later[later > dense_end]
     return np.unique(np.concatenate([dense, later, [config.steps]])).astype(np.int64)
 
-
-def snapshot_steps(config: TrainConfig) -> np.ndarray:
-    """The sorted steps at which the whole embedding (and, with ``save_mlp``, the MLP) is stored."""
-    return np.asarray(config.snapshot_steps, dtype=np.int64)

@@ -1,18 +1,19 @@
-"""The training loop: initialise an ensemble, train it full-batch with AdamW, record its Fourier signals.
+"""The training loop: initialise an ensemble, train it full-batch with AdamW, hand each record to the recorders.
 
 A record at step s is the state after s updates: the forward and backward pass that computes update s + 1
-also gives step s's train loss and embedding gradient, so every record costs only the signal reductions and,
-at recorded steps only, one forward pass over the test set. Records are reductions or clones of the live
+also gives step s's train loss and embedding gradient, so every record costs only the recorders' reductions
+and, at recorded steps only, one forward pass over the test set. Records are reductions or clones of the live
 tensors, never views, so the in-place optimizer update cannot change a record already taken.
 """
 
 from __future__ import annotations
 
-import datetime
 import json
 import os
 import platform
+from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -20,13 +21,10 @@ import xarray as xr
 
 from fittest.atomic import output_file, write_netcdf
 from fittest.errors import InputError
-from training.checkpoint import load_checkpoint, save_checkpoint
+from fittest.progress import progress as progress_bar
 from training.config import TrainConfig
-from training.dataset import pairs, split
-from training.fourier import fourier_basis, frequencies, signal
-from training.io import SCHEMA
-from training.model import (
-    MLP_DIMS,
+from training.engine.checkpoint import load_checkpoint, save_checkpoint
+from training.engine.model import (
     MLP_PARAMETERS,
     PARAMETERS,
     forward,
@@ -35,8 +33,13 @@ from training.model import (
     loss_and_accuracy,
     loss_gradients,
 )
-from training.optimizer import EnsembleAdamW
-from training.schedule import record_steps, snapshot_steps
+from training.engine.optimizer import EnsembleAdamW
+from training.engine.recorders import RECORDERS, Live, Recorder, storage_shape
+from training.engine.schedule import record_steps
+from training.fourier import fourier_basis
+from training.interventions import construct, keep_only, perturb
+from training.rundata import build_run
+from training.tasks import pairs, split
 
 # Runs trained together in one batched set of tensors on the CPU; measured by benchmarks/bench_training.py
 # on a 2-core machine (see there): a plain loop over single models beat one batched ensemble (by 1.09x).
@@ -44,7 +47,6 @@ from training.schedule import record_steps, snapshot_steps
 # than 1, but 2-9x slower while other jobs kept the cores busy; OMP_NUM_THREADS=1 suits a shared machine.
 CPU_CHUNK = 1
 CUDA_CHUNK = 4096
-RECORDS = ("signal", "grad_signal", "train_loss", "test_loss", "train_acc", "test_acc")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -66,14 +68,25 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-class _Members:
-    """A contiguous slice of the ensemble trained as one batch of tensors, with its data and optimizer."""
+class Pairs(NamedTuple):
+    """Token pairs ``(a, b)`` and their labels ``c``: (n,) when the runs share a split, else (runs, n)."""
 
-    def __init__(self, config: TrainConfig, runs: slice, params: dict[str, torch.Tensor], data: dict):
+    a: torch.Tensor
+    b: torch.Tensor
+    c: torch.Tensor
+
+
+class ModelBatch:
+    """A contiguous slice of the ensemble trained as one batch of tensors, with its pairs and optimizer."""
+
+    def __init__(
+        self, config: TrainConfig, runs: slice, params: dict[str, torch.Tensor], train: Pairs, test: Pairs
+    ) -> None:
         self.config = config
         self.runs = runs
         self.params = params
-        self.data = data
+        self.train = train
+        self.test_pairs = test
         self.workspace: dict = {}
         self.optimizer = EnsembleAdamW(
             [params[name] for name in PARAMETERS],
@@ -87,12 +100,9 @@ class _Members:
 
         The embedding's gradient is computed when it is trained or when the step is recorded (``grad_signal``).
         """
-        data = self.data
         grads, losses, accuracy = loss_gradients(
             self.params,
-            data["a"],
-            data["b"],
-            data["c"],
+            *self.train,
             activation=self.config.activation,
             embedding_grad=record or not self.config.freeze_embedding,
             metrics=record,
@@ -106,9 +116,11 @@ class _Members:
         self.optimizer.step([None if name in skip else grads.get(name) for name in PARAMETERS])
 
     @torch.no_grad()
-    def test(self):
-        logits = forward(self.params, self.data["a_test"], self.data["b_test"], activation=self.config.activation)
-        return loss_and_accuracy(logits, self.data["c_test"])
+    def test(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-run test loss and accuracy."""
+        a, b, c = self.test_pairs
+        logits = forward(self.params, a, b, activation=self.config.activation)
+        return loss_and_accuracy(logits, c)
 
 
 def _initial_parameters(config: TrainConfig) -> dict[str, np.ndarray]:
@@ -128,37 +140,40 @@ def _initial_parameters(config: TrainConfig) -> dict[str, np.ndarray]:
 def _intervene(config: TrainConfig, embedding: np.ndarray, seed: int) -> np.ndarray:
     if config.init_construct is None and config.init_keep is None and config.init_perturb is None:
         return embedding
-    from training import interventions
-
     if config.init_construct is not None:
-        embedding = interventions.construct(
-            config.p, config.d, config.init_construct, eps=config.construct_eps, seed=int(seed)
-        )
+        embedding = construct(config.p, config.d, config.init_construct, eps=config.construct_eps, seed=int(seed))
     if config.init_keep is not None:
-        embedding = interventions.keep_only(embedding, list(config.init_keep))
+        embedding = keep_only(embedding, list(config.init_keep))
     if config.init_perturb is not None:
-        embedding = interventions.perturb(embedding, config.init_perturb)
+        embedding = perturb(embedding, config.init_perturb)
     return np.asarray(embedding, dtype=np.float64)
 
 
-def _data(config: TrainConfig, runs: slice, device: torch.device) -> dict[str, torch.Tensor]:
-    """Train and test (a, b, c) index tensors for the runs in ``runs``: (n,) when they share a split."""
+def _pairs(config: TrainConfig, runs: slice, device: torch.device) -> tuple[Pairs, Pairs]:
+    """The train and test pairs of the runs in ``runs``, shared tensors when the runs share one split."""
     a_all, b_all, c_all = pairs(config.p)
     seeds = config.run_seeds("split")[runs]
     splits = [split(config.p, config.train_frac, s) for s in (seeds[:1] if len(set(seeds)) == 1 else seeds)]
-    out = {}
-    for part, suffix in ((0, ""), (1, "_test")):
+    out = []
+    for part in (0, 1):
         index = np.stack([s[part] for s in splits])
         if len(splits) == 1:
             index = index[0]
-        for name, values in (("a", a_all), ("b", b_all), ("c", c_all)):
-            out[name + suffix] = torch.as_tensor(values[index], device=device)
-    return out
+        out.append(Pairs(*(torch.as_tensor(values[index], device=device) for values in (a_all, b_all, c_all))))
+    return out[0], out[1]
 
 
-def _chunks(config: TrainConfig, device: torch.device) -> list[slice]:
-    size = CUDA_CHUNK if device.type != "cpu" else CPU_CHUNK
-    return [slice(start, min(start + size, config.runs)) for start in range(0, config.runs, size)]
+def initial_batches(config: TrainConfig, device: torch.device, *, chunk: int | None = None) -> list[ModelBatch]:
+    """The ensemble at initialisation, split into batches of ``chunk`` runs (by default the device's size)."""
+    dtype = getattr(torch, config.dtype)
+    initial = _initial_parameters(config)
+    batches = []
+    size = chunk or (CUDA_CHUNK if device.type != "cpu" else CPU_CHUNK)
+    for start in range(0, config.runs, size):
+        runs = slice(start, min(start + size, config.runs))
+        params = {name: torch.as_tensor(initial[name][runs], dtype=dtype, device=device).clone() for name in PARAMETERS}
+        batches.append(ModelBatch(config, runs, params, *_pairs(config, runs, device)))
+    return batches
 
 
 def train(
@@ -169,6 +184,7 @@ def train(
     resume: bool = False,
     progress: bool | None = None,
     command: str | None = None,
+    recorders: Sequence[Recorder] = RECORDERS,
 ) -> xr.Dataset:
     """Train ``config.runs`` independent models and return their records as a run dataset (DESIGN.md section 2).
 
@@ -180,6 +196,8 @@ def train(
             result is the one an uninterrupted run gives.
         progress: show a progress bar; by default only when standard error is a terminal.
         command: how the run was made, stored in the ``command`` attribute; by default the Python call.
+        recorders: what to record at each recorded step (:mod:`training.engine.recorders`); the standard
+            quantities by default.
 
     On a CUDA device the whole ensemble is one set of batched tensors; on the CPU the models are trained one
     after another in each step (measured faster by ``benchmarks/bench_training.py``), with torch's thread
@@ -196,8 +214,6 @@ def train(
             ``checkpoint`` is missing or the path is a folder, ``resume`` without a checkpoint path, or the
             checkpoint belongs to another config.
     """
-    from fittest.progress import progress as progress_bar
-
     if not isinstance(config, TrainConfig):
         raise InputError(f"train needs a TrainConfig, got {type(config).__name__}")
     for label, path in (("output", out), ("checkpoint", checkpoint)):
@@ -208,60 +224,53 @@ def train(
     device = resolve_device(config.device)
     dtype = getattr(torch, config.dtype)
     steps_recorded = record_steps(config)
-    steps_snapshot = snapshot_steps(config)
+    steps_snapshot = np.asarray(config.snapshot_steps, dtype=np.int64)
     record_at = np.full(config.steps + 1, -1)
     record_at[steps_recorded] = np.arange(len(steps_recorded))
     snapshot_at = np.full(config.steps + 1, -1)
     snapshot_at[steps_snapshot] = np.arange(len(steps_snapshot))
-    K = len(frequencies(config.p))
     basis = torch.as_tensor(fourier_basis(config.p), dtype=dtype, device=device)
 
-    initial = _initial_parameters(config)
-    slices = _chunks(config, device)
-    members = []
-    for runs in slices:
-        params = {name: torch.as_tensor(initial[name][runs], dtype=dtype, device=device).clone() for name in PARAMETERS}
-        members.append(_Members(config, runs, params, _data(config, runs, device)))
+    batches = initial_batches(config, device)
 
-    R, n_rec, n_snap = config.runs, len(steps_recorded), len(steps_snapshot)
+    n_snap = len(steps_snapshot)
     records = {
-        name: torch.zeros((R, n_rec, K) if "signal" in name else (R, n_rec), dtype=dtype, device=device)
-        for name in RECORDS
+        r.name: torch.zeros(storage_shape(r, config, len(steps_recorded)), dtype=dtype, device=device)
+        for r in recorders
     }
-    snapshots = {"embedding": torch.zeros((R, n_snap, config.p, config.d), dtype=dtype, device=device)}
+    snapshots = {"embedding": torch.zeros((config.runs, n_snap, config.p, config.d), dtype=dtype, device=device)}
     if config.save_mlp:
         for name in MLP_PARAMETERS:
-            snapshots[name] = torch.zeros((R, n_snap, *initial[name].shape[1:]), dtype=dtype, device=device)
+            shape = batches[0].params[name].shape[1:]
+            snapshots[name] = torch.zeros((config.runs, n_snap, *shape), dtype=dtype, device=device)
 
     start = 0
     if resume and Path(checkpoint).exists():
-        start = load_checkpoint(checkpoint, config, members, records, snapshots, device=device)
+        start = load_checkpoint(checkpoint, config, batches, records, snapshots, device=device)
 
     bar = progress_bar(total=config.steps, desc="train", unit="step", enabled=progress)
     bar.update(start)
     try:
         for step in range(start, config.steps + 1):
             if checkpoint is not None and step > start and step % config.checkpoint_every == 0 and step < config.steps:
-                save_checkpoint(checkpoint, config, step, members, records, snapshots)
+                save_checkpoint(checkpoint, config, step, batches, records, snapshots)
             i, j = int(record_at[step]), int(snapshot_at[step])
-            for member in members:
-                runs = member.runs
+            for batch in batches:
+                runs = batch.runs
                 if j >= 0:
                     for name, store in snapshots.items():
-                        store[runs, j] = member.params[name].detach()
-                losses, accuracy, grads = member.gradients(record=i >= 0)
+                        store[runs, j] = batch.params[name].detach()
+                losses, accuracy, grads = batch.gradients(record=i >= 0)
                 if i >= 0:
+                    live = Live(batch, grads, losses, accuracy, basis)
                     with torch.no_grad():
-                        records["signal"][runs, i] = signal(member.params["embedding"].detach(), basis)
-                        records["grad_signal"][runs, i] = signal(grads["embedding"], basis)
-                        records["train_loss"][runs, i] = losses
-                        records["train_acc"][runs, i] = accuracy
-                        records["test_loss"][runs, i], records["test_acc"][runs, i] = member.test()
+                        for recorder in recorders:
+                            records[recorder.name][runs, i] = recorder.compute(live)
                 if step < config.steps:
-                    member.update(grads)
+                    batch.update(grads)
             if step < config.steps:
                 bar.update(1)
-            if i >= 0 and (step % 100 == 0 or step == config.steps):
+            if i >= 0 and (step % 100 == 0 or step == config.steps) and {"train_loss", "test_acc"} <= records.keys():
                 bar.set_postfix(
                     train_loss=f"{float(records['train_loss'][:, i].mean()):.3g}",
                     test_acc=f"{float(records['test_acc'][:, i].mean()):.3f}",
@@ -270,7 +279,18 @@ def train(
     finally:
         bar.close()
 
-    ds = _dataset(config, steps_recorded, steps_snapshot, records, snapshots, device=device, command=command)
+    arrays = {name: value.cpu().numpy() for name, value in records.items()}
+    arrays.update({("mlp_" if name != "embedding" else "") + name: v.cpu().numpy() for name, v in snapshots.items()})
+    ds = build_run(
+        config,
+        steps=steps_recorded,
+        snapshots=steps_snapshot,
+        arrays=arrays,
+        device=f"{device} ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else str(device),
+        versions=_versions(),
+        command=command if command is not None else f"training.train({config!r})",
+        variables={r.name: r.described for r in recorders if r.variable is not None},
+    )
     if out is not None:
         write_netcdf(ds, out)
     return ds
@@ -300,60 +320,3 @@ def _versions() -> str:
     except (OSError, subprocess.SubprocessError):
         pass
     return json.dumps(versions)
-
-
-def _dataset(config: TrainConfig, steps_recorded, steps_snapshot, records, snapshots, *, device, command) -> xr.Dataset:
-    """Assemble the run dataset of DESIGN.md section 2 from the recorded tensors."""
-    host = {name: value.cpu().numpy() for name, value in records.items()}
-    coords = {
-        "run": np.arange(config.runs),
-        "step": steps_recorded,
-        "frequency": frequencies(config.p),
-        "snapshot": steps_snapshot,
-        "token": np.arange(config.p),
-        "dim": np.arange(config.d),
-        "seed": ("run", np.full(config.runs, config.seed)),
-        "p": ("run", np.full(config.runs, config.p)),
-        "d": ("run", np.full(config.runs, config.d)),
-        "lr": ("run", config.per_run("lr")),
-        "weight_decay": ("run", config.per_run("weight_decay")),
-        "embed_seed": ("run", config.run_seeds("embed")),
-        "mlp_seed": ("run", config.run_seeds("mlp")),
-        "split_seed": ("run", config.run_seeds("split")),
-    }
-    curve = ("run", "step", "frequency")
-    data = {
-        "amplitude": (curve, np.sqrt(host["signal"])),
-        "signal": (curve, host["signal"]),
-        "grad_signal": (curve, host["grad_signal"]),
-        "train_loss": (("run", "step"), host["train_loss"]),
-        "test_loss": (("run", "step"), host["test_loss"]),
-        "train_acc": (("run", "step"), host["train_acc"]),
-        "test_acc": (("run", "step"), host["test_acc"]),
-        "embedding": (("run", "snapshot", "token", "dim"), snapshots["embedding"].cpu().numpy()),
-    }
-    for name in MLP_PARAMETERS:
-        if name in snapshots:
-            data[f"mlp_{name}"] = (("run", "snapshot", *MLP_DIMS[name]), snapshots[name].cpu().numpy())
-    ds = xr.Dataset(data, coords=coords)
-    descriptions = {
-        "amplitude": "||F_k||, norm of the Fourier coefficient of the embedding (paper eq. 1)",
-        "signal": "||F_k||^2, the paper's Fourier signal",
-        "grad_signal": "||(dL/dE)_k||^2, the train-loss gradient on the embedding in the Fourier basis (appendix D)",
-        "embedding": "embedding W_E at the steps in the snapshot coordinate",
-    }
-    for name, text in descriptions.items():
-        ds[name].attrs["description"] = text
-    ds["step"].attrs["description"] = "optimizer steps taken before the record; 0 is the initialisation"
-    ds["frequency"].attrs["description"] = "k = 1..(p-1)//2; k and p-k are the same circle"
-    for name in ds.data_vars:
-        ds[name].encoding.update({"zlib": True, "complevel": 6, "shuffle": True})
-    ds.attrs = {
-        "schema": SCHEMA,
-        "config": config.to_json(),
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "device": f"{device} ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else str(device),
-        "versions": _versions(),
-        "command": command if command is not None else f"training.train({config!r})",
-    }
-    return ds

@@ -24,7 +24,8 @@ import numpy as np
 import xarray as xr
 
 from fittest.errors import InputError
-from training.survival import _amplitude, _circles_only, survivors
+from training.analysis.select import circles_only, pick_amplitude
+from training.analysis.survival import survivors
 
 __all__ = ["FORECASTS", "forecast_survivors"]
 
@@ -136,7 +137,7 @@ def forecast_survivors(
         raise InputError(f"unknown forecast method(s) {unknown}; choose from {', '.join(FORECASTS)}")
     if "step" in rule or "variable" in rule:
         raise InputError("forecast_survivors() judges the amplitude at the last step; do not pass step= or variable=")
-    amp = _circles_only(_amplitude(ds, "amplitude", "forecast_survivors()")).transpose("run", "step", "frequency")
+    amp = circles_only(pick_amplitude(ds, "amplitude", "forecast_survivors()")).transpose("run", "step", "frequency")
     recorded = amp["step"].values
     last = recorded[-1].item()
     if horizons is None:

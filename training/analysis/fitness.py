@@ -17,7 +17,7 @@ import numpy as np
 import xarray as xr
 
 from fittest.errors import InputError
-from training.survival import _amplitude, _variable
+from training.analysis.select import pick_amplitude, pick_variable
 
 __all__ = ["MEASURES", "fitness", "gradient_norm", "growth", "initial_amplitude"]
 
@@ -59,7 +59,7 @@ def initial_amplitude(data, *, variable: str = "amplitude") -> xr.DataArray:
         InputError: the dataset has no amplitude (or signal) or step 0 was not recorded.
     """
     purpose = "initial_amplitude()"
-    amp = _select(_amplitude(data, variable, purpose), [0], purpose)
+    amp = _select(pick_amplitude(data, variable, purpose), [0], purpose)
     result = _shape(amp, 0, "initial_amplitude")
     result.attrs = {"long_name": "initial amplitude ||F_k|| at step 0"}
     return result
@@ -85,7 +85,7 @@ def growth(data, *, at: int | Sequence[int] = 4, variable: str = "amplitude") ->
     steps = _steps(at, purpose)
     if min(steps) < 1:
         raise InputError(f"{purpose}: at must be >= 1 (growth over the step t-1 -> t), got {at!r}")
-    amp = _amplitude(data, variable, purpose)
+    amp = pick_amplitude(data, variable, purpose)
     # one check of every step needed, so that the error lists all that are missing
     needed = _select(amp, sorted({0, *steps, *(s - 1 for s in steps)}, reverse=True), purpose)
     now = needed.sel(step=steps)
@@ -115,7 +115,7 @@ def gradient_norm(data, *, at: int | Sequence[int] = 0) -> xr.DataArray:
     """
     purpose = "gradient_norm()"
     steps = _steps(at, purpose)
-    grad = _select(_variable(data, "grad_signal", purpose=purpose), steps, purpose)
+    grad = _select(pick_variable(data, "grad_signal", purpose=purpose), steps, purpose)
     result = _shape(np.sqrt(grad), at, "gradient_norm")
     result.attrs = {"long_name": "norm of the embedding's loss gradient in the Fourier basis"}
     return result
@@ -140,7 +140,7 @@ def fitness(data: xr.Dataset, *, at: int = 4, measures: Sequence[str] = MEASURES
     if unknown:
         raise InputError(f"unknown fitness measure(s) {unknown}; choose from {', '.join(MEASURES)}")
     if "gradient_norm" in measures:
-        _variable(data, "grad_signal", purpose="the fitness measure 'gradient_norm' (leave it out of measures)")
+        pick_variable(data, "grad_signal", purpose="the fitness measure 'gradient_norm' (leave it out of measures)")
     out = {}
     if "initial_amplitude" in measures:
         out["initial_amplitude"] = initial_amplitude(data)

@@ -21,8 +21,9 @@ import xarray as xr
 from scipy import stats
 
 from fittest.errors import InputError
+from training.analysis.select import circles_only, is_circle, pick_amplitude, pick_step
 
-__all__ = ["count_survivors", "survival_rate", "survivors", "wilson_interval"]
+__all__ = ["count_survivors", "survival_rate", "survivors", "top_circles", "wilson_interval"]
 
 RULES = ("relative", "absolute", "gap")
 
@@ -40,60 +41,14 @@ def _above_gap(values: np.ndarray, ratio: float) -> np.ndarray:
     return found & (np.nan_to_num(finite, nan=-np.inf) >= cut)
 
 
-def _variable(data, name: str, *, purpose: str) -> xr.DataArray:
-    """``data[name]`` of a run dataset, or an error naming what is missing and what needs it."""
-    if isinstance(data, xr.DataArray):
-        return data
-    if not isinstance(data, xr.Dataset):
-        raise InputError(f"{purpose} needs an xarray Dataset (a run dataset) or DataArray, got {type(data).__name__}")
-    if name not in data.data_vars:
-        present = ", ".join(map(str, data.data_vars)) or "none"
-        raise InputError(
-            f"{purpose} needs the variable {name!r}, which this dataset lacks (it has: {present}); "
-            "record it in training or pass a dataset that has it"
-        )
-    return data[name]
 
 
-def _amplitude(data, variable: str, purpose: str) -> xr.DataArray:
-    """The amplitude ``||F_k||`` of a run dataset; derived from ``signal`` when only that is there."""
-    if isinstance(data, xr.Dataset) and variable == "amplitude" and "amplitude" not in data and "signal" in data:
-        return np.sqrt(data["signal"]).rename("amplitude")
-    amp = _variable(data, variable, purpose=purpose)
-    if "frequency" not in amp.dims:
-        raise InputError(f"{purpose} needs a 'frequency' dimension; {amp.name!r} has dims {amp.dims}")
-    return amp
 
 
-def _is_circle(da: xr.DataArray) -> xr.DataArray | None:
-    """Where a frequency is a circle of that run's ``p``; None when ``da`` carries no per-run ``p``.
-
-    Datasets that combine several ``p`` pad the frequency axis to the largest one.
-    """
-    if "p" in da.coords and "frequency" in da.coords:
-        return da["frequency"] <= (da["p"] - 1) // 2
-    return None
 
 
-def _circles_only(amp: xr.DataArray) -> xr.DataArray:
-    """NaN where a frequency is not a circle of that run's ``p`` (datasets padded across several ``p``)."""
-    circle = _is_circle(amp)
-    return amp if circle is None else amp.where(circle)
 
 
-def _at_step(amp: xr.DataArray, step, purpose: str) -> tuple[xr.DataArray, object]:
-    if "step" not in amp.dims:
-        if step is not None:
-            raise InputError(f"{purpose}: step={step!r} was given but the data has no 'step' dimension")
-        return amp, None
-    # the judged step goes into the result's attributes, not a scalar coordinate that would clash when
-    # survivors judged at different steps are combined
-    if step is None:
-        return amp.isel(step=-1, drop=True), amp["step"].values[-1].item()
-    if step not in amp["step"].values:
-        last = amp["step"].values[-1].item()
-        raise InputError(f"{purpose}: step {step!r} was not recorded (recorded steps run from 0 to {last})")
-    return amp.sel(step=step, drop=True), step
 
 
 def survivors(
@@ -137,9 +92,9 @@ def survivors(
     purpose = "survivors()"
     if rule not in RULES:
         raise InputError(f"unknown survival rule {rule!r}; choose one of {', '.join(RULES)}")
-    amp = _amplitude(data, variable, purpose)
-    amp, judged = _at_step(amp, step, purpose)
-    amp = _circles_only(amp)
+    amp = pick_amplitude(data, variable, purpose)
+    amp, judged = pick_step(amp, step, purpose)
+    amp = circles_only(amp)
     if rule == "relative":
         if isinstance(factor, bool) or not isinstance(factor, numbers.Real) or not factor > 0:
             raise InputError(f"factor must be a number above 0, got {factor!r}")
@@ -233,7 +188,7 @@ def survival_rate(
         raise InputError(f"survival_rate(): the trials' dimension {dim!r} is not among {alive.dims}")
     flags = alive.astype(np.int64)
     # a frequency that is not a circle of a run's p (datasets padded across p) is no trial for that run
-    circle = _is_circle(alive)
+    circle = is_circle(alive)
     exists = xr.ones_like(flags) if circle is None else circle.astype(np.int64).broadcast_like(flags)
     if by is None:
         survived, trials = flags.sum(dim), exists.sum(dim)
@@ -254,3 +209,29 @@ def survival_rate(
     )
     result.attrs = {"confidence": confidence, "interval": "Wilson score", **dict(alive.attrs)}
     return result
+
+
+def top_circles(ds: xr.Dataset, n: int, *, step: int | None = None) -> xr.DataArray:
+    """The ``n`` largest circles of each run by amplitude at a recorded step, largest first.
+
+    Arguments:
+        ds: a run dataset.
+        n: how many circles, ``1 .. (p - 1) // 2``.
+        step: the step whose amplitude ranks them; the last recorded step by default.
+
+    Returns:
+        Integer DataArray ``(run, rank)`` of frequencies, named ``kept``.
+
+    Raises:
+        InputError: ``n`` out of range, no amplitude, or the step was not recorded.
+    """
+    amp = pick_amplitude(ds, "amplitude", "top_circles()")
+    K = amp.sizes["frequency"]
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or not 1 <= n <= K:
+        raise InputError(f"top_circles(): n must be an integer in 1..{K}, got {n!r}")
+    amp, _ = pick_step(amp, step, "top_circles()")
+    order = np.argsort(-np.nan_to_num(amp.transpose("run", "frequency").values, nan=-np.inf), axis=1)[:, :n]
+    freqs = amp["frequency"].values[order]
+    return xr.DataArray(
+        freqs, dims=("run", "rank"), coords={"run": amp["run"], "rank": np.arange(1, n + 1)}, name="kept"
+    )

@@ -23,24 +23,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
-import xarray as xr
 
 from fittest.errors import InputError
-from training.config import TrainConfig
-from training.dataset import pairs
-from training.dataset import split as make_split
 
 PARAMETERS = ("embedding", "w1", "b1", "w2", "b2", "w3", "b3")
 MLP_PARAMETERS = PARAMETERS[1:]
-# netCDF dims of each MLP parameter behind (run, snapshot): hidden layers cannot share one dim name.
-MLP_DIMS = {
-    "w1": ("unit1", "input1"),
-    "b1": ("unit1",),
-    "w2": ("unit2", "unit1"),
-    "b2": ("unit2",),
-    "w3": ("logit", "unit2"),
-    "b3": ("logit",),
-}
 _ACTIVATIONS = {"silu": F.silu, "relu": F.relu, "gelu": F.gelu, "tanh": torch.tanh}
 
 
@@ -275,57 +262,4 @@ def loss_and_accuracy(logits: torch.Tensor, target: torch.Tensor) -> tuple[torch
     return losses, accuracy
 
 
-def snapshot_metrics(ds: xr.Dataset, *, embedding=None, split: str = "test") -> xr.Dataset:
-    """Loss and accuracy of the stored models at every embedding snapshot (post-hoc ablation, section 4.1).
 
-    Needs a run dataset trained with ``save_mlp=True``. The train/test split of each run is rebuilt from its
-    ``split_seed`` coordinate.
-
-    Arguments:
-        ds: the run dataset.
-        embedding: optional replacement embedding, shape (run, snapshot, p, d) (a DataArray with dims
-            ``run, snapshot, token, dim`` or an array); by default the stored ``embedding``.
-        split: ``"test"``, ``"train"`` or ``"all"`` (every pair).
-
-    Returns:
-        A Dataset with ``loss`` and ``accuracy``, each (run, snapshot), computed in float64.
-
-    Raises:
-        InputError: the dataset holds no MLP parameters, the split is unknown, or the embedding's shape is wrong.
-    """
-    missing = [f"mlp_{name}" for name in MLP_PARAMETERS if f"mlp_{name}" not in ds]
-    if missing:
-        raise InputError(f"the dataset holds no MLP parameters ({', '.join(missing)}): train with save_mlp=True")
-    if split not in ("test", "train", "all"):
-        raise InputError(f"split must be 'test', 'train' or 'all', got {split!r}")
-    config = TrainConfig.from_json(ds.attrs["config"])
-    stored = ds["embedding"]
-    if embedding is None:
-        emb = stored.values
-    else:
-        emb = embedding.transpose(*stored.dims).values if isinstance(embedding, xr.DataArray) else np.asarray(embedding)
-        if emb.shape != stored.shape:
-            raise InputError(f"embedding has shape {emb.shape}, expected (run, snapshot, p, d) = {stored.shape}")
-    runs, snaps = stored.sizes["run"], stored.sizes["snapshot"]
-    a_all, b_all, c_all = pairs(config.p)
-    loss = np.empty((runs, snaps))
-    acc = np.empty((runs, snaps))
-    for r in range(runs):
-        train_idx, test_idx = make_split(config.p, config.train_frac, int(ds["split_seed"].values[r]))
-        idx = {"test": test_idx, "train": train_idx, "all": np.arange(config.p**2)}[split]
-        a, b, c = (torch.from_numpy(x[idx]) for x in (a_all, b_all, c_all))
-        params = {
-            name: torch.from_numpy(np.asarray(ds[f"mlp_{name}"].values[r], dtype=np.float64)) for name in MLP_PARAMETERS
-        }
-        params["embedding"] = torch.from_numpy(np.asarray(emb[r], dtype=np.float64))
-        with torch.no_grad():
-            logits = forward(params, a, b, activation=config.activation)  # snapshots act as the batch axis
-            l_, a_ = loss_and_accuracy(logits, c)
-        loss[r], acc[r] = l_.numpy(), a_.numpy()
-    coords = {"run": ds["run"], "snapshot": ds["snapshot"]}
-    return xr.Dataset({"loss": (("run", "snapshot"), loss), "accuracy": (("run", "snapshot"), acc)}, coords=coords)
-
-
-def snapshot_loss(ds: xr.Dataset, *, embedding=None, split: str = "test") -> xr.DataArray:
-    """The loss of the stored models at every embedding snapshot, (run, snapshot); see :func:`snapshot_metrics`."""
-    return snapshot_metrics(ds, embedding=embedding, split=split)["loss"]
