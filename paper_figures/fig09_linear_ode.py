@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from matplotlib.figure import Figure
 
+import dynamics
 from paper_figures.context import Context
 from paper_figures.ensembles import sweep_ensemble
 from paper_figures.examples import dead_and_surviving, example_run
@@ -48,18 +49,18 @@ def build(ctx: Context) -> tuple[Figure, dict]:
     # one run's comparisons: refit on that run alone so that the fit's samples match the data given
     _, one_run = linear_and_lasso(ds.isel(run=[run]), ctx.profile)
     lin, las = one_run["linear"], one_run["lasso"]
-    cmp_lin = lin.compare(methods=["euler"], holdout=0)
-    cmp_las = las.compare(methods=["euler", "analytic"], holdout=0, form="paper")
+    cmp_lin = dynamics.compare(lin, methods=["euler"], holdout=0)
+    cmp_las = dynamics.compare(las, methods=["euler", "analytic"], holdout=0, form="paper")
     curves = {
-        "observed": cmp_lin.trajectory.sel({"method": "observed"}),
-        "linear (Euler)": cmp_lin.trajectory.sel({"method": "euler"}),
-        "Lasso (Euler)": cmp_las.trajectory.sel({"method": "euler"}),
-        "Lasso (analytic, A + 1e-8 I)": cmp_las.trajectory.sel({"method": "analytic"}),
+        "observed": cmp_lin.trajectory.sel(solution="observed"),
+        "linear (Euler)": cmp_lin.trajectory.sel(solution="euler"),
+        "Lasso (Euler)": cmp_las.trajectory.sel(solution="euler"),
+        "Lasso (analytic, A + 1e-8 I)": cmp_las.trajectory.sel(solution="analytic"),
     }
     scores = {
-        "linear (Euler)": cmp_lin.r2_trajectory.sel({"method": "euler"}),
-        "Lasso (Euler)": cmp_las.r2_trajectory.sel({"method": "euler"}),
-        "Lasso (analytic, A + 1e-8 I)": cmp_las.r2_trajectory.sel({"method": "analytic"}),
+        "linear (Euler)": cmp_lin.r2_trajectory.sel(solution="euler"),
+        "Lasso (Euler)": cmp_las.r2_trajectory.sel(solution="euler"),
+        "Lasso (analytic, A + 1e-8 I)": cmp_las.r2_trajectory.sel(solution="analytic"),
     }
 
     figure, axes = new_figure(4, width=3.9)

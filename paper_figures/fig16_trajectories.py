@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
+import dynamics
 from paper_figures.context import Context
 from paper_figures.odes import default_fits
 from paper_figures.plotting import new_figure
@@ -21,9 +22,9 @@ CLAIM = "the linear ODE's solutions follow the observed signal of all 29 frequen
 def build(ctx: Context) -> tuple[Figure, dict]:
     """Train or read what the figure needs through ``ctx``; return the figure and the numbers it shows."""
     ds, window, fits = default_fits(ctx)
-    compared = {name: fit.compare(methods=["analytic"], holdout=0) for name, fit in fits.items()}
-    observed = compared["linear"].trajectory.sel({"method": "observed"}).isel(run=0)
-    solved = {name: cmp.sel({"method": "analytic"}) for name, cmp in compared.items()}
+    compared = {name: dynamics.compare(fit, methods=["analytic"], holdout=0) for name, fit in fits.items()}
+    observed = compared["linear"].trajectory.sel(solution="observed").isel(run=0)
+    solved = {name: cmp.sel(solution="analytic") for name, cmp in compared.items()}
     ks = ds.frequency.values
     cols = int(np.ceil(np.sqrt(len(ks))))
     rows = int(np.ceil(len(ks) / cols))
