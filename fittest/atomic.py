@@ -6,10 +6,12 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-
-import xarray as xr
+from typing import TYPE_CHECKING
 
 from fittest.errors import InputError
+
+if TYPE_CHECKING:  # the type only: importing xarray here would slow every command's start-up
+    import xarray as xr
 
 
 def write_atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
@@ -109,3 +111,30 @@ def output_folder(path: str | os.PathLike, *, create: bool = True) -> Path:
     if create:
         path.mkdir(exist_ok=True)
     return path
+
+
+def read_netcdf(path: str | os.PathLike, *, what: str = "a netCDF file") -> xr.Dataset:
+    """Load a whole netCDF file (netCDF4/HDF5 or netCDF3, whichever engine xarray picks) into memory.
+
+    Arguments:
+        path: the file.
+        what: what the file should be, for the error message ("'x.nc' is not {what}: no such file").
+
+    Returns:
+        The dataset, fully loaded; the file is closed again, so it may be overwritten.
+
+    Raises:
+        InputError: the file is missing, or no netCDF engine can read it.
+    """
+    import xarray as xr
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{str(path)!r} is not {what}: no such file")
+    try:
+        with xr.open_dataset(path) as opened:
+            return opened.load()
+    except Exception as error:  # h5py, scipy and xarray raise many types for a file that is not netCDF
+        raise InputError(
+            f"{str(path)!r} is not {what}: cannot be read as netCDF ({type(error).__name__}: {error})"
+        ) from None

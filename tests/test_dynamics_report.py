@@ -99,7 +99,7 @@ DATASETS = sorted(glob.glob("datasets/*.nc"))
 @pytest.mark.skipif(not DATASETS, reason="no recorded run dataset in datasets/")
 @pytest.mark.parametrize("path", DATASETS)
 def test_linear_fits_recorded_runs(path):
-    from fittest.commands.fit import open_data
+    from fittest.cli.fit import open_data
 
     data = open_data(path)
     if data.attrs.get("schema") != "fittest.run/1" or data.sizes.get("step", 0) < 50:

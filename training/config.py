@@ -27,6 +27,17 @@ DTYPES = ("float32", "float64")
 RECORD_SPACINGS = ("stride", "log")
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
+
+def _field(default: Any, help: str, *, choices: tuple[str, ...] | None = None, low: int | None = None):
+    """A config field with its meaning (``help``) and constraints declared where the field is."""
+    metadata: dict[str, Any] = {"help": help}
+    if choices is not None:
+        metadata["choices"] = choices
+    if low is not None:
+        metadata["low"] = low
+    return field(default=default, metadata=metadata)
+
+
 # Tags that keep the embedding, MLP and split seed streams of one base seed apart.
 _SEED_TAGS = {"embed": 0, "mlp": 1, "split": 2}
 
@@ -35,84 +46,65 @@ _SEED_TAGS = {"embed": 0, "mlp": 1, "split": 2}
 class TrainConfig:
     """Everything that determines a training experiment; two equal configs give identical records.
 
-    Arguments:
-        p: the modulus (number of tokens), an integer >= 3.
-        d: embedding dimension.
-        runs: number of independent models in the ensemble (the ``run`` dimension).
-        steps: optimizer steps per model.
-        lr: AdamW learning rate, or a tuple of ``runs`` values (one per run).
-        weight_decay: AdamW decoupled weight decay on every parameter, or a tuple of ``runs`` values.
-        betas: AdamW's ``(beta1, beta2)``.
-        train_frac: fraction of the p² pairs used for training; ``floor(train_frac p²)`` pairs.
-        hidden: width of both hidden layers.
-        activation: ``"silu"`` (the authors' code), ``"relu"``, ``"gelu"`` or ``"tanh"``.
-        mlp_init: ``"torch"`` (torch's default ``Linear`` init, as the authors' code) or ``"normal"``
-            (N(0, 1) for every MLP weight and bias, as the paper's appendix E says).
-        device: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
-        dtype: ``"float32"`` or ``"float64"``.
-        seed: the base seed from which every per-run seed that is not fixed is derived.
-        embed_seed: ``None``: each run draws its own embedding; an int: every run shares that embedding.
-        mlp_seed: the same for the MLP initialisation.
-        split_seed: the same for the train/test split.
-        freeze_embedding: keep the embedding at its initialisation (no gradient step, no decay; section 3.1).
-        init_perturb: ``{k: factor}``: scale the initial embedding's frequency-k circle (section 3.2.1).
-        init_keep: frequencies whose circles alone are kept in the initial embedding (appendix C).
-        init_construct: ``{k: amplitude}``: build the initial embedding from circles of these amplitudes
-            ``||F_k||`` (not signals ``||F_k||^2``; section 3.2.1, :func:`training.interventions.construct`).
-        construct_eps: the amplitude ``||F_k||`` given to every other frequency by ``init_construct``.
-        save_mlp: also store the MLP parameters at every embedding snapshot (for post-hoc ablation).
-        dense_until: record every step from 0 to this step.
-        record_every: after ``dense_until``, record every this many steps (``record_spacing="stride"``).
-        record_spacing: ``"stride"`` or ``"log"`` (``log_records`` log-spaced steps after ``dense_until``).
-        log_records: the number of log-spaced records after ``dense_until``.
-        snapshot_steps: steps at which the whole embedding is stored; step 0 and the last step always are.
-        checkpoint_every: steps between checkpoints when a checkpoint file is given.
+    Each field is declared once, with its meaning (``help``) and its constraints (``choices``, ``low``) as
+    field metadata; the Arguments section below and the ``fittest train`` options are generated from them.
     """
 
-    p: int = 59
-    d: int = 128
-    runs: int = 4
-    steps: int = 30000
-    lr: float | tuple[float, ...] = 0.01
-    weight_decay: float | tuple[float, ...] = 0.5
-    betas: tuple[float, float] = (0.9, 0.999)
-    train_frac: float = 0.8
-    hidden: int = 100
-    activation: str = "silu"
-    mlp_init: str = "torch"
-    device: str = "auto"
-    dtype: str = "float32"
-    seed: int = 0
-    embed_seed: int | None = None
-    mlp_seed: int | None = None
-    split_seed: int | None = None
-    freeze_embedding: bool = False
-    init_perturb: dict[int, float] | None = None
-    init_keep: tuple[int, ...] | None = None
-    init_construct: dict[int, float] | None = None
-    construct_eps: float = 1e-6
-    save_mlp: bool = False
-    dense_until: int = 1000
-    record_every: int = 100
-    record_spacing: str = "stride"
-    log_records: int = 200
-    snapshot_steps: tuple[int, ...] = field(default=(0, 1000))
-    checkpoint_every: int = 1000
+    p: int = _field(59, "the modulus: number of tokens, an integer >= 3")
+    d: int = _field(128, "embedding dimension", low=1)
+    runs: int = _field(4, "independent models in the ensemble (the run dimension)", low=1)
+    steps: int = _field(30000, "optimizer steps per model", low=1)
+    lr: float | tuple[float, ...] = _field(0.01, "AdamW learning rate: one value, or one per run")
+    weight_decay: float | tuple[float, ...] = _field(
+        0.5, "AdamW decoupled weight decay on every parameter: one value, or one per run"
+    )
+    betas: tuple[float, float] = _field((0.9, 0.999), "AdamW's beta1 and beta2")
+    train_frac: float = _field(0.8, "fraction of the p^2 pairs used for training (floor(train_frac p^2) pairs)")
+    hidden: int = _field(100, "width of both hidden layers", low=1)
+    activation: str = _field("silu", "hidden activation (silu is the authors' code)", choices=ACTIVATIONS)
+    mlp_init: str = _field(
+        "torch",
+        "MLP initialisation: torch (default Linear init, the authors' code) or normal (N(0, 1) for every weight"
+        " and bias, the paper's appendix E)",
+        choices=MLP_INITS,
+    )
+    device: str = _field("auto", "auto (CUDA when available, else the CPU), cpu, cuda, cuda:N or mps")
+    dtype: str = _field("float32", "floating-point type of parameters and records", choices=DTYPES)
+    seed: int = _field(0, "base seed of every per-run seed that is not fixed", low=0)
+    embed_seed: int | None = _field(None, "one embedding shared by every run (default: each run draws its own)")
+    mlp_seed: int | None = _field(None, "one MLP initialisation shared by every run (default: each run draws its own)")
+    split_seed: int | None = _field(None, "one train/test split shared by every run (default: each run draws its own)")
+    freeze_embedding: bool = _field(False, "keep the embedding at its initialisation: no step, no decay (section 3.1)")
+    init_perturb: dict[int, float] | None = _field(
+        None, "scale circles of the initial embedding, {k: factor} (section 3.2.1)"
+    )
+    init_keep: tuple[int, ...] | None = _field(
+        None, "keep only these frequencies' circles in the initial embedding (appendix C)"
+    )
+    init_construct: dict[int, float] | None = _field(
+        None,
+        "build the initial embedding from circles, {k: amplitude ||F_k||} (not the signal ||F_k||^2; section"
+        " 3.2.1, training.construct)",
+    )
+    construct_eps: float = _field(1e-6, "amplitude ||F_k|| of every frequency that init_construct leaves out")
+    save_mlp: bool = _field(False, "store the MLP at every embedding snapshot too (for post-hoc ablation)")
+    dense_until: int = _field(1000, "record every step from 0 to this one", low=0)
+    record_every: int = _field(100, "after dense_until, record every this many steps (record_spacing stride)", low=1)
+    record_spacing: str = _field(
+        "stride", "after dense_until: a stride, or log-spaced records", choices=RECORD_SPACINGS
+    )
+    log_records: int = _field(200, "the number of log-spaced records after dense_until (record_spacing log)", low=1)
+    snapshot_steps: tuple[int, ...] = _field(
+        (0, 1000), "steps at which the whole embedding is stored (step 0 and the last step always are)"
+    )
+    checkpoint_every: int = _field(1000, "steps between checkpoints when a checkpoint file is given", low=1)
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
         set_(self, "p", check_p(self.p))
-        for name, low in (
-            ("d", 1),
-            ("runs", 1),
-            ("steps", 1),
-            ("hidden", 1),
-            ("dense_until", 0),
-            ("record_every", 1),
-            ("log_records", 1),
-            ("checkpoint_every", 1),
-        ):
-            set_(self, name, integer(name, getattr(self, name), low))
+        for spec in dataclasses.fields(self):
+            if "low" in spec.metadata:
+                set_(self, spec.name, integer(spec.name, getattr(self, spec.name), spec.metadata["low"]))
         for name in ("lr", "weight_decay"):
             set_(self, name, self._per_run(name, getattr(self, name), positive=name == "lr"))
         betas = _sequence("betas", self.betas)
@@ -127,17 +119,12 @@ class TrainConfig:
                 f"train_frac={self.train_frac} leaves {self.n_train} of {self.p**2} pairs for training; "
                 "choose a fraction that leaves both a train and a test set"
             )
-        for name, allowed in (
-            ("activation", ACTIVATIONS),
-            ("mlp_init", MLP_INITS),
-            ("dtype", DTYPES),
-            ("record_spacing", RECORD_SPACINGS),
-        ):
-            if getattr(self, name) not in allowed:
-                raise InputError(f"{name} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}")
+        for spec in dataclasses.fields(self):
+            allowed = spec.metadata.get("choices")
+            if allowed is not None and getattr(self, spec.name) not in allowed:
+                raise InputError(f"{spec.name} must be one of {', '.join(allowed)}; got {getattr(self, spec.name)!r}")
         if not isinstance(self.device, str) or not _DEVICE.match(self.device):
             raise InputError(f"device must be auto, cpu, cuda, cuda:N or mps; got {self.device!r}")
-        set_(self, "seed", integer("seed", self.seed, 0))
         for name in ("embed_seed", "mlp_seed", "split_seed"):
             if getattr(self, name) is not None:
                 set_(self, name, integer(name, getattr(self, name), 0))
@@ -251,3 +238,14 @@ def _frequency(name: str, k: object, top: int) -> int:
     if not is_integer(k) or not 1 <= int(k) <= top:
         raise InputError(f"{name}: frequency {k!r} is not an integer in 1..{top}")
     return int(k)
+
+
+def _arguments_section(cls: type) -> str:
+    lines = ["", "    Arguments:"]
+    for spec in dataclasses.fields(cls):
+        extra = f" One of {', '.join(spec.metadata['choices'])}." if "choices" in spec.metadata else ""
+        lines.append(f"        {spec.name}: {spec.metadata['help']} (default ``{spec.default!r}``).{extra}")
+    return "\n".join(lines) + "\n"
+
+
+TrainConfig.__doc__ += _arguments_section(TrainConfig)

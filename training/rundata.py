@@ -11,11 +11,11 @@ import datetime
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
+from fittest.atomic import read_netcdf
 from fittest.errors import InputError
 from training.config import TrainConfig
 from training.fourier import frequencies
@@ -187,15 +187,4 @@ def open_run(path: str | os.PathLike) -> xr.Dataset:
         InputError: the file is missing, is not netCDF, or lacks the variables, coordinates or schema of a run
             dataset.
     """
-    path = Path(path)
-    source = repr(str(path))
-    if not path.is_file():
-        raise InputError(f"{source} is not a fittest run dataset: no such file")
-    try:
-        with xr.open_dataset(path, engine="h5netcdf") as opened:
-            ds = opened.load()
-    except Exception as error:  # h5py and xarray raise many types for a file that is not netCDF
-        raise InputError(
-            f"{source} is not a fittest run dataset: cannot be read as netCDF ({type(error).__name__}: {error})"
-        ) from None
-    return check_run(ds, source=source)
+    return check_run(read_netcdf(path, what="a fittest run dataset"), source=repr(str(path)))

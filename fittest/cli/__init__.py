@@ -1,6 +1,6 @@
 """The ``fittest`` console command.
 
-Each subcommand lives in its own module under :mod:`fittest.commands` and provides ``HELP`` (one line),
+Each subcommand lives in its own module of this package and provides ``HELP`` (one line),
 ``add_arguments(parser)`` and ``run(args) -> int``. Modules import their heavy dependencies (torch, jax)
 inside ``run`` so that ``fittest --help`` and the commands that do not need them start fast.
 """
@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"fittest {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
-        module = importlib.import_module(f"fittest.commands.{name}")
+        module = importlib.import_module(f"fittest.cli.{name}")
         command = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(command)
         command.set_defaults(_run=module.run, _prog=f"fittest {name}")
@@ -45,17 +45,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; bad input ends with a one-line message and exit status 2."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
+    prog = "fittest"
+    try:  # Ctrl-C during the imports of start-up is an interruption too, not a traceback
+        args = build_parser().parse_args(argv)
+        prog = args._prog
         return int(args._run(args) or 0)
     except InputError as error:
-        print(f"{args._prog}: error: {error}", file=sys.stderr)
+        print(f"{prog}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"{args._prog}: interrupted", file=sys.stderr)
+        print(f"{prog}: interrupted", file=sys.stderr)
         return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from fittest.commands.train import number
+from fittest.cli.options import number
 
 HELP = "train a small ensemble, find surviving circles, fit linear and Lasso ODEs, write an HTML report"
 

@@ -2,28 +2,25 @@
 
 from __future__ import annotations
 
+import argparse
+from pathlib import Path
+
+from fittest.cli.options import add_model_options, add_solutions_option, model_options
+from fittest.errors import InputError
+
 HELP = "fit linear / lasso / Lotka-Volterra / SINDy ODEs to trajectories in a netCDF file"
 
 
-def add_methods_option(parser) -> None:
-    """``--methods``: the solutions a report compares with the data (``fittest fit`` and ``fittest report``)."""
-    parser.add_argument(
-        "--methods",
-        nargs="+",
-        default=None,
-        choices=["analytic", "diffrax", "euler"],
-        help="solution methods in the report (default: analytic for affine models, else diffrax)",
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from dynamics import catalog
 
-
-def add_arguments(parser) -> None:
     parser.add_argument("data", metavar="FILE.nc", help="a run dataset (fittest train) or any netCDF file")
     parser.add_argument(
         "--model",
         nargs="+",
-        default=["linear"],
+        default=[catalog.DEFAULT_MODEL],
         metavar="MODEL",
-        help="one or more of linear, lasso, lotka_volterra, sindy (default: linear)",
+        help=f"one or more of {', '.join(catalog.MODEL_SPECS)} (default: {catalog.DEFAULT_MODEL})",
     )
     parser.add_argument("--variable", default=None, help="the variable to fit (default: amplitude, or the only one)")
     parser.add_argument("--time", default="step", help="the time dimension (default: step)")
@@ -38,80 +35,45 @@ def add_arguments(parser) -> None:
     )
     parser.add_argument(
         "--derivative",
-        default="forward",
-        choices=["forward", "central", "savgol"],
-        help="how to estimate dx/dt (default: forward, as in the paper)",
+        default=catalog.DEFAULT_DERIVATIVE,
+        choices=catalog.DERIVATIVES,
+        help=f"how to estimate dx/dt (default: {catalog.DEFAULT_DERIVATIVE})",
     )
     parser.add_argument("--pool", action="store_true", help="one ODE for all samples instead of one per sample")
-    parser.add_argument("--alpha", type=float, default=0.01, help="lasso penalty (default 0.01)")
-    parser.add_argument(
-        "--lasso-solver",
-        dest="solver",
-        choices=("lars", "cd"),
-        default="lars",
-        help="lasso solver: lars (exact, default) or cd (coordinate descent, the authors')",
-    )
-    parser.add_argument(
-        "--form",
-        default="glv",
-        choices=["glv", "quadratic"],
-        help="Lotka-Volterra form (default glv; quadratic is the paper's eq. 2)",
-    )
-    parser.add_argument("--degree", type=int, default=2, help="SINDy polynomial degree (default 2)")
-    parser.add_argument("--threshold", type=float, default=None, help="SINDy STLSQ threshold (default pysindy's)")
-    add_methods_option(parser)
+    add_model_options(parser)
+    add_solutions_option(parser)
     parser.add_argument(
         "--out", default=None, metavar="FIT.nc", help="save the fit; with several models, FIT-<model>.nc each"
     )
     parser.add_argument("--report", default=None, metavar="DIR", help="write report.html and report.md into DIR")
 
 
-MODEL_OPTIONS = {"lasso": ("alpha", "solver"), "lotka_volterra": ("form",), "sindy": ("degree", "threshold")}
-
-
-def open_data(path):
-    """Open a netCDF file: run datasets through ``training.open_run`` (checked), anything else plainly.
+def open_data(path: str):
+    """Open a netCDF file; a run dataset (by its schema) is also checked against the contract.
 
     Raises:
-        InputError: the file is missing or is not netCDF.
+        InputError: the file is missing, is not netCDF, or claims to be a run dataset and is not one.
     """
-    import os
+    from fittest.atomic import read_netcdf
+    from training.rundata import check_run, is_run
 
-    import xarray as xr
-
-    from fittest.errors import InputError
-
-    if not os.path.isfile(path):
-        raise InputError(f"no such file: {path!r}")
-    try:
-        with xr.open_dataset(path, engine="h5netcdf") as opened:
-            ds = opened.load()
-    except Exception as error:  # h5py and xarray raise many types for a file that is not netCDF
-        raise InputError(f"{path!r} cannot be read as netCDF ({type(error).__name__}): give a .nc file") from None
-    if ds.attrs.get("schema") == "fittest.run/1":
-        try:
-            from training import open_run
-        except ImportError:
-            return ds
-        return open_run(path)
-    return ds
+    ds = read_netcdf(path, what="a netCDF file")
+    return check_run(ds, source=repr(str(path))) if is_run(ds) else ds
 
 
-def output_paths(out: str, models) -> dict:
-    from pathlib import Path
-
+def output_paths(out: str, models: list[str]) -> dict[str, Path]:
+    """Where each model's fit is saved: ``out`` itself for one model, ``out`` with a ``-model`` suffix for several."""
     if len(models) == 1:
         return {models[0]: Path(out)}
     base = Path(out)
     return {model: base.with_name(f"{base.stem}-{model}{base.suffix or '.nc'}") for model in models}
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     import dynamics
     from fittest.atomic import output_file, output_folder
-    from fittest.errors import InputError
 
     models = list(dict.fromkeys(args.model))
     unknown = [m for m in models if m not in dynamics.MODELS]
@@ -126,7 +88,6 @@ def run(args) -> int:
     data = open_data(args.data)
     fits = []
     for model in models:
-        options = {name: getattr(args, name) for name in MODEL_OPTIONS.get(model, ())}
         fitted = dynamics.fit(
             data,
             model,
@@ -136,7 +97,7 @@ def run(args) -> int:
             t_range=args.t_range,
             derivative=args.derivative,
             pool=args.pool,
-            **options,
+            **model_options(args, model),
         )
         r2 = fitted.r2_derivative.values
         print(f"{model}: R² of dx/dt median {np.nanmedian(r2):.4f} (min {np.nanmin(r2):.4f}) over {r2.size} equations")

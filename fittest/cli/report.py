@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from fittest.commands.fit import add_methods_option
+from fittest.cli.fit import open_data
+from fittest.cli.options import add_solutions_option
 
 HELP = "render an HTML + Markdown report for saved fits and the data they were fitted to"
 
@@ -11,7 +12,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("fits", nargs="+", metavar="FIT.nc", help="fits saved by 'fittest fit --out'")
     parser.add_argument("--data", required=True, metavar="FILE.nc", help="the trajectories the fits were made on")
     parser.add_argument("--out", required=True, metavar="DIR", help="the report folder (created if missing)")
-    add_methods_option(parser)
+    add_solutions_option(parser)
     parser.add_argument(
         "--holdout",
         type=float,
@@ -22,7 +23,6 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     import dynamics
-    from fittest.commands.fit import open_data
 
     fits = [dynamics.load(path) for path in args.fits]
     data = open_data(args.data)
