@@ -15,6 +15,8 @@ from pathlib import Path
 
 import xarray as xr
 
+import training
+from fittest import __version__
 from fittest.atomic import write_atomic, write_netcdf
 from fittest.errors import InputError
 
@@ -36,8 +38,6 @@ def config_key(config) -> str:
     The version is part of the key because a new version may record differently; the device is not,
     because the same configuration trained on a GPU or a CPU is the same experiment.
     """
-    from fittest import __version__
-
     values = config_dict(config)
     values.pop("device", None)
     text = json.dumps({"config": values, "fittest": __version__}, sort_keys=True, default=str)
@@ -85,8 +85,6 @@ class RunCache:
         Returns:
             The run dataset (DESIGN.md section 2), loaded into memory.
         """
-        import training
-
         key = config_key(config)
         self.used[key] = config_dict(config)
         self.requests.append(key)

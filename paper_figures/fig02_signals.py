@@ -10,13 +10,10 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from paper_figures.context import Context
-from paper_figures.ensembles import default_ensemble
-from paper_figures.examples import dead_and_surviving, example_run
-from paper_figures.plotting import GREY, circle_plane
-from training import survivors
+from paper_figures.framework import Context
+from paper_figures.helpers import GREY, dead_and_surviving, default_ensemble, example_run
+from training import circle_plane, survivors
 
-NAME = "fig02"
 TITLE = "Signals over training; a dead and a surviving circle at three steps"
 CLAIM = (
     "a few frequencies (3-5) keep a large signal while all others decay towards 0; a surviving frequency's "
@@ -93,6 +90,6 @@ def build(ctx: Context) -> tuple[Figure, dict]:
 
 
 if __name__ == "__main__":
-    from paper_figures.script import main
+    from paper_figures.framework import main
 
-    raise SystemExit(main(NAME))
+    raise SystemExit(main(__file__))

@@ -11,13 +11,10 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from paper_figures.context import Context
-from paper_figures.ensembles import default_ensemble
-from paper_figures.plotting import circle_plane, new_figure
-from training import circularity
-from training.fourier import coefficients
+from paper_figures.framework import Context
+from paper_figures.helpers import default_ensemble, new_figure
+from training import circle_plane, circularity, coefficients
 
-NAME = "fig03"
 TITLE = "PCA vs Fourier projections of a trained embedding"
 CLAIM = (
     "only the first ~10 principal components have significant singular values; Fourier planes show clean "
@@ -88,6 +85,6 @@ def build(ctx: Context) -> tuple[Figure, dict]:
 
 
 if __name__ == "__main__":
-    from paper_figures.script import main
+    from paper_figures.framework import main
 
-    raise SystemExit(main(NAME))
+    raise SystemExit(main(__file__))

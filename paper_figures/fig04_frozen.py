@@ -9,11 +9,9 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from paper_figures.context import Context
-from paper_figures.ensembles import sweep_ensemble
-from paper_figures.plotting import mean_and_band, new_figure
+from paper_figures.framework import Context
+from paper_figures.helpers import mean_and_band, new_figure, sweep_ensemble
 
-NAME = "fig04"
 TITLE = "Frozen embedding: test loss against d at several steps"
 CLAIM = "a phase transition around d = p = 59: test loss is sharply better for d > p than for d < p"
 
@@ -58,6 +56,6 @@ def build(ctx: Context) -> tuple[Figure, dict]:
 
 
 if __name__ == "__main__":
-    from paper_figures.script import main
+    from paper_figures.framework import main
 
-    raise SystemExit(main(NAME))
+    raise SystemExit(main(__file__))

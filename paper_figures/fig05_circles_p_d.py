@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from matplotlib.figure import Figure
 
-from paper_figures.context import Context
-from paper_figures.counting import counts_over, draw_counts
-from paper_figures.plotting import new_figure
+from paper_figures.framework import Context
+from paper_figures.helpers import counts_over, draw_counts, new_figure
 
-NAME = "fig05"
 TITLE = "Number of surviving circles against p and against d"
 CLAIM = "more circles survive as p grows (d = 128) and as d grows from 16 to 128 (p = 59)"
 
@@ -33,6 +31,6 @@ def build(ctx: Context) -> tuple[Figure, dict]:
 
 
 if __name__ == "__main__":
-    from paper_figures.script import main
+    from paper_figures.framework import main
 
-    raise SystemExit(main(NAME))
+    raise SystemExit(main(__file__))

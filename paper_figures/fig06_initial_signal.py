@@ -14,12 +14,10 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
-from paper_figures.context import Context
-from paper_figures.ensembles import default_ensemble, intervention_ensemble
-from paper_figures.plotting import error_bars, new_figure
+from paper_figures.framework import Context
+from paper_figures.helpers import default_ensemble, error_bars, intervention_ensemble, new_figure
 from training import correlation, survival_rate, survivors, two_circles
 
-NAME = "fig06"
 TITLE = "Survival rate against initial signal: empirical, perturbed, constructed"
 CLAIM = (
     "survival rate rises linearly with the initial signal (Pearson r = 0.85, p < 1e-3, 10 embeddings x 50 "
@@ -177,6 +175,6 @@ def build(ctx: Context) -> tuple[Figure, dict]:
 
 
 if __name__ == "__main__":
-    from paper_figures.script import main
+    from paper_figures.framework import main
 
-    raise SystemExit(main(NAME))
+    raise SystemExit(main(__file__))

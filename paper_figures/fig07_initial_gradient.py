@@ -1,7 +1,7 @@
 """Figure 7 (section 3.2.2): the initial "gradient" of each circle and its survival.
 
 The paper's gradient is the relative growth of the amplitude over one early step, (a(t) - a(t-1)) / a(0)
-(``training.analysis.fitness.growth``). Pooled over the default ensembles of ``embeddings`` embeddings: (left) its
+(``training.growth``). Pooled over the default ensembles of ``embeddings`` embeddings: (left) its
 distribution at step 4 by survival; (middle) survival rate against it, in quantile bins, at steps 1 to 4;
 (right) initial signal against growth at step 4 with the linear SVM's boundary. The SVM's cross-validated
 accuracy is reported beside the all-dead baseline and the balanced accuracy, since with ~4 survivors of 29
@@ -13,12 +13,10 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from paper_figures.context import Context
-from paper_figures.ensembles import default_ensemble
-from paper_figures.plotting import DEAD, SURVIVED, error_bars, new_figure
+from paper_figures.framework import Context
+from paper_figures.helpers import DEAD, SURVIVED, default_ensemble, error_bars, new_figure
 from training import correlation, growth, initial_amplitude, separability, survivors, wilson_interval
 
-NAME = "fig07"
 TITLE = "Initial gradient: distribution, survival rate, signal-vs-gradient scatter with a linear SVM"
 CLAIM = (
     "circles with a larger initial gradient survive more often; high initial signal and gradient together "
@@ -111,6 +109,6 @@ def build(ctx: Context) -> tuple[Figure, dict]:
 
 
 if __name__ == "__main__":
-    from paper_figures.script import main
+    from paper_figures.framework import main
 
-    raise SystemExit(main(NAME))
+    raise SystemExit(main(__file__))

@@ -10,12 +10,10 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from paper_figures.context import Context
-from paper_figures.ensembles import default_ensemble
-from paper_figures.plotting import new_figure
+from paper_figures.framework import Context
+from paper_figures.helpers import default_ensemble, new_figure
 from training import ablated_metrics, snapshot_metrics
 
-NAME = "fig08"
 TITLE = "Test loss with only 1, 2 or 3 circles kept"
 CLAIM = (
     "with one circle the model cannot do modular addition, with two the loss stays considerably high, with "
@@ -51,6 +49,6 @@ def build(ctx: Context) -> tuple[Figure, dict]:
 
 
 if __name__ == "__main__":
-    from paper_figures.script import main
+    from paper_figures.framework import main
 
-    raise SystemExit(main(NAME))
+    raise SystemExit(main(__file__))

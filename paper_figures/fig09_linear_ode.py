@@ -11,14 +11,18 @@ from __future__ import annotations
 from matplotlib.figure import Figure
 
 import dynamics
-from paper_figures.context import Context
-from paper_figures.ensembles import sweep_ensemble
-from paper_figures.examples import dead_and_surviving, example_run
-from paper_figures.odes import default_fits, heatmap, linear_and_lasso
-from paper_figures.plotting import new_figure
+from paper_figures.framework import Context
+from paper_figures.helpers import (
+    dead_and_surviving,
+    default_fits,
+    example_run,
+    heatmap,
+    linear_and_lasso,
+    new_figure,
+    sweep_ensemble,
+)
 from training import survivors
 
-NAME = "fig09"
 TITLE = "Linear ODE: R² against d, dead and surviving trajectories, Lasso coefficients"
 CLAIM = (
     "a linear ODE fits the amplitudes over steps 0-1000 with R² close to 1 for every d; linear regression is "
@@ -103,6 +107,6 @@ def build(ctx: Context) -> tuple[Figure, dict]:
 
 
 if __name__ == "__main__":
-    from paper_figures.script import main
+    from paper_figures.framework import main
 
-    raise SystemExit(main(NAME))
+    raise SystemExit(main(__file__))

@@ -11,11 +11,9 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from paper_figures.context import Context
-from paper_figures.counting import ABSOLUTE_FRACTION, circle_counts, draw_counts, trend
-from paper_figures.plotting import new_figure
+from paper_figures.framework import Context
+from paper_figures.helpers import ABSOLUTE_FRACTION, circle_counts, draw_counts, new_figure, trend
 
-NAME = "fig10"
 TITLE = "Number of surviving circles against weight decay"
 CLAIM = (
     "with no weight decay all frequencies survive (and the model does not grok); as weight decay grows the "
@@ -63,6 +61,6 @@ def build(ctx: Context) -> tuple[Figure, dict]:
 
 
 if __name__ == "__main__":
-    from paper_figures.script import main
+    from paper_figures.framework import main
 
-    raise SystemExit(main(NAME))
+    raise SystemExit(main(__file__))

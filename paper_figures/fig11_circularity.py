@@ -11,12 +11,10 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
-from paper_figures.context import Context
-from paper_figures.ensembles import default_ensemble
-from paper_figures.plotting import DEAD, SURVIVED, new_figure
+from paper_figures.framework import Context
+from paper_figures.helpers import DEAD, SURVIVED, default_ensemble, new_figure
 from training import circularity, correlation, survivors
 
-NAME = "fig11"
 TITLE = "Circularity: random embeddings against d, and initial circularity of survivors"
 CLAIM = (
     "circularity of a random embedding grows with d; whether larger initial circularity means survival is inconclusive"
@@ -95,6 +93,6 @@ def build(ctx: Context) -> tuple[Figure, dict]:
 
 
 if __name__ == "__main__":
-    from paper_figures.script import main
+    from paper_figures.framework import main
 
-    raise SystemExit(main(NAME))
+    raise SystemExit(main(__file__))

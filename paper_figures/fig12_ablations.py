@@ -12,12 +12,10 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
-from paper_figures.context import Context
-from paper_figures.ensembles import default_ensemble, intervention_ensemble
-from paper_figures.plotting import mean_and_band, new_figure
+from paper_figures.framework import Context
+from paper_figures.helpers import default_ensemble, intervention_ensemble, mean_and_band, new_figure
 from training import survivors
 
-NAME = "fig12"
 TITLE = "Ablated initial embeddings: keep k1 (A), k1 and k2 (B), one (C) or two (D) random circles"
 CLAIM = (
     "keeping only the strongest circle (A) the model revives others and ends with ~4 circles, with loss "
@@ -86,6 +84,6 @@ def build(ctx: Context) -> tuple[Figure, dict]:
 
 
 if __name__ == "__main__":
-    from paper_figures.script import main
+    from paper_figures.framework import main
 
-    raise SystemExit(main(NAME))
+    raise SystemExit(main(__file__))

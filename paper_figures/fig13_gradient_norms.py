@@ -9,13 +9,10 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from paper_figures.context import Context
-from paper_figures.ensembles import default_ensemble
-from paper_figures.examples import example_run
-from paper_figures.plotting import GREY, new_figure
+from paper_figures.framework import Context
+from paper_figures.helpers import GREY, default_ensemble, example_run, new_figure
 from training import survivors
 
-NAME = "fig13"
 TITLE = "Fourier-basis gradient norms over training"
 CLAIM = "the Fourier gradient spikes around step 100 and is negligible after step 1000"
 
@@ -64,6 +61,6 @@ def build(ctx: Context) -> tuple[Figure, dict]:
 
 
 if __name__ == "__main__":
-    from paper_figures.script import main
+    from paper_figures.framework import main
 
-    raise SystemExit(main(NAME))
+    raise SystemExit(main(__file__))

@@ -9,12 +9,10 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from paper_figures.context import Context
-from paper_figures.counting import RULES, counts_over, draw_counts
-from paper_figures.plotting import new_figure
-from paper_figures.profiles import is_prime
+from paper_figures.framework import Context
+from paper_figures.helpers import COUNTING_RULES, counts_over, draw_counts, new_figure
+from training import is_prime
 
-NAME = "fig14"
 TITLE = "Surviving circles against p, prime and non-prime"
 CLAIM = "more variation than over primes only, but the number of circles still trends upward with p"
 
@@ -29,13 +27,13 @@ def build(ctx: Context) -> tuple[Figure, dict]:
     figure, axes = new_figure(1, width=6)
     ax = axes[0, 0]
     draw_counts(ax, moduli, result, key="p")
-    for rule in RULES:
+    for rule in COUNTING_RULES:
         mean = np.asarray(result[rule]["mean"])
         ax.scatter(moduli[prime], mean[prime], color="tab:red", zorder=3, s=18)
     ax.set_title(f"d = {profile.d}, {profile.sweep_runs} runs per p (red: prime p)")
 
     numbers = {"p": moduli, "prime": prime}
-    for rule in RULES:
+    for rule in COUNTING_RULES:
         mean = np.asarray(result[rule]["mean"])
         fit = np.polyfit(moduli, mean, 1)
         residual = mean - np.polyval(fit, moduli)
@@ -51,6 +49,6 @@ def build(ctx: Context) -> tuple[Figure, dict]:
 
 
 if __name__ == "__main__":
-    from paper_figures.script import main
+    from paper_figures.framework import main
 
-    raise SystemExit(main(NAME))
+    raise SystemExit(main(__file__))

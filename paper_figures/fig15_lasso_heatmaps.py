@@ -5,11 +5,9 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from paper_figures.context import Context
-from paper_figures.odes import default_fits, heatmap
-from paper_figures.plotting import new_figure
+from paper_figures.framework import Context
+from paper_figures.helpers import default_fits, heatmap, new_figure
 
-NAME = "fig15"
 TITLE = "Lasso coefficient heatmaps of three more runs"
 CLAIM = "the Lasso fits' interaction matrices are extremely sparse, with a few cooperative and competitive pairs"
 
@@ -40,6 +38,6 @@ def build(ctx: Context) -> tuple[Figure, dict]:
 
 
 if __name__ == "__main__":
-    from paper_figures.script import main
+    from paper_figures.framework import main
 
-    raise SystemExit(main(NAME))
+    raise SystemExit(main(__file__))

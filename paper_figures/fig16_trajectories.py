@@ -10,11 +10,9 @@ import numpy as np
 from matplotlib.figure import Figure
 
 import dynamics
-from paper_figures.context import Context
-from paper_figures.odes import default_fits
-from paper_figures.plotting import new_figure
+from paper_figures.framework import Context
+from paper_figures.helpers import default_fits, new_figure
 
-NAME = "fig16"
 TITLE = "Observed and estimated trajectories of all frequencies of one run"
 CLAIM = "the linear ODE's solutions follow the observed signal of all 29 frequencies of a run"
 
@@ -53,6 +51,6 @@ def build(ctx: Context) -> tuple[Figure, dict]:
 
 
 if __name__ == "__main__":
-    from paper_figures.script import main
+    from paper_figures.framework import main
 
-    raise SystemExit(main(NAME))
+    raise SystemExit(main(__file__))

@@ -11,11 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 from fittest.errors import InputError
-
-
-def is_prime(n: int) -> bool:
-    """Whether ``n`` is a prime (trial division: the moduli here are small)."""
-    return n > 1 and all(n % q for q in range(2, int(n**0.5) + 1))
+from training import is_prime
 
 
 def _primes(lo: int, hi: int) -> tuple[int, ...]:

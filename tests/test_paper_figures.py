@@ -16,7 +16,7 @@ import pytest
 import paper_figures as pf
 from fittest.cli import main as cli
 from fittest.errors import InputError
-from paper_figures.output import jsonable, write_json
+from paper_figures import jsonable, write_json
 
 TINY = dataclasses.replace(
     pf.QUICK,
@@ -169,8 +169,8 @@ def test_fig16_linear_solution_follows_every_frequency(made):
 def test_one_failing_figure_does_not_stop_the_others(tmp_path, monkeypatch):
     import types
 
-    import paper_figures.runner as runner
-    from paper_figures.plotting import new_figure
+    import paper_figures.framework as framework
+    from paper_figures.helpers import new_figure
 
     def build_ok(ctx):
         figure, _ = new_figure()
@@ -183,7 +183,7 @@ def test_one_failing_figure_does_not_stop_the_others(tmp_path, monkeypatch):
         name: types.SimpleNamespace(TITLE=name, CLAIM="-", build=build)
         for name, build in (("fig02", build_broken), ("fig03", build_ok))
     }
-    monkeypatch.setattr(runner, "figure_module", lambda name: stubs[name])
+    monkeypatch.setattr(framework, "figure_module", lambda name: stubs[name])
     results = pf.make_figures(
         ["fig02", "fig03"], profile=TINY, out=tmp_path, cache=tmp_path / "c", bar=False, keep_going=True
     )
@@ -197,7 +197,7 @@ def test_one_failing_figure_does_not_stop_the_others(tmp_path, monkeypatch):
 def test_absolute_rule_counts_what_the_relative_rule_misses():
     import xarray as xr
 
-    from paper_figures.counting import circle_counts, trend
+    from paper_figures.helpers import circle_counts, trend
 
     # 8 frequencies starting at 10; run 0 keeps 4 of them near 9 and the rest decay to 1; run 1 keeps 1
     final = np.array([[9, 9, 9, 9, 1, 1, 1, 1], [9, 1, 1, 1, 1, 1, 1, 1]], dtype=float)

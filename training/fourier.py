@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fittest.checks import integer
+from fittest.checks import integer, is_integer
 from fittest.errors import InputError
 
 
@@ -144,3 +144,54 @@ def circularity(embedding: np.ndarray) -> np.ndarray:
     total = p * (centred**2).sum((-2, -1))[..., None]
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(power > 1e-24 * total, 2 * power / (p * energy), np.nan)
+
+
+def circle_plane(embedding: np.ndarray, k: int) -> np.ndarray:
+    """The tokens of ``embedding``, centred, in the plane of frequency ``k`` (spanned by ``Re F_k``, ``Im F_k``).
+
+    A surviving circle shows as a ring, a dead one as a clump at the centre (paper figure 2, right). The
+    plane's two axes are orthonormalised, so that distances in the plane are the embedding's own.
+
+    Arguments:
+        embedding: real array of shape ``(p, d)``, one row per token.
+        k: the frequency, ``1 .. (p - 1) // 2``.
+
+    Returns:
+        Array of shape ``(p, 2)``: each token's coordinates in the plane.
+
+    Raises:
+        InputError: the embedding is not 2-D with at least 3 tokens, or ``k`` is not one of its frequencies.
+    """
+    E = np.asarray(embedding, dtype=np.float64)
+    if E.ndim != 2:
+        raise InputError(f"circle_plane() takes one embedding of shape (p, d); got shape {E.shape}")
+    p = check_p(E.shape[0], name="the embedding's number of tokens p (its first axis)")
+    k = integer("k", k, 1)
+    if k > (p - 1) // 2:
+        raise InputError(f"k must be a frequency 1 .. {(p - 1) // 2} of p = {p}, got {k}")
+    centred = E - E.mean(axis=0)
+    F = coefficients(centred)[k]
+    basis, _ = np.linalg.qr(np.stack([F.real, -F.imag], axis=1))
+    return centred @ basis
+
+
+def is_prime(n: int) -> bool:
+    """Whether the integer ``n`` is a prime.
+
+    At a prime modulus every frequency ``k`` is coprime to ``p``, so each circle visits all ``p`` tokens; at
+    other moduli some frequencies trace shorter cycles (the paper's figure 14). Trial division: quick for
+    the moduli of this toolkit.
+
+    Arguments:
+        n: an integer; below 2 is not prime.
+
+    Returns:
+        True when ``n`` is prime.
+
+    Raises:
+        InputError: ``n`` is not an integer.
+    """
+    if not is_integer(n):
+        raise InputError(f"is_prime() takes an integer, got {n!r}")
+    n = int(n)
+    return n > 1 and all(n % q for q in range(2, int(n**0.5) + 1))

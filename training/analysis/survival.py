@@ -23,7 +23,7 @@ from scipy import stats
 from fittest.errors import InputError
 from training.analysis.select import circles_only, is_circle, pick_amplitude, pick_step
 
-__all__ = ["count_survivors", "survival_rate", "survivors", "top_circles", "wilson_interval"]
+__all__ = ["count_survivors", "decay_threshold", "survival_rate", "survivors", "top_circles", "wilson_interval"]
 
 RULES = ("relative", "absolute", "gap")
 
@@ -235,3 +235,34 @@ def top_circles(ds: xr.Dataset, n: int, *, step: int | None = None) -> xr.DataAr
     return xr.DataArray(
         freqs, dims=("run", "rank"), coords={"run": amp["run"], "rank": np.arange(1, n + 1)}, name="kept"
     )
+
+
+def decay_threshold(data, fraction: float = 0.5, *, variable: str = "amplitude") -> float:
+    """An amplitude for the absolute rule: ``fraction`` of the mean initial amplitude of the whole ensemble.
+
+    The relative rule (above twice the mean over frequencies) undercounts whenever survivors are a large share
+    of the circles: with 4 equal survivors among 8 frequencies and the rest near zero, twice the mean lies above
+    every survivor. That happens at small ``p`` (few frequencies) and without weight decay (nothing decays).
+    Measured against the start instead, a dead circle ends near a tenth of its initial amplitude and a survivor
+    near all of it (the paper's figure 2), so half the mean initial amplitude separates them at every ``p``,
+    ``d`` and weight decay tried. Use it as
+    ``count_survivors(ds, rule="absolute", threshold=decay_threshold(ds))``.
+
+    Arguments:
+        data: a run dataset or a DataArray of amplitudes with ``frequency`` and ``step`` dimensions.
+        fraction: the share of the mean initial amplitude a survivor must exceed, above 0.
+        variable: the data variable, as for :func:`survivors`.
+
+    Returns:
+        The threshold, the mean over every run and circle at the first recorded step times ``fraction``.
+
+    Raises:
+        InputError: ``fraction`` not a number above 0, no such variable, or no ``step`` dimension.
+    """
+    purpose = "decay_threshold()"
+    if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real) or not fraction > 0:
+        raise InputError(f"{purpose}: fraction must be a number above 0, got {fraction!r}")
+    amp = circles_only(pick_amplitude(data, variable, purpose))
+    if "step" not in amp.dims:
+        raise InputError(f"{purpose} needs the amplitude over training (a 'step' dimension); it has dims {amp.dims}")
+    return fraction * float(amp.isel(step=0).mean())
