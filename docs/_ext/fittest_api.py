@@ -31,7 +31,7 @@ from sphinx.util.docutils import SphinxDirective
 from sphinx.util.nodes import nested_parse_with_titles
 
 # submodules that are implementation details of something documented elsewhere (the command line's page)
-SKIP = {"fittest.commands", "fittest.cli"}
+SKIP = {"fittest.cli"}
 
 
 def public_names(module: ModuleType) -> list[str]:
@@ -50,9 +50,10 @@ def public_names(module: ModuleType) -> list[str]:
 
 def submodules(package: ModuleType) -> list[ModuleType]:
     found = []
-    for info in pkgutil.iter_modules(package.__path__, prefix=package.__name__ + "."):
-        leaf = info.name.rsplit(".", 1)[-1]
-        if leaf.startswith("_") or info.name in SKIP:
+    # the rooms of a package (training.analysis, training.engine) are walked into: their modules are listed
+    for info in pkgutil.walk_packages(package.__path__, prefix=package.__name__ + "."):
+        parts = info.name.split(".")
+        if any(part.startswith("_") for part in parts) or any(info.name.startswith(skip) for skip in SKIP):
             continue
         found.append(importlib.import_module(info.name))
     return sorted(found, key=lambda module: module.__name__)
