@@ -211,3 +211,16 @@ def test_absolute_rule_counts_what_the_relative_rule_misses():
     assert counts["absolute"].tolist() == [4, 1]
     result = trend([1, 2, 3], [np.array([1, 1]), np.array([2, 3]), np.array([4, 4])])
     assert result["mean"] == [1.0, 2.5, 4.0] and result["spearman_rho"] > 0.9
+
+
+def test_circle_plane_and_is_prime_now_in_training():
+    import training
+
+    p, k = 11, 3
+    angle = 2 * np.pi * k * np.arange(p) / p
+    E = np.stack([2 * np.cos(angle), 2 * np.sin(angle), np.zeros(p)], axis=1) + 5.0  # a ring of radius 2, off-centre
+    assert np.allclose(np.linalg.norm(training.circle_plane(E, k), axis=1), 2)
+    with pytest.raises(InputError, match="k must be a frequency"):
+        training.circle_plane(E, 6)
+    assert [n for n in range(-2, 30) if training.is_prime(n)] == [2, 3, 5, 7, 11, 13, 17, 19, 23, 29]
+    assert pf.PAPER.primes[0] == 17 and all(training.is_prime(n) for n in pf.PAPER.primes)
