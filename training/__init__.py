@@ -56,6 +56,7 @@ _HOMES = {
 
 __all__ = list(_HOMES)
 
+
 def __getattr__(name: str):
     home = _HOMES.get(name)
     if home is None:

@@ -20,6 +20,7 @@ import numpy as np
 from fittest.checks import integer, is_integer, is_number
 from fittest.errors import InputError
 from training.fourier import check_p
+from training.tasks import TASKS, Task
 
 ACTIVATIONS = ("silu", "relu", "gelu", "tanh")
 MLP_INITS = ("torch", "normal")
@@ -28,13 +29,30 @@ RECORD_SPACINGS = ("stride", "log")
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
-def _field(default: Any, help: str, *, choices: tuple[str, ...] | None = None, low: int | None = None):
-    """A config field with its meaning (``help``) and constraints declared where the field is."""
+SEED_MAX = 2**63 - 1
+"""The largest seed: seeds are stored as int64 coordinates of the run dataset."""
+
+
+def _field(
+    default: Any,
+    help: str,
+    *,
+    choices: tuple[str, ...] | None = None,
+    low: int | None = None,
+    high: int | None = None,
+):
+    """A config field with its meaning (``help``) and constraints declared where the field is.
+
+    ``low`` (and optionally ``high``) make it an integer field in ``low..high``; a field whose default is None
+    may also stay None.
+    """
     metadata: dict[str, Any] = {"help": help}
     if choices is not None:
         metadata["choices"] = choices
     if low is not None:
         metadata["low"] = low
+    if high is not None:
+        metadata["high"] = high
     return field(default=default, metadata=metadata)
 
 
@@ -50,6 +68,7 @@ class TrainConfig:
     field metadata; the Arguments section below and the ``fittest train`` options are generated from them.
     """
 
+    task: str = _field("add", "the operation learned mod p: add, subtract, or multiply (p prime)", choices=tuple(TASKS))
     p: int = _field(59, "the modulus: number of tokens, an integer >= 3")
     d: int = _field(128, "embedding dimension", low=1)
     runs: int = _field(4, "independent models in the ensemble (the run dimension)", low=1)
@@ -70,10 +89,16 @@ class TrainConfig:
     )
     device: str = _field("auto", "auto (CUDA when available, else the CPU), cpu, cuda, cuda:N or mps")
     dtype: str = _field("float32", "floating-point type of parameters and records", choices=DTYPES)
-    seed: int = _field(0, "base seed of every per-run seed that is not fixed", low=0)
-    embed_seed: int | None = _field(None, "one embedding shared by every run (default: each run draws its own)")
-    mlp_seed: int | None = _field(None, "one MLP initialisation shared by every run (default: each run draws its own)")
-    split_seed: int | None = _field(None, "one train/test split shared by every run (default: each run draws its own)")
+    seed: int = _field(0, "base seed of every per-run seed that is not fixed", low=0, high=SEED_MAX)
+    embed_seed: int | None = _field(
+        None, "one embedding shared by every run (default: each run draws its own)", low=0, high=SEED_MAX
+    )
+    mlp_seed: int | None = _field(
+        None, "one MLP initialisation shared by every run (default: each run draws its own)", low=0, high=SEED_MAX
+    )
+    split_seed: int | None = _field(
+        None, "one train/test split shared by every run (default: each run draws its own)", low=0, high=SEED_MAX
+    )
     freeze_embedding: bool = _field(False, "keep the embedding at its initialisation: no step, no decay (section 3.1)")
     init_perturb: dict[int, float] | None = _field(
         None, "scale circles of the initial embedding, {k: factor} (section 3.2.1)"
@@ -103,8 +128,9 @@ class TrainConfig:
         set_ = object.__setattr__
         set_(self, "p", check_p(self.p))
         for spec in dataclasses.fields(self):
-            if "low" in spec.metadata:
-                set_(self, spec.name, integer(spec.name, getattr(self, spec.name), spec.metadata["low"]))
+            if "low" in spec.metadata and not (spec.default is None and getattr(self, spec.name) is None):
+                value = integer(spec.name, getattr(self, spec.name), spec.metadata["low"], spec.metadata.get("high"))
+                set_(self, spec.name, value)
         for name in ("lr", "weight_decay"):
             set_(self, name, self._per_run(name, getattr(self, name), positive=name == "lr"))
         betas = _sequence("betas", self.betas)
@@ -125,13 +151,17 @@ class TrainConfig:
                 raise InputError(f"{spec.name} must be one of {', '.join(allowed)}; got {getattr(self, spec.name)!r}")
         if not isinstance(self.device, str) or not _DEVICE.match(self.device):
             raise InputError(f"device must be auto, cpu, cuda, cuda:N or mps; got {self.device!r}")
-        for name in ("embed_seed", "mlp_seed", "split_seed"):
-            if getattr(self, name) is not None:
-                set_(self, name, integer(name, getattr(self, name), 0))
         for name in ("freeze_embedding", "save_mlp"):
             if not isinstance(getattr(self, name), bool | np.bool_):
                 raise InputError(f"{name} must be true or false, got {getattr(self, name)!r}")
             set_(self, name, bool(getattr(self, name)))
+        self.task_spec.check(self.p)
+        interventions = [name for name in ("init_perturb", "init_keep", "init_construct") if getattr(self, name)]
+        if interventions and self.task_spec.group != "additive":
+            raise InputError(
+                f"{', '.join(interventions)} act on additive Fourier circles, which task {self.task!r} does not "
+                "use: leave them out or choose task add or subtract"
+            )
         top = (self.p - 1) // 2
         if self.init_perturb is not None:
             set_(self, "init_perturb", self._frequency_map("init_perturb", self.init_perturb, top, positive=True))
@@ -193,6 +223,11 @@ class TrainConfig:
         )
 
     @property
+    def task_spec(self) -> Task:
+        """The :class:`~training.tasks.Task` this config trains on: its labels and the basis of its circles."""
+        return TASKS[self.task]
+
+    @property
     def n_train(self) -> int:
         """The number of training pairs, ``floor(train_frac p²)``."""
         return math.floor(self.train_frac * self.p**2)
@@ -249,3 +284,47 @@ def _arguments_section(cls: type) -> str:
 
 
 TrainConfig.__doc__ += _arguments_section(TrainConfig)
+
+
+def record_count(config: TrainConfig) -> int:
+    """An upper bound of the number of recorded steps (``training.engine.schedule.record_steps`` gives them)."""
+    dense_end = min(config.dense_until, config.steps)
+    if config.record_spacing == "stride":
+        later = max(0, (config.steps - dense_end) // config.record_every)
+    else:
+        later = config.log_records
+    return min(config.steps + 1, dense_end + 1 + later + 1)
+
+
+def memory_estimate(config: TrainConfig, *, chunk: int = 1) -> dict[str, int]:
+    """The bytes of memory that training ``config`` needs, by part, before anything is allocated.
+
+    An estimate of the largest allocations, not a measurement: the parameters with AdamW's two moments and
+    their gradients (and the float64 initial values), the p²-sized pair tables and splits, the activations of
+    ``chunk`` runs trained at once, the records and the snapshots (twice: the live tensors and the dataset),
+    and the step schedule.
+
+    Returns:
+        part name -> bytes: ``parameters``, ``pair tables``, ``activations``, ``records``, ``snapshots``,
+        ``schedule``.
+    """
+    item = 4 if config.dtype == "float32" else 8
+    p, d, h, runs = config.p, config.d, config.hidden, config.runs
+    per_run = p * d + (2 * d * h + h) + (h * h + h) + (h * p + p)
+    splits = 1 if config.split_seed is not None else runs
+    n_snap = len(config.snapshot_steps)
+    snapshot = p * d + (per_run - p * d if config.save_mlp else 0)
+    return {
+        "parameters": runs * per_run * (4 * item + 2 * 8),
+        "pair tables": (3 + 1 + 3 * splits) * p * p * 8 + p * p * (8 + item),
+        "activations": min(chunk, runs) * config.n_train * (2 * d + 4 * h + 3 * p) * item * 2,
+        "records": record_count(config) * runs * (3 * ((p - 1) // 2) + 4) * item * 2,
+        "snapshots": n_snap * runs * snapshot * item * 2,
+        "schedule": (config.steps + 1) * 8 * 2,
+    }
+
+
+def output_estimate(config: TrainConfig) -> int:
+    """About how many bytes the run dataset of ``config`` takes on disk (uncompressed: an upper bound)."""
+    memory = memory_estimate(config)
+    return (memory["records"] + memory["snapshots"]) // 2 + 64 * 1024

@@ -27,22 +27,81 @@ def check_p(p: object, *, name: str = "p") -> int:
     return integer(name, p, 3)
 
 
-def frequencies(p: int) -> np.ndarray:
-    """The distinct circles' frequencies ``1 .. (p - 1) // 2`` of modulus ``p``.
+GROUPS = ("additive", "multiplicative")
+"""The groups whose characters make a basis: the additive group Z_p (add, subtract) and the multiplicative
+group Z_p^* of a prime p (multiply)."""
 
-    At even ``p`` the middle frequency ``p / 2`` is its own partner and is a line, not a circle; it is left
-    out, as it is from the run dataset's ``frequency`` axis.
+
+def _group(group: str) -> str:
+    if group not in GROUPS:
+        raise InputError(f"group must be one of {', '.join(GROUPS)}, got {group!r}")
+    return group
+
+
+def frequencies(p: int, *, group: str = "additive") -> np.ndarray:
+    """The distinct circles' frequencies of modulus ``p`` in the basis of ``group``.
+
+    Additive: ``1 .. (p - 1) // 2``. At even ``p`` the middle frequency ``p / 2`` is its own partner and is a
+    line, not a circle; it is left out, as it is from the run dataset's ``frequency`` axis.
+    Multiplicative (prime ``p``): the characters ``j = 1 .. (p - 2) // 2`` of the cyclic group of order
+    ``p - 1``; ``j = (p - 1) / 2``, the Legendre symbol, is real (a line) and left out likewise.
+
+    Raises:
+        InputError: ``p`` is not an integer >= 3, or not a prime >= 5 for the multiplicative group.
     """
     p = check_p(p)
+    if _group(group) == "multiplicative":
+        primitive_root(p)  # refuses a p without a cyclic multiplicative group
+        return np.arange(1, (p - 2) // 2 + 1)
     return np.arange(1, (p - 1) // 2 + 1)
 
 
-def fourier_basis(p: int, *, dtype=np.float64) -> np.ndarray:
-    """Real Fourier basis, shape ``(2 K, p)`` with ``K = (p - 1) // 2``.
+def primitive_root(p: int) -> int:
+    """The smallest generator ``g`` of the multiplicative group mod the prime ``p``.
 
-    Rows ``0 .. K-1`` are ``cos(2 pi k n / p)`` and rows ``K .. 2K-1`` are ``sin(2 pi k n / p)`` for
-    ``k = 1 .. K``, so that ``basis @ E`` holds the real and (minus) imaginary parts of ``F_k``.
+    Raises:
+        InputError: ``p`` is not a prime >= 5 (below 5 the group has no circle).
     """
+    p = check_p(p)
+    if p < 5 or not is_prime(p):
+        raise InputError(f"the multiplicative basis needs a prime p >= 5, got p={p}: choose a prime modulus")
+    order = p - 1
+    factors = [q for q in range(2, order + 1) if order % q == 0 and is_prime(q)]
+    return next(g for g in range(2, p) if all(pow(g, order // q, p) != 1 for q in factors))
+
+
+def discrete_log(p: int) -> np.ndarray:
+    """``log[n]``: the exponent ``l`` with ``g^l = n (mod p)`` for tokens ``n = 1 .. p - 1``, and -1 for 0.
+
+    ``g`` is :func:`primitive_root`; multiplying tokens adds their logarithms mod ``p - 1``, which turns
+    multiplication into the addition that Fourier analysis diagonalises.
+    """
+    g = primitive_root(p)
+    log = np.full(p, -1, dtype=np.int64)
+    value = 1
+    for exponent in range(p - 1):
+        log[value] = exponent
+        value = value * g % p
+    return log
+
+
+def fourier_basis(p: int, *, dtype=np.float64, group: str = "additive") -> np.ndarray:
+    """Real basis of the circles of ``group``, shape ``(2 K, p)`` with ``K = len(frequencies(p, group=group))``.
+
+    Additive: rows ``0 .. K-1`` are ``cos(2 pi k n / p)`` and rows ``K .. 2K-1`` are ``sin(2 pi k n / p)`` for
+    ``k = 1 .. K``, so that ``basis @ E`` holds the real and (minus) imaginary parts of ``F_k``.
+
+    Multiplicative: the same rows over the discrete logarithm, ``cos(2 pi j log(n) / (p - 1))`` and its sine
+    (the real and imaginary parts of the group's characters), for tokens ``n = 1 .. p - 1``. Token 0 is
+    outside the group (``0 * b = 0`` for every ``b``, so it carries no character): its column is zero, and
+    its embedding counts towards no circle.
+    """
+    if _group(group) == "multiplicative":
+        log = discrete_log(p)
+        cyclic = fourier_basis(p - 1, dtype=np.float64)  # the characters of Z_{p-1}, indexed by the logarithm
+        out = np.zeros((cyclic.shape[0], p))
+        out[:, 1:] = cyclic[:, log[1:]]
+        return out.astype(dtype)
     k = frequencies(p)[:, None]
     n = np.arange(p)[None, :]
     angle = 2 * np.pi * ((k * n) % p) / p  # reduce mod p first: exact angles for large k * n

@@ -128,7 +128,7 @@ def build_run(
     coords = {
         "run": np.arange(config.runs),
         "step": np.asarray(steps),
-        "frequency": frequencies(config.p),
+        "frequency": frequencies(config.p, group=config.task_spec.group),
         "snapshot": np.asarray(snapshots),
         "token": np.arange(config.p),
         "dim": np.arange(config.d),
@@ -140,9 +140,15 @@ def build_run(
         ds[name].encoding.update({"zlib": True, "complevel": 6, "shuffle": True})
     for name in ("step", "frequency"):
         ds[name].attrs["description"] = COORDS[name]
+    task = config.task_spec
+    if task.group != "additive":
+        ds["frequency"].attrs["description"] = f"character j of the {task.group} group; j and -j are the same circle"
     ds.attrs = {
         "schema": SCHEMA,
         "config": config.to_json(),
+        "task": task.name,
+        "architecture": "mlp",
+        "basis": task.basis,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "device": device,
         "versions": versions,

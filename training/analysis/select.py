@@ -26,6 +26,7 @@ def pick_variable(data, name: str, *, purpose: str) -> xr.DataArray:
         )
     return data[name]
 
+
 def pick_amplitude(data, variable: str, purpose: str) -> xr.DataArray:
     """The amplitude ``||F_k||`` of a run dataset; derived from ``signal`` when only that is there."""
     if isinstance(data, xr.Dataset) and variable == "amplitude" and "amplitude" not in data and "signal" in data:
@@ -34,6 +35,7 @@ def pick_amplitude(data, variable: str, purpose: str) -> xr.DataArray:
     if "frequency" not in amp.dims:
         raise InputError(f"{purpose} needs a 'frequency' dimension; {amp.name!r} has dims {amp.dims}")
     return amp
+
 
 def is_circle(da: xr.DataArray) -> xr.DataArray | None:
     """Where a frequency is a circle of that run's ``p``; None when ``da`` carries no per-run ``p``.
@@ -44,10 +46,12 @@ def is_circle(da: xr.DataArray) -> xr.DataArray | None:
         return da["frequency"] <= (da["p"] - 1) // 2
     return None
 
+
 def circles_only(amp: xr.DataArray) -> xr.DataArray:
     """NaN where a frequency is not a circle of that run's ``p`` (datasets padded across several ``p``)."""
     circle = is_circle(amp)
     return amp if circle is None else amp.where(circle)
+
 
 def pick_step(amp: xr.DataArray, step, purpose: str) -> tuple[xr.DataArray, object]:
     if "step" not in amp.dims:

@@ -41,16 +41,6 @@ def _above_gap(values: np.ndarray, ratio: float) -> np.ndarray:
     return found & (np.nan_to_num(finite, nan=-np.inf) >= cut)
 
 
-
-
-
-
-
-
-
-
-
-
 def survivors(
     data,
     *,

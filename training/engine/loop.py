@@ -151,7 +151,7 @@ def _intervene(config: TrainConfig, embedding: np.ndarray, seed: int) -> np.ndar
 
 def _pairs(config: TrainConfig, runs: slice, device: torch.device) -> tuple[Pairs, Pairs]:
     """The train and test pairs of the runs in ``runs``, shared tensors when the runs share one split."""
-    a_all, b_all, c_all = pairs(config.p)
+    a_all, b_all, c_all = pairs(config.p, config.task)
     seeds = config.run_seeds("split")[runs]
     splits = [split(config.p, config.train_frac, s) for s in (seeds[:1] if len(set(seeds)) == 1 else seeds)]
     out = []
@@ -229,7 +229,7 @@ def train(
     record_at[steps_recorded] = np.arange(len(steps_recorded))
     snapshot_at = np.full(config.steps + 1, -1)
     snapshot_at[steps_snapshot] = np.arange(len(steps_snapshot))
-    basis = torch.as_tensor(fourier_basis(config.p), dtype=dtype, device=device)
+    basis = torch.as_tensor(fourier_basis(config.p, group=config.task_spec.group), dtype=dtype, device=device)
 
     batches = initial_batches(config, device)
 

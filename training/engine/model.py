@@ -260,6 +260,3 @@ def loss_and_accuracy(logits: torch.Tensor, target: torch.Tensor) -> tuple[torch
     losses = F.cross_entropy(logits.reshape(-1, p), target.reshape(-1), reduction="none").view(runs, n).mean(1)
     accuracy = (logits.detach().argmax(-1) == target).to(logits.dtype).mean(1)
     return losses, accuracy
-
-
-

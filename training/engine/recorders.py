@@ -71,7 +71,12 @@ class Recorder:
 
 def sizes(config: TrainConfig) -> dict[str, int]:
     """The length of every dimension a recorder may use beyond ``run`` and ``step``."""
-    return {"frequency": len(frequencies(config.p)), "token": config.p, "dim": config.d, "unit": config.hidden}
+    return {
+        "frequency": len(frequencies(config.p, group=config.task_spec.group)),
+        "token": config.p,
+        "dim": config.d,
+        "unit": config.hidden,
+    }
 
 
 def storage_shape(recorder: Recorder, config: TrainConfig, n_records: int) -> tuple[int, ...]:

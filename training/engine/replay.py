@@ -116,7 +116,7 @@ def snapshot_metrics(ds: xr.Dataset, *, embedding=None, split: str = "test") -> 
         if emb.shape != stored.shape:
             raise InputError(f"embedding has shape {emb.shape}, expected (run, snapshot, p, d) = {stored.shape}")
     runs, snaps = stored.sizes["run"], stored.sizes["snapshot"]
-    a_all, b_all, c_all = pairs(config.p)
+    a_all, b_all, c_all = pairs(config.p, config.task)
     loss = np.empty((runs, snaps))
     acc = np.empty((runs, snaps))
     for r in range(runs):

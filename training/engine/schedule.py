@@ -25,4 +25,3 @@ def record_steps(config: TrainConfig) -> np.ndarray:
         later = np.rint(later).astype(np.int64)
         later = later[later > dense_end]
     return np.unique(np.concatenate([dense, later, [config.steps]])).astype(np.int64)
-
