@@ -25,8 +25,9 @@ def is_number(value: object) -> bool:
     return not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(float(value))
 
 
-def integer(name: str, value: object, low: int) -> int:
-    """``value`` as an int, or an InputError naming ``name`` if it is not an integer >= ``low``."""
-    if not is_integer(value) or int(value) < low:
-        raise InputError(f"{name} must be an integer >= {low}, got {value!r}")
+def integer(name: str, value: object, low: int, high: int | None = None) -> int:
+    """``value`` as an int, or an InputError naming ``name`` if it is not an integer in ``low..high``."""
+    if not is_integer(value) or int(value) < low or (high is not None and int(value) > high):
+        bound = f">= {low}" if high is None else f"in {low}..{high}"
+        raise InputError(f"{name} must be an integer {bound}, got {value!r}")
     return int(value)
