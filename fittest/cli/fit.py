@@ -26,6 +26,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--time", default="step", help="the time dimension (default: step)")
     parser.add_argument("--component", default="frequency", help="the component dimension (default: frequency)")
     parser.add_argument(
+        "--runs",
+        nargs="+",
+        type=int,
+        default=None,
+        metavar="RUN",
+        help="fit only these runs (indices along run), e.g. to leave out diverged ones (default: every run)",
+    )
+    parser.add_argument(
         "--t-range",
         nargs=2,
         type=float,
@@ -61,6 +69,40 @@ def open_data(path: str):
     return check_run(ds, source=repr(str(path))) if is_run(ds) else ds
 
 
+def select_runs(data, runs: list[int] | None, source: str):
+    """``data`` with only the ``runs`` given (all by default); a run that diverged must be left out.
+
+    Raises:
+        InputError: a run is given that the data lack or that diverged, or runs diverged and none were selected.
+    """
+    diverged = data["diverged"].values.astype(bool) if "diverged" in data.data_vars else None
+    if runs is None:
+        if diverged is not None and diverged.any():
+            bad = [int(r) for r in data["run"].values[diverged]]
+            good = [str(int(r)) for r in data["run"].values[~diverged]]
+            raise InputError(
+                f"{source!r}: run(s) {', '.join(map(str, bad))} diverged (NaN or infinite records): select the"
+                f" others with --runs {' '.join(good) or 'RUN ...'}"
+            )
+        return data
+    if "run" not in data.dims:
+        raise InputError(f"--runs selects along run, which {source!r} lacks: leave --runs out")
+    count = data.sizes["run"]
+    wrong = [r for r in runs if not 0 <= r < count]
+    if wrong:
+        raise InputError(f"--runs {' '.join(map(str, wrong))}: {source!r} has runs 0..{count - 1}")
+    runs = list(dict.fromkeys(runs))
+    if diverged is not None and diverged[runs].any():
+        bad = [r for r in runs if diverged[r]]
+        raise InputError(
+            f"run(s) {', '.join(map(str, bad))} diverged (NaN or infinite records): leave them out of --runs"
+        )
+    skipped = [r for r in range(count) if r not in runs]
+    if skipped:
+        print(f"fitting run(s) {', '.join(map(str, runs))}; skipped {', '.join(map(str, skipped))}")
+    return data.isel(run=runs)
+
+
 def output_paths(out: str, models: list[str]) -> dict[str, Path]:
     """Where each model's fit is saved: ``out`` itself for one model, ``out`` with a ``-model`` suffix for several."""
     if len(models) == 1:
@@ -80,12 +122,14 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         raise InputError(f"unknown model(s) {unknown}: use some of {sorted(dynamics.MODELS)}")
     # refuse unusable destinations before fitting, so a bad --report does not leave saved fits without one
-    if args.report:
+    if args.report is not None:
         output_folder(args.report, create=False)
-    out_paths = output_paths(args.out, models) if args.out else {}
+    if args.out is not None and not args.out.strip():
+        raise InputError("--out is empty: give a file name for the fit, or leave --out out")
+    out_paths = output_paths(args.out, models) if args.out is not None else {}
     for path in out_paths.values():
         output_file(path)
-    data = open_data(args.data)
+    data = select_runs(open_data(args.data), args.runs, args.data)
     fits = []
     for model in models:
         fitted = dynamics.fit(
@@ -106,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
         for fitted, path in zip(fits, out_paths.values(), strict=True):
             fitted.save(path)
             print(f"saved {path}")
-    if args.report:
+    if args.report is not None:
         written = dynamics.write_report(fits, args.report, data=data, methods=args.methods)
         print(f"report: {written['html']} and {written['markdown']}")
     return 0
