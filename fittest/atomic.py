@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import shutil
+import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,59 +18,239 @@ if TYPE_CHECKING:  # the type only: importing xarray here would slow every comma
     import xarray as xr
 
 
-def write_atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
+TEMP_SUFFIX = ".fittest-tmp"
+"""Temporary files are ``<name>.<pid>.fittest-tmp`` beside their output: visible, and the PID says whose."""
+
+
+def temp_path(path: str | os.PathLike) -> Path:
+    """The temporary file this process writes ``path`` through: ``<name>.<pid>.fittest-tmp`` beside it."""
+    path = Path(path)
+    return path.with_name(f"{path.name}.{os.getpid()}{TEMP_SUFFIX}")
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):  # someone else's process: alive
+        return True
+    return True
+
+
+def remove_stale_temps(path: str | os.PathLike) -> list[Path]:
+    """Remove the temporary files of ``path`` left by processes that are gone (killed during a write).
+
+    Returns:
+        The files removed.
+    """
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    pattern = re.compile(re.escape(path.name) + r"\.(\d+)" + re.escape(TEMP_SUFFIX) + "$")
+    removed = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    for name in names:
+        match = pattern.match(name)
+        if match and not _alive(int(match.group(1))):
+            with contextlib.suppress(OSError):
+                (folder / name).unlink()
+                removed.append(folder / name)
+    return removed
+
+
+def write_error(path: str | os.PathLike, error: BaseException, *, what: str = "output") -> InputError:
+    """The one-line error for a failed write of ``path`` (a full disk, a read-only folder, an I/O error)."""
+    reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
+    return InputError(
+        f"could not write {what} {str(path)!r} ({reason}); nothing was written there: free space or choose another path"
+    )
+
+
+def write_atomic(path: str | os.PathLike, write: Callable[[Path], None], *, what: str = "output") -> Path:
     """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it onto ``path``.
+
+    The temporary file is ``<name>.<pid>.fittest-tmp`` (:func:`temp_path`); those of earlier processes that
+    were killed during a write of the same ``path`` are removed first (:func:`remove_stale_temps`).
 
     Arguments:
         path: the destination. Its folder must exist.
         write: writes the whole content to the path it is given.
+        what: how messages name the file.
 
     Returns:
         ``path`` as a :class:`~pathlib.Path`.
 
     Raises:
-        InputError: the destination folder does not exist, or the destination is a folder.
+        InputError: the destination folder does not exist, the destination is a folder, or the write failed
+            with an :class:`OSError` (full disk, read-only folder); the temporary file is removed and an
+            existing ``path`` is left as it was.
     """
-    path = output_file(path)
-    folder = path.parent
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    # mkstemp creates the file private (0600); give the result the permissions a plain open() would have
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
+    path = output_file(path, what=what, probe=False)
+    remove_stale_temps(path)
+    tmp = temp_path(path)
     try:
+        # a plain open() gives the result the permissions of any new file (umask applied)
+        with open(tmp, "wb"):
+            pass
         write(tmp)
         os.replace(tmp, path)
+    except OSError as error:
+        raise write_error(path, error, what=what) from None
     finally:
         if tmp.exists():
             tmp.unlink()
     return path
 
 
-def output_file(path: str | os.PathLike, *, what: str = "output") -> Path:
-    """Check that a result file can be written at ``path``: its folder exists and ``path`` is not a folder.
+def _nonempty(path: str | os.PathLike, what: str) -> Path:
+    if not str(os.fspath(path)).strip():
+        raise InputError(f"{what} path is empty: give a file or folder name")
+    return Path(path)
+
+
+def check_writable(folder: str | os.PathLike, *, what: str = "output") -> Path:
+    """Check that a file can be created in ``folder`` by creating (and at once removing) one.
+
+    A real attempt, not permission bits: it finds read-only filesystems, and folders that root may not write.
+
+    Raises:
+        InputError: no file can be created there.
+    """
+    folder = Path(folder)
+    try:
+        with tempfile.TemporaryFile(dir=folder, prefix=".fittest-probe-"):
+            pass
+    except OSError as error:
+        raise InputError(
+            f"cannot write the {what} in folder {str(folder)!r} ({error.strerror or error}): choose a folder you"
+            " can write to"
+        ) from None
+    return folder
+
+
+def check_free_space(path: str | os.PathLike, nbytes: int, *, what: str = "output") -> None:
+    """Check that the filesystem of ``path`` (a file or its folder) has room for about ``nbytes``.
+
+    Raises:
+        InputError: less is free than ``nbytes``.
+    """
+    path = Path(path)
+    folder = path if path.is_dir() else (path.parent if str(path.parent) else Path("."))
+    free = shutil.disk_usage(folder).free
+    if nbytes > free:
+        raise InputError(
+            f"the {what} {str(path)!r} needs about {format_bytes(nbytes)} but only {format_bytes(free)} is free"
+            f" there: free space or choose another path"
+        )
+
+
+def format_bytes(nbytes: float) -> str:
+    """``nbytes`` as ``'1.5 GiB'``."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(nbytes) < 1024 or unit == "TiB":
+            return f"{nbytes:.0f} {unit}" if unit == "B" else f"{nbytes:.3g} {unit}"
+        nbytes /= 1024
+    raise AssertionError("unreachable")
+
+
+def output_file(path: str | os.PathLike, *, what: str = "output", probe: bool = True) -> Path:
+    """Check that a result file can be written at ``path``: its folder exists and is writable, ``path`` is not a folder.
 
     Call it before a long job so that a bad destination fails first; :func:`write_atomic` calls it too.
 
     Arguments:
         path: the destination file.
         what: how messages name the file (``"output"``, ``"checkpoint"``, ...).
+        probe: also create (and remove) a file in the folder, so that a read-only folder fails now.
 
     Returns:
         ``path`` as a :class:`~pathlib.Path`.
 
     Raises:
-        InputError: the folder does not exist, or ``path`` is a folder.
+        InputError: the path is empty, the folder does not exist or cannot be written, or ``path`` is a folder.
     """
-    path = Path(path)
+    path = _nonempty(path, what)
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise InputError(f"{what} folder {str(folder)!r} does not exist: create it first or choose another path")
     if path.is_dir():
         raise InputError(f"{what} {str(path)!r} is a folder: give a file name inside it, e.g. {str(path / 'run.nc')!r}")
+    if probe:
+        check_writable(folder, what=what)
     return path
+
+
+def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Whether two paths name one file (also through links and relative spellings, existing or not)."""
+    a, b = Path(a), Path(b)
+    if a.exists() and b.exists():
+        return os.path.samefile(a, b)
+    return a.resolve() == b.resolve()
+
+
+def lock_path(path: str | os.PathLike) -> Path:
+    """The lock file of an output: ``<name>.lock`` beside it."""
+    path = Path(path)
+    return path.with_name(f"{path.name}.lock")
+
+
+@contextlib.contextmanager
+def output_lock(path: str | os.PathLike, *, what: str = "output", command: str | None = None) -> Iterator[Path]:
+    """Hold an exclusive OS lock (``flock``) on ``<path>.lock`` while this process owns the output ``path``.
+
+    The lock file holds the PID and the command, so that a second writer's error says who holds it; it is
+    removed on release, and the OS drops the lock of a process that dies. Stale temporary files of ``path``
+    are removed once the lock is held. Without ``fcntl`` (Windows) nothing is locked.
+
+    Raises:
+        InputError: another process holds the lock, or the lock file cannot be created (a read-only folder).
+    """
+    path = output_file(path, what=what, probe=False)
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield path
+        return
+    lock = lock_path(path)
+    while True:
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as error:
+            raise InputError(
+                f"cannot write the {what} in folder {str(path.parent)!r} ({error.strerror or error}): choose a"
+                " folder you can write to"
+            ) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.read(fd, 4096).decode("utf-8", "replace").strip() or "another process"
+            os.close(fd)
+            raise InputError(
+                f"{what} {str(path)!r} is in use by {holder} (lock {str(lock)!r}): wait for it to finish or"
+                " choose another path"
+            ) from None
+        try:  # the file may have been removed by its last holder between our open and our lock: then retry
+            same = os.fstat(fd).st_ino == os.stat(lock).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        os.ftruncate(fd, 0)
+        holder = f"PID {os.getpid()}" + (f" ({command})" if command else f" ({' '.join(sys.argv)})")
+        os.write(fd, holder.encode())
+        remove_stale_temps(path)
+        yield path
+    finally:
+        with contextlib.suppress(OSError):
+            lock.unlink()
+        os.close(fd)
 
 
 def write_netcdf(ds: xr.Dataset, path: str | os.PathLike) -> Path:
@@ -80,9 +264,17 @@ def write_netcdf(ds: xr.Dataset, path: str | os.PathLike) -> Path:
         ``path`` as a :class:`~pathlib.Path`.
 
     Raises:
-        InputError: the destination folder does not exist, or the destination is a folder.
+        InputError: the destination folder does not exist, the destination is a folder, or the write failed
+            (full disk, I/O error); no temporary file is left behind.
     """
-    return write_atomic(path, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf"))
+
+    def write(tmp: Path) -> None:
+        try:
+            ds.to_netcdf(tmp, engine="h5netcdf")
+        except RuntimeError as error:  # h5py reports some failed writes (a full disk at close) as RuntimeError
+            raise OSError(str(error)) from error
+
+    return write_atomic(path, write)
 
 
 def output_folder(path: str | os.PathLike, *, create: bool = True) -> Path:
@@ -100,14 +292,15 @@ def output_folder(path: str | os.PathLike, *, create: bool = True) -> Path:
         ``path`` as a :class:`~pathlib.Path`.
 
     Raises:
-        InputError: ``path`` is a file, or its parent folder does not exist.
+        InputError: ``path`` is empty or a file, its parent folder does not exist, or it cannot be written.
     """
-    path = Path(path)
+    path = _nonempty(path, "output folder")
     if path.exists() and not path.is_dir():
         raise InputError(f"{str(path)!r} is a file, not a folder: choose a folder for the results")
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise InputError(f"the parent folder {str(parent)!r} of {str(path)!r} does not exist: create it first")
+    check_writable(path if path.is_dir() else parent, what="results")
     if create:
         path.mkdir(exist_ok=True)
     return path

@@ -16,7 +16,11 @@ FORMAT = "fittest.checkpoint/1"
 def save_checkpoint(
     path: str | os.PathLike, config: TrainConfig, step: int, members, records: dict, snapshots: dict
 ) -> None:
-    """Write the state before step ``step``'s forward pass (``step`` updates done) to ``path``, atomically."""
+    """Write the state before step ``step``'s forward pass (``step`` updates done) to ``path``, atomically.
+
+    Raises:
+        InputError: the write failed (a full disk); the previous checkpoint is kept and no temporary file is left.
+    """
     state = {
         "format": FORMAT,
         "config": config.to_json(),
@@ -29,7 +33,14 @@ def save_checkpoint(
         "records": {name: t.cpu() for name, t in records.items()},
         "snapshots": {name: t.cpu() for name, t in snapshots.items()},
     }
-    write_atomic(path, lambda tmp: torch.save(state, tmp))
+
+    def write(tmp) -> None:
+        try:
+            torch.save(state, tmp)
+        except RuntimeError as error:  # torch reports a failed write (a full disk) as a RuntimeError
+            raise OSError(str(error)) from error
+
+    write_atomic(path, write, what="checkpoint")
 
 
 def load_checkpoint(
