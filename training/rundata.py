@@ -53,6 +53,8 @@ VARIABLES: dict[str, Variable] = {
     "train_acc": Variable(SCALAR, "accuracy on the training pairs"),
     "test_acc": Variable(SCALAR, "accuracy on the test pairs"),
     "embedding": Variable((*SNAPSHOT, "token", "dim"), "embedding W_E at the steps in the snapshot coordinate"),
+    # not required, so that files written before it open too
+    "diverged": Variable(("run",), "the run diverged: some record is NaN or infinite", required=False),
     # hidden layers cannot share one dim name, so each MLP parameter has its own
     "mlp_w1": Variable((*SNAPSHOT, "unit1", "input1"), "first-layer weight on [E_a, E_b]", required=False),
     "mlp_b1": Variable((*SNAPSHOT, "unit1"), "first-layer bias", required=False),

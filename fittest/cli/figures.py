@@ -29,6 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import dataclasses
 
+    from fittest.atomic import output_folder
+    from fittest.errors import InputError
     from paper_figures import FIGURES, RunCache, figure_module, figure_names, get_profile, make_figures
 
     names = figure_names(args.names)
@@ -36,6 +38,9 @@ def run(args: argparse.Namespace) -> int:
         for name in names:
             print(f"{name}  {FIGURES[name]:38s} {figure_module(name).TITLE}")
         return 0
+    output_folder(args.out, create=False)  # an empty or unwritable --out fails before any figure is made
+    if not args.no_cache and not args.cache.strip():
+        raise InputError("--cache is empty: give a folder for the trained ensembles, or --no-cache")
     profile = get_profile(args.profile)
     if args.device is not None:
         profile = dataclasses.replace(profile, device=args.device)

@@ -23,7 +23,9 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     import dynamics
+    from fittest.atomic import output_folder
 
+    output_folder(args.out, create=False)  # an empty, unwritable or misplaced --out fails before any work
     fits = [dynamics.load(path) for path in args.fits]
     data = open_data(args.data)
     written = dynamics.write_report(fits, args.out, data=data, methods=args.methods, holdout=args.holdout)

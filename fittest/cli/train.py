@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import sys
+from pathlib import Path
 
 from fittest.cli.options import add_config_options, config_command, config_from_args
 from fittest.errors import InputError
 
+DEFAULT_OUT = "run.nc"
 HELP = "train an ensemble of modular-addition models and record their Fourier signals to a netCDF run dataset"
 
 
@@ -15,7 +18,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from training import TrainConfig
 
     add_config_options(parser, TrainConfig, title="experiment (defaults: the paper's)")
-    parser.add_argument("--out", metavar="FILE.nc", help="write the run dataset here (atomically)")
+    parser.add_argument(
+        "--out",
+        metavar="FILE.nc",
+        help=f"write the run dataset here, atomically (default: {DEFAULT_OUT} here, never overwritten)",
+    )
     parser.add_argument(
         "--checkpoint",
         metavar="FILE",
@@ -33,18 +40,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _command(args: argparse.Namespace, cls: type) -> str:
     """The command line that reproduces this run (the options that were given, in field order)."""
     words = config_command(args, cls, ["fittest", "train"])
-    return words + (f" --out {shlex.quote(args.out)}" if args.out else "")
+    return words + (f" --out {shlex.quote(args.out)}" if args.out is not None else "")
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from training import TrainConfig, train
 
     config = config_from_args(args, TrainConfig)
-    checkpoint = args.checkpoint or (f"{args.out}.ckpt" if args.out else None)
-    if args.resume and checkpoint is None:
-        raise InputError("--resume needs --checkpoint FILE or --out FILE.nc (whose checkpoint is FILE.nc.ckpt)")
+    if args.out is None:  # a result is never thrown away: without --out it goes to run.nc, which is never replaced
+        if Path(DEFAULT_OUT).exists():
+            raise InputError(
+                f"{DEFAULT_OUT} already exists in this folder and is not replaced without --out: give --out FILE.nc"
+                f" (--out {DEFAULT_OUT} to overwrite it)"
+            )
+        args.out = DEFAULT_OUT
+    checkpoint = args.checkpoint if args.checkpoint is not None else f"{args.out}.ckpt"
     ds = train(
         config,
         out=args.out,
@@ -53,12 +63,20 @@ def run(args: argparse.Namespace) -> int:
         progress=args.progress,
         command=_command(args, TrainConfig),
     )
-    if args.out and checkpoint and not args.checkpoint and Path(checkpoint).exists():
+    if args.checkpoint is None and Path(checkpoint).exists():
         Path(checkpoint).unlink()  # the default checkpoint only serves this --out; the result is written now
     final = ds.isel(step=-1)
     print(
         f"trained {config.runs} model(s) for {config.steps} steps on {ds.attrs['device']}: "
         f"train loss {float(final['train_loss'].mean()):.3g}, test accuracy {float(final['test_acc'].mean()):.3f}"
-        + (f"; wrote {args.out}" if args.out else "")
+        + f"; wrote {args.out}"
     )
+    if "diverged" in ds and bool(ds["diverged"].any()):
+        bad = [int(r) for r in ds["run"].values[ds["diverged"].values]]
+        print(
+            f"warning: run(s) {', '.join(map(str, bad))} of {config.runs} diverged (NaN or infinite records; a"
+            " smaller --lr may help); they are flagged in the dataset's diverged variable and 'fittest fit' needs"
+            " --runs to leave them out",
+            file=sys.stderr,
+        )
     return 0

@@ -8,6 +8,7 @@ tensors, never views, so the in-place optimizer update cannot change a record al
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -19,10 +20,10 @@ import numpy as np
 import torch
 import xarray as xr
 
-from fittest.atomic import output_file, write_netcdf
+from fittest.atomic import check_free_space, format_bytes, output_file, output_lock, same_file, write_netcdf
 from fittest.errors import InputError
 from fittest.progress import progress as progress_bar
-from training.config import TrainConfig
+from training.config import TrainConfig, memory_estimate, output_estimate
 from training.engine.checkpoint import load_checkpoint, save_checkpoint
 from training.engine.model import (
     MLP_PARAMETERS,
@@ -206,22 +207,85 @@ def train(
 
     Returns:
         The run dataset: ``amplitude``, ``signal``, ``grad_signal`` (run, step, frequency), train/test loss and
-        accuracy (run, step), ``embedding`` snapshots (run, snapshot, token, dim), and with ``save_mlp`` the MLP
-        parameters ``mlp_*`` at every snapshot.
+        accuracy (run, step), ``diverged`` (run: any record NaN or infinite), ``embedding`` snapshots (run,
+        snapshot, token, dim), and with ``save_mlp`` the MLP parameters ``mlp_*`` at every snapshot.
 
     Raises:
         InputError: the config is not a :class:`TrainConfig`, the device is unavailable, the folder of ``out`` or
-            ``checkpoint`` is missing or the path is a folder, ``resume`` without a checkpoint path, or the
-            checkpoint belongs to another config.
+            ``checkpoint`` is missing, cannot be written or the path is a folder, ``out`` and ``checkpoint`` are one
+            file, another process is writing either, ``resume`` without a checkpoint path, the checkpoint belongs
+            to another config, the estimated memory (:func:`check_memory`) or disk space is not there, or writing
+            the result failed (its temporary file is removed).
     """
     if not isinstance(config, TrainConfig):
         raise InputError(f"train needs a TrainConfig, got {type(config).__name__}")
     for label, path in (("output", out), ("checkpoint", checkpoint)):
         if path is not None:
             output_file(path, what=label)
+    if out is not None and checkpoint is not None and same_file(out, checkpoint):
+        raise InputError(
+            f"the checkpoint and the output are the same file {str(out)!r}: the first checkpoint would overwrite"
+            " it; give the checkpoint another name (the default is the output's name + .ckpt)"
+        )
     if resume and checkpoint is None:
         raise InputError("resume needs a checkpoint file to resume from")
     device = resolve_device(config.device)
+    check_memory(config, device)
+    if out is not None:
+        check_free_space(out, output_estimate(config), what="output")
+    if checkpoint is not None:
+        parameters = memory_estimate(config)["parameters"]
+        check_free_space(checkpoint, output_estimate(config) + parameters // 2, what="checkpoint")
+    with contextlib.ExitStack() as locks:  # one writer per output and checkpoint; the second says who holds it
+        for label, path in (("output", out), ("checkpoint", checkpoint)):
+            if path is not None:
+                locks.enter_context(output_lock(path, what=label, command=command))
+        return _train(config, device, out, checkpoint, resume, progress, command, recorders)
+
+
+def check_memory(config: TrainConfig, device: torch.device) -> None:
+    """Refuse a config whose estimated memory (:func:`training.config.memory_estimate`) the device lacks.
+
+    Raises:
+        InputError: the estimate exceeds the memory available on ``device`` (for CUDA its free memory, else the
+            host's available memory); the message names the estimate, its largest parts and what there is.
+    """
+    chunk = CUDA_CHUNK if device.type == "cuda" else CPU_CHUNK
+    parts = memory_estimate(config, chunk=chunk)
+    need = sum(parts.values())
+    available, where = available_memory(device)
+    if available is not None and need > available:
+        largest = sorted(parts.items(), key=lambda item: -item[1])[:3]
+        detail = ", ".join(f"{name} {format_bytes(size)}" for name, size in largest)
+        raise InputError(
+            f"this config needs about {format_bytes(need)} of memory ({detail}) but {where} has"
+            f" {format_bytes(available)} available: lower p, runs, d, hidden or steps"
+        )
+
+
+def available_memory(device: torch.device) -> tuple[int | None, str]:
+    """The bytes free on ``device`` and how to name it; None when it cannot be found out."""
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return int(free), f"CUDA device {device}"
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available), "this machine"
+    except ImportError:
+        pass
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024, "this machine"
+    except OSError:
+        pass
+    return None, "this machine"
+
+
+def _train(config, device, out, checkpoint, resume, progress, command, recorders) -> xr.Dataset:
+    """:func:`train` once its arguments are checked and its output and checkpoint are locked."""
     dtype = getattr(torch, config.dtype)
     steps_recorded = record_steps(config)
     steps_snapshot = np.asarray(config.snapshot_steps, dtype=np.int64)
@@ -280,6 +344,7 @@ def train(
         bar.close()
 
     arrays = {name: value.cpu().numpy() for name, value in records.items()}
+    arrays["diverged"] = diverged(records, config.runs)
     arrays.update({("mlp_" if name != "embedding" else "") + name: v.cpu().numpy() for name, v in snapshots.items()})
     ds = build_run(
         config,
@@ -294,6 +359,15 @@ def train(
     if out is not None:
         write_netcdf(ds, out)
     return ds
+
+
+def diverged(records: dict[str, torch.Tensor], runs: int) -> np.ndarray:
+    """Per run, whether any of its records is NaN or infinite (a run that diverged), shape ``(runs,)``."""
+    bad = np.zeros(runs, dtype=bool)
+    for store in records.values():
+        if store.is_floating_point():
+            bad |= (~torch.isfinite(store)).reshape(runs, -1).any(1).cpu().numpy()
+    return bad
 
 
 def _versions() -> str:
