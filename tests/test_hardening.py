@@ -371,3 +371,16 @@ def test_empty_paths_are_refused(command, diverged_run, tmp_path, capsys, monkey
     assert main(command) == 2
     assert "empty" in one_line_error(capsys, command[0])
     assert list(tmp_path.iterdir()) == []
+
+
+# 16. the per-run seed coordinates say which seed is which
+
+
+def test_seed_coordinates_say_which_seed_is_which(diverged_run):
+    from training import open_run
+
+    ds = open_run(diverged_run)
+    assert "base seed, the same for every run" in ds["seed"].attrs["description"]
+    assert "embed_seed, mlp_seed and split_seed" in ds["seed"].attrs["description"]
+    for name in ("embed_seed", "mlp_seed", "split_seed"):
+        assert "this run's" in ds[name].attrs["description"]

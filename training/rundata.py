@@ -69,6 +69,11 @@ COORDS: dict[str, str] = {
     "step": "optimizer steps taken before the record; 0 is the initialisation",
     "frequency": "k = 1..(p-1)//2; k and p-k are the same circle",
     "snapshot": "the steps at which the embedding (and with save_mlp the MLP) was stored",
+    "seed": "the config's base seed, the same for every run: each run's own seeds are embed_seed, mlp_seed and"
+    " split_seed",
+    "embed_seed": "the seed this run's embedding was drawn with",
+    "mlp_seed": "the seed this run's MLP was initialised with",
+    "split_seed": "the seed of this run's train/test split",
 }
 REQUIRED_VARIABLES = tuple(name for name, variable in VARIABLES.items() if variable.required)
 
@@ -140,7 +145,7 @@ def build_run(
     for name in order:
         ds[name].attrs["description"] = known[name].description
         ds[name].encoding.update({"zlib": True, "complevel": 6, "shuffle": True})
-    for name in ("step", "frequency"):
+    for name in ("step", "frequency", "seed", "embed_seed", "mlp_seed", "split_seed"):
         ds[name].attrs["description"] = COORDS[name]
     task = config.task_spec
     if task.group != "additive":
