@@ -148,6 +148,12 @@ class FittedODE:
         return self._ds.attrs.get("derivative", "")
 
     @property
+    def unit_steps(self) -> bool:
+        """True when the data had no time coordinate, so the fit took unit steps ``0, 1, 2, ...`` as its time
+        (its rates are per step); the attribute ``time_coordinate`` of :meth:`to_dataset` says the same in words."""
+        return self._ds.attrs.get("time_coordinate", "").startswith("none")
+
+    @property
     def trajectories(self) -> Trajectories | None:
         """The trajectories the fit was made on; None when it was loaded from a file."""
         return self._trajectories
@@ -511,6 +517,11 @@ def build_dataset(*, result, traj, r2, model, derivative, pooled, fit_options) -
         "time": traj.time,
         "component": traj.component,
         "t_range": json.dumps(traj.t_range),
+        "time_coordinate": (
+            f"none: the data had no {traj.time!r} coordinate, so time is unit steps 0, 1, 2, ... (rates per step)"
+            if traj.unit_steps
+            else f"the data's {traj.time!r} coordinate"
+        ),
         "pooled": int(pooled),
         "fit_kwargs": json.dumps(_replayable(fit_options)),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -540,4 +551,79 @@ def load(path: str | os.PathLike) -> FittedODE:
         raise InputError(
             f"{os.fspath(path)!r} is not a saved fit (schema {ds.attrs.get('schema')!r}, expected {SCHEMA!r})"
         )
-    return FittedODE(ds, fit_options=json.loads(ds.attrs.get("fit_kwargs", "{}")))
+    fit_options = _check_loaded(ds, f"{os.fspath(path)!r}")
+    return FittedODE(ds, fit_options=fit_options)
+
+
+def _check_loaded(ds: xr.Dataset, where: str) -> dict:
+    """Check that a file with the fit schema holds a usable fit; its stored ``fit`` arguments.
+
+    The schema attribute says what the file claims to be; this checks that it is: the model is registered,
+    the variables a fit needs are there with their dims and matching sizes, the coefficients are finite, and
+    the JSON attributes parse.
+
+    Raises:
+        InputError: the first problem found, naming the file.
+    """
+    from dynamics.fitters import MODELS
+
+    def bad(problem: str) -> InputError:
+        return InputError(f"{where} is not a usable saved fit: {problem}; save the fit again with FittedODE.save")
+
+    model = ds.attrs.get("model")
+    if model not in MODELS:
+        raise bad(f"unknown model {model!r} (known: {sorted(MODELS)})")
+    for name in ("time", "component"):
+        if not isinstance(ds.attrs.get(name), str) or not ds.attrs.get(name):
+            raise bad(f"the attribute {name!r} is missing")
+    parsed = {}
+    for name, default in (("options", None), ("fit_kwargs", "{}"), ("t_range", "null")):
+        text = ds.attrs.get(name, default)
+        if text is None:
+            raise bad(f"the attribute {name!r} is missing")
+        try:
+            parsed[name] = json.loads(text)
+        except (TypeError, ValueError) as error:
+            raise bad(f"the attribute {name!r} is not valid JSON ({error})") from None
+    for name in ("options", "fit_kwargs"):
+        if not isinstance(parsed[name], dict):
+            raise bad(f"the attribute {name!r} is not a JSON object")
+    time, component = ds.attrs["time"], ds.attrs["component"]
+    needs = {
+        "coefficients": ("target", "term"),
+        "mask": ("target", "term"),
+        "x0": (component,),
+        "t": (time,),
+        "r2_derivative": ("target",),
+    }
+    for name, dims in needs.items():
+        if name not in ds.variables:
+            raise bad(f"the variable {name!r} is missing")
+        if tuple(ds[name].dims[-len(dims) :]) != dims:
+            raise bad(f"the variable {name!r} has dims {ds[name].dims}, expected them to end with {dims}")
+    coefficients = ds["coefficients"]
+    n_target, n_term = coefficients.sizes["target"], coefficients.sizes["term"]
+    if n_target < 1 or n_term < 1:
+        raise bad("the coefficients are empty")
+    if not np.issubdtype(coefficients.dtype, np.number) or not np.all(np.isfinite(coefficients.values)):
+        raise bad("the coefficients hold NaN, inf or non-numbers")
+    if ds["mask"].shape != (n_target, n_term):
+        raise bad(f"the mask has shape {ds['mask'].shape}, the coefficients ({n_target}, {n_term})")
+    if ds["x0"].sizes[component] != n_target:
+        raise bad(f"x0 has {ds['x0'].sizes[component]} components, the coefficients {n_target} targets")
+    if "source" not in ds.coords or ds.sizes["source"] != n_target:
+        raise bad("the 'source' coordinate is missing or its size is not the number of targets")
+    if "powers" not in ds.variables:
+        raise bad("the variable 'powers' is missing (only fits with monomial terms are saved)")
+    powers = ds["powers"].values
+    if powers.shape != (n_term, n_target) or not np.issubdtype(powers.dtype, np.integer) or (powers < 0).any():
+        raise bad(f"'powers' must be non-negative integers of shape ({n_term}, {n_target}), got {powers.shape}")
+    t = np.asarray(ds["t"].values)
+    if (
+        t.size < 1
+        or not np.issubdtype(t.dtype, np.number)
+        or not np.all(np.isfinite(t))
+        or np.any(np.diff(t.astype(np.float64)) <= 0)
+    ):
+        raise bad("the time grid 't' is empty, not finite or not strictly increasing")
+    return parsed["fit_kwargs"]

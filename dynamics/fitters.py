@@ -221,12 +221,12 @@ def fit_sindy(
         InputError: the degree is not a positive integer, the threshold is negative, or pysindy refuses the data.
     """
     import pysindy as ps
-    from sklearn.base import clone
 
     if feature_library is None:
         if isinstance(degree, bool) or not isinstance(degree, int | np.integer) or degree < 1:
             raise InputError(f"degree must be a positive integer, got {degree!r}")
         feature_library = ps.PolynomialLibrary(degree=int(degree))
+    _refuse_weak_form(feature_library, ps)
     if optimizer is None:
         if threshold is not None and (
             isinstance(threshold, bool)
@@ -238,41 +238,130 @@ def fit_sindy(
         optimizer = ps.STLSQ() if threshold is None else ps.STLSQ(threshold=float(threshold))
     if t is None:
         t = np.arange(x.shape[1], dtype=np.float64)
+    n_points = x.shape[1] * (x.shape[0] if pooled else 1)
+    expected = _polynomial_terms(feature_library, x.shape[2], ps)
+    if expected is not None and expected > n_points:
+        # before fitting: a degree-50 library would take minutes to build only to be refused
+        raise InputError(
+            f"the SINDy library has {expected} terms but only {n_points} derivative points: "
+            "widen t_range or lower the degree"
+        )
+    # pysindy parses its term names on spaces and ^: give it plain names, and label the terms with ours
+    plain = [f"x{index}" for index in range(len(names))]
     groups = [(list(x), list(dxdt))] if pooled else [([xs], [ds]) for xs, ds in zip(x, dxdt, strict=True)]
     models, coefficients = [], []
     for xs, ds in groups:
-        model = ps.SINDy(optimizer=clone(optimizer), feature_library=clone(feature_library))
+        model = ps.SINDy(optimizer=_fresh(optimizer), feature_library=_fresh(feature_library))
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
                 if len(xs) == 1:
-                    model.fit(xs[0], t=t, x_dot=ds[0], feature_names=list(names))
+                    model.fit(xs[0], t=t, x_dot=ds[0], feature_names=plain)
                 else:
-                    model.fit(xs, t=[t] * len(xs), x_dot=ds, feature_names=list(names))
+                    model.fit(xs, t=[t] * len(xs), x_dot=ds, feature_names=plain)
         except (ValueError, TypeError) as error:
             raise InputError(f"pysindy refused the data: {error}") from error
         models.append(model)
         coefficients.append(np.asarray(model.coefficients(), dtype=np.float64))
     feature_names = models[0].get_feature_names()
-    n_points = x.shape[1] * (x.shape[0] if pooled else 1)
     if len(feature_names) > n_points:
         raise InputError(
             f"the SINDy library has {len(feature_names)} terms but only {n_points} derivative points: "
             "widen t_range or lower the degree"
         )
-    powers = lib.parse_pysindy_names(feature_names, names)
+    powers = lib.parse_pysindy_names(feature_names, plain)
     if powers is None:
-        library = lib.Library(tuple(feature_names), None, np.ones((len(names), len(feature_names)), dtype=bool))
+        try:
+            labelled = list(models[0].feature_library.get_feature_names(list(names)))
+        except Exception:  # a library that cannot relabel: keep pysindy's names of x0, x1, ...
+            labelled = list(feature_names)
+        if len(labelled) != len(feature_names) or len(set(labelled)) != len(labelled):
+            labelled = list(feature_names)
+        library = lib.Library(tuple(labelled), None, np.ones((len(names), len(feature_names)), dtype=bool))
     else:
         library = lib.from_powers(powers, names)
         models = None  # the monomials say everything; no need to keep pysindy objects around
     options = {
         "degree": degree,
         "threshold": threshold,
-        "feature_library": repr(feature_library),
-        "optimizer": repr(optimizer),
+        "feature_library": _describe(feature_library),
+        "optimizer": _describe(optimizer),
     }
     return FitResult(library, np.stack(coefficients), {}, options, models)
+
+
+def _describe(estimator) -> str:
+    """``repr`` of a pysindy object, or its class name when its repr fails (``CustomLibrary``'s does)."""
+    try:
+        return repr(estimator)
+    except Exception:  # noqa: BLE001 - a third-party repr: any failure falls back to the name
+        return f"{type(estimator).__name__}()"
+
+
+def _fresh(estimator):
+    """An unfitted copy of a pysindy library or optimizer, one per sample.
+
+    scikit-learn's ``clone`` rebuilds from ``get_params``, which some pysindy classes do not round-trip
+    (``CustomLibrary``, ``WeakPDELibrary`` end in AttributeError); a deep copy of the unfitted object is what
+    pysindy itself would fit.
+    """
+    from sklearn.base import clone
+
+    try:
+        return clone(estimator)
+    except Exception:  # noqa: BLE001 - any failure of clone: fall back to a copy
+        import copy
+
+        try:
+            return copy.deepcopy(estimator)
+        except Exception as error:
+            raise InputError(
+                f"the pysindy object {type(estimator).__name__} can be neither cloned nor copied ({error}): "
+                "pass one that can, or fit with pysindy directly"
+            ) from error
+
+
+def _refuse_weak_form(feature_library, ps) -> None:
+    """Refuse pysindy's weak-form libraries, which ``dynamics.fit`` cannot fit.
+
+    A weak-form library regresses integrals of the data against test functions on a spatiotemporal grid,
+    not derivatives at the sampled states: the derivatives ``fit`` computes do not enter it, and the fitted
+    right-hand side cannot be evaluated at a state (pysindy's own predict refuses it).
+
+    Raises:
+        InputError: ``feature_library`` is or contains a ``WeakPDELibrary``.
+    """
+    weak = getattr(ps, "WeakPDELibrary", None)
+    if weak is None:
+        return
+    stack, seen = [feature_library], 0
+    while stack and seen < 100:
+        item, seen = stack.pop(), seen + 1
+        if isinstance(item, weak):
+            raise InputError(
+                "WeakPDELibrary is a weak-form library: it regresses integrals over test functions on its "
+                "spatiotemporal grid, not the derivatives dynamics.fit computes, and its right-hand side cannot "
+                "be evaluated at a state; fit the weak form with pysindy.SINDy directly, or use a "
+                "PolynomialLibrary, CustomLibrary or another pointwise library here"
+            )
+        stack.extend(getattr(item, "libraries", None) or [])
+        stack.extend(getattr(item, "libraries_", None) or [])
+
+
+def _polynomial_terms(feature_library, n_components: int, ps) -> int | None:
+    """The number of terms a ``PolynomialLibrary`` will make, without building it; None for other libraries."""
+    if type(feature_library) is not ps.PolynomialLibrary:
+        return None
+    degree = getattr(feature_library, "degree", None)
+    if not isinstance(degree, int | np.integer) or isinstance(degree, bool):
+        return None
+    n, d = n_components, int(degree)
+    bias = 1 if getattr(feature_library, "include_bias", True) else 0
+    if getattr(feature_library, "interaction_only", False):
+        return sum(math.comb(n, k) for k in range(1, min(d, n) + 1)) + bias
+    if not getattr(feature_library, "include_interaction", True):
+        return n * d + bias
+    return math.comb(n + d, d) - 1 + bias
 
 
 MODELS: dict[str, Callable[..., FitResult]] = {

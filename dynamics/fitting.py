@@ -28,6 +28,8 @@ def fit(
     component: str = "frequency",
     t_range: Sequence[float] | None = None,
     derivative=DEFAULT_DERIVATIVE,
+    window: int | None = None,
+    polyorder: int | None = None,
     pool: bool = False,
     **model_options,
 ) -> FittedODE:
@@ -43,8 +45,12 @@ def fit(
         time: the time dimension; its coordinate is the time (steps, seconds, years).
         component: the dimension that indexes the state vector.
         t_range: ``(start, stop)`` of the time window, inclusive; ``(0, 1000)`` is the paper's window.
-        derivative: ``"forward"`` (the paper's ``x[t+1] - x[t]`` over the step), ``"central"``, ``"savgol"``,
-            a pysindy differentiation object, or a DataArray of known derivatives.
+        derivative: ``"central"`` (the default: second order, unbiased to O(dt²) on continuous-time data),
+            ``"forward"`` (the paper's ``x[t+1] - x[t]`` over the step: right for a discrete map, O(dt) biased on
+            a continuous one), ``"savgol"``, a pysindy differentiation object, or a DataArray of known
+            derivatives. Smoothing methods fit their smoothed states, as pysindy does.
+        window, polyorder: the Savitzky-Golay window (odd) and order, for ``derivative="savgol"`` only
+            (None: 7 and 3, see :data:`dynamics.catalog.DERIVATIVE_OPTIONS`).
         pool: fit one ODE to all samples together instead of one per sample.
         **model_options: passed to the model's fitting function.
 
@@ -61,19 +67,29 @@ def fit(
         # bool("False") is True: a string here would silently pool
         raise InputError(f"pool must be True or False, got {pool!r}")
     traj = as_trajectories(data, variable=variable, time=time, component=component, t_range=t_range)
-    x, dxdt, index = differentiate(traj, derivative)
+    x, dxdt, index = differentiate(traj, derivative, window=window, polyorder=polyorder)
     names = lib.component_names(traj.components)
+    scale = _scale(x, dxdt, model, bool(pool))
+    xs, ds = x / scale, dxdt / scale
     try:
-        result = MODELS[model](x, dxdt, names=names, t=traj.t[index], pooled=bool(pool), **model_options)
+        result = MODELS[model](xs, ds, names=names, t=traj.t[index], pooled=bool(pool), **model_options)
     except TypeError as error:
         if "unexpected keyword" not in str(error):
             raise
         raise InputError(f"model {model!r} does not take that option ({error}); see help(dynamics.fit)") from None
-    predicted = _predict(result, x, bool(pool))
+    # R² is the same on every component's own scale, where squares of 1e200 data do not overflow
+    predicted = _predict(result, xs, bool(pool))
     if pool:
-        scores = r2(dxdt.reshape(1, -1, x.shape[2]), predicted.reshape(1, -1, x.shape[2]), axis=1)
+        scores = r2(ds.reshape(1, -1, x.shape[2]), predicted.reshape(1, -1, x.shape[2]), axis=1)
     else:
-        scores = r2(dxdt, predicted, axis=1)
+        scores = r2(ds, predicted, axis=1)
+    if scale is not _UNSCALED:
+        _unscale(result, scale)
+    if not np.all(np.isfinite(result.coefficients)):
+        raise InputError(
+            f"the {model} fit gave NaN or inf coefficients: the data's scale (largest |x| "
+            f"{np.abs(x).max():.3g}) is beyond what the model can fit; rescale the data or use model='linear'"
+        )
     fit_options = {
         "model": model,
         "variable": traj.variable,
@@ -81,6 +97,8 @@ def fit(
         "component": component,
         "t_range": traj.t_range,
         "derivative": derivative,
+        **({"window": window} if window is not None else {}),
+        **({"polyorder": polyorder} if polyorder is not None else {}),
         "pool": bool(pool),
         **model_options,
     }
@@ -128,6 +146,50 @@ def refit(
     if not isinstance(data, xr.Dataset):
         options.pop("variable", None)  # a DataArray is the data itself: the name would only be checked against its own
     return fit(data, **options)
+
+
+_UNSCALED = np.float64(1.0)
+# least squares on monomials is equivariant under scaling each component: these models are fitted on scaled data
+_SCALE_FREE = ("linear", "lotka_volterra")
+# beyond these magnitudes squares and products of the states over- or underflow float64
+_TINY, _HUGE = 1e-100, 1e100
+
+
+def _scale(x: np.ndarray, dxdt: np.ndarray, model: str, pooled: bool):
+    """Per-sample, per-component scales ``(S, 1, C)`` to fit on, or :data:`_UNSCALED`.
+
+    Least-squares models are fitted on ``x / s`` (their coefficients transformed back by :func:`_unscale`), so
+    that data of any magnitude (1e200, 1e-300) fits as well as data of order one. Penalised models (lasso,
+    SINDy's threshold) are not scale-free: data whose magnitude would over- or underflow is refused.
+
+    Raises:
+        InputError: a penalised model on data beyond 1e-100 .. 1e100.
+    """
+    peak = np.abs(x).max(axis=(0, 1) if pooled else 1, keepdims=True)  # (S or 1, 1, C)
+    if model in _SCALE_FREE:
+        if np.all((peak >= 1e-3) & (peak <= 1e3) | (peak == 0)):
+            return _UNSCALED  # order one already: fit the data as given, to the last bit
+        return np.broadcast_to(np.where(peak > 0, peak, 1.0), (x.shape[0], 1, x.shape[2]))
+    largest = max(float(peak.max()), float(np.abs(dxdt).max()))
+    nonzero = peak[peak > 0]
+    if largest > _HUGE or (nonzero.size and float(nonzero.min()) < _TINY):
+        raise InputError(
+            f"model {model!r} penalises its coefficients, so it is not scale-free, and the data's magnitude "
+            f"(|x| up to {largest:.3g}, down to {float(nonzero.min()) if nonzero.size else 0:.3g}) would over- "
+            "or underflow: rescale the data (divide by its maximum), or use model='linear' or 'lotka_volterra', "
+            "which scale internally"
+        )
+    return _UNSCALED
+
+
+def _unscale(result, scale: np.ndarray) -> None:
+    """Coefficients fitted on ``x / s`` back to ``x``: ``c[i, k] = c'[i, k] s_i / prod_j s_j^p[k, j]``."""
+    s = scale[:, 0, :]  # (S, C)
+    if result.coefficients.shape[0] != s.shape[0]:
+        s = s[:1]  # pooled: one scale for all samples
+    powers = result.library.powers  # (P, C)
+    log_term = np.log(s) @ powers.T  # (S, P)
+    result.coefficients = result.coefficients * np.exp(np.log(s)[:, :, None] - log_term[:, None, :])
 
 
 def _predict(result, x: np.ndarray, pooled: bool) -> np.ndarray:

@@ -22,7 +22,7 @@ class Library:
     """Monomial terms of the state.
 
     Attributes:
-        names: readable term names (``x_7``, ``x_7*x_22``, ``x_3^2``, ``1``).
+        names: readable term names, pysindy's style (``x_7``, ``x_7 x_22``, ``x_3^2``, ``1``).
         powers: shape ``(P, C)``, the exponent of each component in each term; None for terms that are not
             monomials (a pysindy Fourier library, ...), which only the fitting library can evaluate.
         mask: shape ``(C, P)``, which terms each target equation may use; all True when unrestricted.
@@ -65,17 +65,19 @@ class Library:
 def component_names(components: Sequence) -> list[str]:
     """Feature names for component coordinate values: ``x_7`` for the number 7, the string itself for a label.
 
-    Labels that are not plain identifiers (spaces, ``*``, ``^``) or repeat fall back to ``x_<index>``.
+    A label keeps its spelling in the term names as in ``target``/``source`` (``^GSPC``, ``CO2 (ppm)`` with its
+    spaces replaced by ``_``, since a space joins the factors of a term); only an empty label, ``1`` (the
+    constant's name) and repeated names fall back to ``x_<index>``.
     """
     names = []
     for index, value in enumerate(components):
         if isinstance(value, str | np.str_):
-            name = str(value)
+            name = re.sub(r"\s+", "_", str(value).strip())
         elif isinstance(value, float | np.floating) and float(value).is_integer():
             name = f"x_{int(value)}"
         else:
             name = f"x_{value}"
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", name) or name == "1":
+        if not name or name == "1":
             name = f"x_{index}"
         names.append(name)
     if len(set(names)) != len(names):
@@ -89,7 +91,7 @@ def term_name(exponents: np.ndarray, names: Sequence[str]) -> str:
     for index in np.flatnonzero(exponents):
         power = int(exponents[index])
         parts.append(names[index] if power == 1 else f"{names[index]}^{power}")
-    return "*".join(parts) if parts else "1"
+    return " ".join(parts) if parts else "1"
 
 
 def from_powers(powers: np.ndarray, names: Sequence[str], mask: np.ndarray | None = None) -> Library:

@@ -223,7 +223,12 @@ def summary_rows(fit, comparison: xr.Dataset) -> list[tuple[str, str]]:
         (
             "time window",
             f"{comparison[fit.time].values[0]:g} .. {comparison[fit.time].values[-1]:g} "
-            f"({comparison.sizes[fit.time]} points)",
+            f"({comparison.sizes[fit.time]} points)"
+            + (
+                f"; the data had no {fit.time!r} coordinate, so time is in unit steps 0, 1, 2, ... (rates per step)"
+                if fit.unit_steps
+                else ""
+            ),
         ),
         ("R² of dx/dt, fitted data (median [min, max] over samples x components)", _stats(fit.r2_derivative)),
         (

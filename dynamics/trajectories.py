@@ -31,6 +31,8 @@ class Trajectories:
         sample_coords: the input's coordinates that live on sample dimensions only (``run``, ``seed``, ...).
         variable: the name of the data variable the values came from, if any.
         t_range: the time window that was selected, if any.
+        unit_steps: True when the data had no time coordinate, so that ``t`` is ``0, 1, 2, ...``: rates are
+            then per step, whatever the data's real spacing.
     """
 
     values: np.ndarray
@@ -43,6 +45,7 @@ class Trajectories:
     sample_coords: dict = field(default_factory=dict)
     variable: str | None = None
     t_range: tuple[float, float] | None = None
+    unit_steps: bool = False
 
     @property
     def n_samples(self) -> int:
@@ -95,6 +98,7 @@ class Trajectories:
             sample_coords=self.sample_coords,
             variable=self.variable,
             t_range=self.t_range,
+            unit_steps=self.unit_steps,
         )
 
     def to_dataarray(self, name: str | None = None) -> xr.DataArray:
@@ -148,7 +152,8 @@ def as_trajectories(
     Arguments:
         data: a Dataset (see ``variable``) or a DataArray with a time and a component dimension.
         variable: the Dataset variable to use; ``amplitude`` when present, or the only variable.
-        time: the time dimension. Its coordinate (or ``0, 1, ...`` when it has none) is the time grid.
+        time: the time dimension. Its coordinate is the time grid; without one the grid is ``0, 1, ...`` (unit
+            steps), and :attr:`Trajectories.unit_steps` says so.
         component: the component dimension: the state vector's entries.
         t_range: ``(start, stop)``, both inclusive, in units of the time coordinate, like ``.sel``.
 
@@ -156,8 +161,8 @@ def as_trajectories(
         The checked :class:`Trajectories`.
 
     Raises:
-        InputError: a dimension is missing, values are not finite, the time coordinate is not strictly
-            increasing or not numeric, or the window holds fewer than two time points.
+        InputError: a dimension is missing, a sample dimension is empty, values are not finite, the time
+            coordinate is not strictly increasing or not numeric, or the window holds fewer than two time points.
     """
     da = select_variable(data, variable)
     name = None if da.name is None else str(da.name)
@@ -179,8 +184,10 @@ def as_trajectories(
         if not np.issubdtype(t_all.dtype, np.number):
             raise InputError(f"the time coordinate {time!r} must be numeric, got dtype {t_all.dtype}")
         t_all = t_all.astype(np.float64)
+        unit_steps = False
     else:
         t_all = np.arange(da.sizes[time], dtype=np.float64)
+        unit_steps = True
     if not np.all(np.isfinite(t_all)):
         raise InputError(f"the time coordinate {time!r} holds NaN or inf: drop those points with .isel/.dropna")
     steps = np.diff(t_all)
@@ -213,6 +220,12 @@ def as_trajectories(
         raise InputError(f"the data must be real numbers, got dtype {da.dtype}")
 
     sample_dims = tuple(str(d) for d in da.dims if d not in (time, component))
+    empty = [d for d in sample_dims if da.sizes[d] == 0]
+    if empty:
+        raise InputError(
+            f"the sample dimension {empty[0]!r} is empty (size 0): there is no trajectory to fit; check the "
+            f"selection (.isel/.sel on {empty[0]!r})"
+        )
     da = da.transpose(*sample_dims, time, component)
     values = np.asarray(da.values, dtype=np.float64)
     bad = ~np.isfinite(values)
@@ -239,4 +252,5 @@ def as_trajectories(
         sample_coords=sample_coords,
         variable=name,
         t_range=window,
+        unit_steps=unit_steps,
     )

@@ -135,8 +135,8 @@ def linear_and_lasso(ds: xr.Dataset, profile: Profile) -> tuple[tuple[int, int],
     """
     window = int(profile.ode_window[0]), int(min(profile.ode_window[1], int(ds.step.max())))
     fits = {
-        "linear": dynamics.fit(ds, model="linear", t_range=window),
-        "lasso": dynamics.fit(ds, model="lasso", t_range=window, alpha=profile.lasso_alpha),
+        "linear": dynamics.fit(ds, model="linear", t_range=window, derivative="forward"),
+        "lasso": dynamics.fit(ds, model="lasso", t_range=window, alpha=profile.lasso_alpha, derivative="forward"),
     }
     return window, fits
 

@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"run {r}: {counts[r]} surviving circles at k = {ds.frequency.values[row].tolist()}")
 
     window = (0, min(1000, int(ds.step.max())))
-    fits = [dynamics.fit(ds, model=model, t_range=window) for model in ("linear", "lasso")]
+    fits = [dynamics.fit(ds, model=model, t_range=window, derivative="forward") for model in ("linear", "lasso")]
     for fitted in fits:
         r2 = float(fitted.r2_derivative.median())
         print(f"{fitted.model}: median R^2 on increments over steps {window[0]}-{window[1]}: {r2:.4f}")

@@ -47,6 +47,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=catalog.DERIVATIVES,
         help=f"how to estimate dx/dt (default: {catalog.DEFAULT_DERIVATIVE})",
     )
+    for option in catalog.DERIVATIVE_OPTIONS:
+        parser.add_argument(
+            f"--{option.name}",
+            type=option.type,
+            default=None,
+            metavar=option.type.__name__.upper(),
+            help=f"{option.help} (default {option.default})",
+        )
     parser.add_argument("--pool", action="store_true", help="one ODE for all samples instead of one per sample")
     add_model_options(parser)
     add_solutions_option(parser)
@@ -115,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     import dynamics
+    from dynamics import catalog
     from fittest.atomic import output_file, output_folder
 
     models = list(dict.fromkeys(args.model))
@@ -140,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
             component=args.component,
             t_range=args.t_range,
             derivative=args.derivative,
+            **{o.name: getattr(args, o.name) for o in catalog.DERIVATIVE_OPTIONS},
             pool=args.pool,
             **model_options(args, model),
         )

@@ -73,7 +73,7 @@ def _by_ode(amp: xr.DataArray, horizon: int, rule: dict) -> tuple[xr.DataArray, 
     last = amp["step"].values[-1].item()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # rank-deficient fits on short windows still give a forecast to score
-        fitted = dynamics.fit(amp, model="linear", t_range=(0, horizon))
+        fitted = dynamics.fit(amp, model="linear", t_range=(0, horizon), derivative="forward")
         start = amp.sel(step=horizon).transpose("run", "frequency")
         solution = fitted.simulate(x0=start, t=np.array([horizon, last], dtype=np.float64), method="analytic")
     final = solution.isel({fitted.time: -1}).transpose("run", "frequency")
