@@ -466,6 +466,67 @@ class FittedODE:
         sizes = dict(self.coefficients.sizes)
         return f"FittedODE(model={self.model!r}, sizes={sizes}, options={self.options})"
 
+    # ----------------------------------------------------------------- reading the model
+    def equations(self, precision: int = 3, *, samples: int | None = None) -> str:
+        """The fitted equations, one line per target, per sample, as pysindy prints them.
+
+        Arguments:
+            precision: digits after the decimal point (pysindy's ``print(precision=...)``).
+            samples: print the first this many samples (all when None).
+
+        Returns:
+            Lines ``(target)' = c term + c term ...``; terms with a zero coefficient are left out, the constant
+            term is written as its coefficient alone. Each sample's block starts with its coordinates.
+
+        Raises:
+            InputError: ``precision`` or ``samples`` is not a non-negative integer.
+        """
+        for name, value in (("precision", precision), ("samples", 0 if samples is None else samples)):
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
+                raise InputError(f"{name} must be a non-negative integer, got {value!r}")
+        coefficients = self.coefficients
+        if self.sample_dims:
+            stacked = coefficients.stack(sample=self.sample_dims).transpose("sample", "target", "term")
+            blocks = [(stacked["sample"].values[i], stacked.values[i]) for i in range(stacked.sizes["sample"])]
+        else:
+            blocks = [(None, coefficients.transpose("target", "term").values)]
+        if samples is not None:
+            blocks = blocks[: int(samples)]
+        terms = [str(term) for term in coefficients["term"].values]
+        targets = lib.component_names(coefficients["target"].values)  # the names the terms use: x_1, ^GSPC
+        lines = []
+        for label, values in blocks:
+            if label is not None:
+                key = label if isinstance(label, tuple) else (label,)
+                lines.append(", ".join(f"{dim}={value}" for dim, value in zip(self.sample_dims, key, strict=True)))
+            for target, row, allowed in zip(targets, values, self.library.mask, strict=True):
+                parts = []
+                for term, value, ok in zip(terms, row, allowed, strict=True):
+                    if not ok or value == 0:
+                        continue
+                    number = f"{abs(value):.{precision}f}"
+                    text = number if term == "1" else f"{number} {term}"
+                    parts.append(("- " if value < 0 else "+ ") + text)
+                body = " ".join(parts).removeprefix("+ ") if parts else f"{0:.{precision}f}"
+                if body.startswith("- "):
+                    body = "-" + body[2:]
+                lines.append(f"({target})' = {body}")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        n = int(np.prod([self.coefficients.sizes[d] for d in self.sample_dims])) if self.sample_dims else 1
+        head = f"FittedODE {self.model} ({self.derivative} derivative), {n} sample{'s' if n != 1 else ''}"
+        shown = 3
+        text = f"{head}\n{self.equations(samples=shown)}"
+        if n > shown:
+            text += f"\n... {n - shown} more sample(s): see .equations()"
+        return text
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return f"<pre>{html.escape(str(self))}</pre>"
+
 
 def build_dataset(*, result, traj, r2, model, derivative, pooled, fit_options) -> xr.Dataset:
     """The Dataset behind a :class:`FittedODE`, from a fitter's result and the trajectories it saw.

@@ -277,3 +277,22 @@ def test_load_checks_what_it_reads(tmp_path, capsys, how, message):
     assert message.replace("'", "") in error.replace("'", "") and error.count("\n") == 1
     assert not (tmp_path / "rep").exists()
     json.loads(fitted.to_dataset().attrs["fit_kwargs"])  # the unbroken one loads
+
+
+# reading the model ---------------------------------------------------------------------------------------------
+def test_equations_print_the_fitted_model_like_pysindy():
+    fitted = dynamics.fit(lorenz(), "sindy", time="time", component="c")
+    assert fitted.equations(1).splitlines() == [
+        "(x)' = -10.0 x + 10.0 y",
+        "(y)' = 28.0 x - 1.0 y - 1.0 x z",
+        "(z)' = -2.7 z + 1.0 x y",
+    ]
+    text = str(fitted)
+    assert text.startswith("FittedODE sindy (central derivative), 1 sample") and "(z)' = -2.666 z" in text
+    assert fitted._repr_html_().startswith("<pre>FittedODE sindy")
+    many = dynamics.fit(runs(samples=5, n=2))
+    blocks = many.equations(samples=2).splitlines()
+    assert blocks[0] == "run=0" and blocks[1].startswith("(x_1)' = ") and blocks[1].endswith(" x_2 + 0.037")
+    assert len(blocks) == 6 and "... 2 more sample(s)" in str(many)
+    with pytest.raises(InputError, match="precision must be a non-negative integer"):
+        many.equations(-1)
