@@ -1,7 +1,7 @@
-"""The training loop: initialise an ensemble, train it full-batch with AdamW, hand each record to the recorders.
+"""The training loop: initialise an ensemble, train it full-batch with AdamW, record its quantities.
 
 A record at step s is the state after s updates: the forward and backward pass that computes update s + 1
-also gives step s's train loss and embedding gradient, so every record costs only the recorders' reductions
+also gives step s's train loss and embedding gradient, so every record costs only the quantities' reductions
 and, at recorded steps only, one forward pass over the test set. Records are reductions or clones of the live
 tensors, never views, so the in-place optimizer update cannot change a record already taken.
 """
@@ -35,7 +35,7 @@ from training.engine.model import (
     loss_gradients,
 )
 from training.engine.optimizer import EnsembleAdamW
-from training.engine.recorders import RECORDERS, Live, Recorder, storage_shape
+from training.engine.quantities import QUANTITIES, Live, Quantity, storage_shape
 from training.engine.schedule import record_steps
 from training.fourier import fourier_basis
 from training.interventions import construct, keep_only, perturb
@@ -185,7 +185,7 @@ def train(
     resume: bool = False,
     progress: bool | None = None,
     command: str | None = None,
-    recorders: Sequence[Recorder] = RECORDERS,
+    quantities: Sequence[Quantity] = QUANTITIES,
 ) -> xr.Dataset:
     """Train ``config.runs`` independent models and return their records as a run dataset (DESIGN.md section 2).
 
@@ -197,7 +197,7 @@ def train(
             result is the one an uninterrupted run gives.
         progress: show a progress bar; by default only when standard error is a terminal.
         command: how the run was made, stored in the ``command`` attribute; by default the Python call.
-        recorders: what to record at each recorded step (:mod:`training.engine.recorders`); the standard
+        quantities: what to record at each recorded step (:mod:`training.engine.quantities`); the standard
             quantities by default.
 
     On a CUDA device the whole ensemble is one set of batched tensors; on the CPU the models are trained one
@@ -240,7 +240,7 @@ def train(
         for label, path in (("output", out), ("checkpoint", checkpoint)):
             if path is not None:
                 locks.enter_context(output_lock(path, what=label, command=command))
-        return _train(config, device, out, checkpoint, resume, progress, command, recorders)
+        return _train(config, device, out, checkpoint, resume, progress, command, quantities)
 
 
 def check_memory(config: TrainConfig, device: torch.device) -> None:
@@ -284,7 +284,7 @@ def available_memory(device: torch.device) -> tuple[int | None, str]:
     return None, "this machine"
 
 
-def _train(config, device, out, checkpoint, resume, progress, command, recorders) -> xr.Dataset:
+def _train(config, device, out, checkpoint, resume, progress, command, quantities) -> xr.Dataset:
     """:func:`train` once its arguments are checked and its output and checkpoint are locked."""
     dtype = getattr(torch, config.dtype)
     steps_recorded = record_steps(config)
@@ -300,7 +300,7 @@ def _train(config, device, out, checkpoint, resume, progress, command, recorders
     n_snap = len(steps_snapshot)
     records = {
         r.name: torch.zeros(storage_shape(r, config, len(steps_recorded)), dtype=dtype, device=device)
-        for r in recorders
+        for r in quantities
     }
     snapshots = {"embedding": torch.zeros((config.runs, n_snap, config.p, config.d), dtype=dtype, device=device)}
     if config.save_mlp:
@@ -328,8 +328,8 @@ def _train(config, device, out, checkpoint, resume, progress, command, recorders
                 if i >= 0:
                     live = Live(batch, grads, losses, accuracy, basis)
                     with torch.no_grad():
-                        for recorder in recorders:
-                            records[recorder.name][runs, i] = recorder.compute(live)
+                        for quantity in quantities:
+                            records[quantity.name][runs, i] = quantity.compute(live)
                 if step < config.steps:
                     batch.update(grads)
             if step < config.steps:
@@ -354,7 +354,7 @@ def _train(config, device, out, checkpoint, resume, progress, command, recorders
         device=f"{device} ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else str(device),
         versions=_versions(),
         command=command if command is not None else f"training.train({config!r})",
-        variables={r.name: r.described for r in recorders if r.variable is not None},
+        variables={r.name: r.described for r in quantities if r.variable is not None},
     )
     if out is not None:
         write_netcdf(ds, out)

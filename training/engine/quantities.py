@@ -1,11 +1,11 @@
-"""What the training loop records: one :class:`Recorder` per quantity, kept apart from the computation.
+"""What the training loop records: one :class:`Quantity` per recorded variable, kept apart from the computation.
 
-At a recorded step the loop hands every recorder the same :class:`Live` view of one batch of models (its
+At a recorded step the loop hands every quantity the same :class:`Live` view of one batch of models (its
 parameters, this step's gradients, losses and accuracies, and a lazily computed test pass) and stores what the
-recorder returns under its variable's name. A recorder knows its variable (dims and description, from
+quantity returns under its variable's name. A quantity knows its variable (dims and description, from
 :data:`training.rundata.VARIABLES` for the standard ones) and how to compute it; the loop allocates
 ``(run, step, *rest)`` storage from those dims, checkpoints it and hands it to :func:`training.rundata.build_run`.
-A new quantity is one more :class:`Recorder` in :data:`RECORDERS`, or a user's own in ``train(recorders=...)``.
+A new quantity is one more :class:`Quantity` in :data:`QUANTITIES`, or a user's own in ``train(quantities=...)``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from training.rundata import VARIABLES, Variable
 
 
 class Live:
-    """The state of one batch of models at a recorded step, as the recorders see it.
+    """The state of one batch of models at a recorded step, as the quantities see it.
 
     Attributes:
         params: parameter tensors by name, each with a leading run axis (see :mod:`training.engine.model`).
@@ -41,12 +41,12 @@ class Live:
 
     @cached_property
     def test(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-run test loss and accuracy, computed once however many recorders read them."""
+        """Per-run test loss and accuracy, computed once however many quantities read them."""
         return self.batch.test()
 
 
 @dataclass(frozen=True)
-class Recorder:
+class Quantity:
     """One recorded quantity.
 
     Attributes:
@@ -70,7 +70,7 @@ class Recorder:
 
 
 def sizes(config: TrainConfig) -> dict[str, int]:
-    """The length of every dimension a recorder may use beyond ``run`` and ``step``."""
+    """The length of every dimension a quantity may use beyond ``run`` and ``step``."""
     return {
         "frequency": len(frequencies(config.p, group=config.task_spec.group)),
         "token": config.p,
@@ -79,17 +79,17 @@ def sizes(config: TrainConfig) -> dict[str, int]:
     }
 
 
-def storage_shape(recorder: Recorder, config: TrainConfig, n_records: int) -> tuple[int, ...]:
-    """The shape of a recorder's storage, ``(runs, n_records, *rest)``."""
+def storage_shape(quantity: Quantity, config: TrainConfig, n_records: int) -> tuple[int, ...]:
+    """The shape of a quantity's storage, ``(runs, n_records, *rest)``."""
     known = sizes(config)
-    return (config.runs, n_records, *(known[dim] for dim in recorder.dims[2:]))
+    return (config.runs, n_records, *(known[dim] for dim in quantity.dims[2:]))
 
 
-RECORDERS: tuple[Recorder, ...] = (
-    Recorder("signal", lambda live: signal(live.params["embedding"].detach(), live.basis)),
-    Recorder("grad_signal", lambda live: signal(live.grads["embedding"], live.basis)),
-    Recorder("train_loss", lambda live: live.train_loss),
-    Recorder("train_acc", lambda live: live.train_acc),
-    Recorder("test_loss", lambda live: live.test[0]),
-    Recorder("test_acc", lambda live: live.test[1]),
+QUANTITIES: tuple[Quantity, ...] = (
+    Quantity("signal", lambda live: signal(live.params["embedding"].detach(), live.basis)),
+    Quantity("grad_signal", lambda live: signal(live.grads["embedding"], live.basis)),
+    Quantity("train_loss", lambda live: live.train_loss),
+    Quantity("train_acc", lambda live: live.train_acc),
+    Quantity("test_loss", lambda live: live.test[0]),
+    Quantity("test_acc", lambda live: live.test[1]),
 )
