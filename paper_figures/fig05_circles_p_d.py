@@ -1,7 +1,7 @@
 """Figure 5 (section 3.1): the number of surviving circles against p (d = 128) and against d (p = 59).
 
 ``sweep_runs`` models per value, each with its own embedding, MLP and split; mean and 95% band of the count,
-under the authors' relative rule and the absolute rule of :mod:`paper_figures.counting` (the relative rule
+under the authors' relative rule and the absolute rule of :func:`training.decay_threshold` (the relative rule
 undercounts at small p, where survivors are a large share of the few frequencies).
 """
 
