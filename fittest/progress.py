@@ -1,4 +1,9 @@
-"""The progress bar every long job shows: rate, ETA and live numbers such as the current loss."""
+"""The progress every long job shows: rate, ETA and live numbers such as the current loss.
+
+In a terminal or a notebook it is a live bar. Anywhere else (standard error sent to a log file, a CI job) it is
+a plain line every :data:`LOG_INTERVAL` seconds, so a log of a 20-minute run shows where it is and how long is
+left, without a bar's carriage returns.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,33 @@ from collections.abc import Iterable
 
 from tqdm import TqdmWarning
 from tqdm.auto import tqdm
+from tqdm.std import tqdm as plain_tqdm
+
+LOG_INTERVAL = 10.0
+"""Seconds between two progress lines when standard error is not a terminal."""
+
+
+class _Lines:
+    """Standard error without the carriage returns a bar writes to redraw itself."""
+
+    def write(self, text: str) -> None:
+        text = text.replace("\r", "")
+        if text.strip():
+            sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+class _LogLines(plain_tqdm):
+    """A progress reporter for logs: one whole line per report, never a partial line or a carriage return."""
+
+    def display(self, msg: str | None = None, pos: int | None = None) -> bool:
+        if self.n == 0 or self.disable:
+            return True  # the start says nothing that the command line has not already said
+        self.fp.write(self.format_meter(**{**self.format_dict, "ncols": 0}).strip() + "\n")
+        self.fp.flush()
+        return True
 
 
 def progress(
@@ -25,14 +57,24 @@ def progress(
         total: the number of units when ``iterable`` has no length.
         desc: the label in front of the bar.
         unit: the unit of the rate (``step``, ``run``, ...).
-        enabled: show the bar; by default only when standard error is a terminal or a notebook, so that
-            logs and test output stay clean.
+        enabled: True: a live bar; False: nothing; None (default): a bar when standard error is a terminal,
+            else a line every :data:`LOG_INTERVAL` seconds.
 
     Returns:
         The bar; ``bar.set_postfix(loss=...)`` adds live numbers.
     """
-    if enabled is None:
-        enabled = sys.stderr.isatty()
+    if enabled is None and not sys.stderr.isatty():
+        return _LogLines(
+            iterable,
+            total=total,
+            desc=desc,
+            unit=unit,
+            file=_Lines(),
+            mininterval=LOG_INTERVAL,
+            maxinterval=LOG_INTERVAL,
+            miniters=1,
+            leave=False,
+        )
     with warnings.catch_warnings():
         # In a notebook without ipywidgets tqdm warns, then falls back to the text bar, which serves as well.
         warnings.simplefilter("ignore", TqdmWarning)

@@ -17,7 +17,7 @@ def test_demo_end_to_end(tmp_path, capsys):
     html = (out / "report" / "report.html").read_text()
     assert "data:image/png;base64," in html
     printed = capsys.readouterr().out
-    r2 = float(printed.split("linear: median R^2 on increments over steps 0-300: ")[1].split()[0])
+    r2 = float(printed.split("linear: median R² of dx/dt over steps 0-300: ")[1].split()[0])
     assert 0.9 < r2 <= 1.0
     assert np.isfinite(ds["amplitude"]).all()
 

@@ -68,7 +68,7 @@ class TrainConfig:
     field metadata; the Arguments section below and the ``fittest train`` options are generated from them.
     """
 
-    task: str = _field("add", "the operation learned mod p: add, subtract, or multiply (p prime)", choices=tuple(TASKS))
+    task: str = _field("add", "the operation learned mod p (multiply needs a prime p)", choices=tuple(TASKS))
     p: int = _field(59, "the modulus: number of tokens, an integer >= 3")
     d: int = _field(128, "embedding dimension", low=1)
     runs: int = _field(4, "independent models in the ensemble (the run dimension)", low=1)
@@ -113,6 +113,11 @@ class TrainConfig:
     )
     construct_eps: float = _field(1e-6, "amplitude ||F_k|| of every frequency that init_construct leaves out")
     save_mlp: bool = _field(False, "store the MLP at every embedding snapshot too (for post-hoc ablation)")
+    record_neurons: bool = _field(
+        False,
+        "also record neuron_signal, each first-layer neuron's input-weight power per frequency, at every record"
+        " (hidden x K numbers per run and record: see memory_estimate)",
+    )
     dense_until: int = _field(1000, "record every step from 0 to this one", low=0)
     record_every: int = _field(100, "after dense_until, record every this many steps (record_spacing stride)", low=1)
     record_spacing: str = _field(
@@ -151,7 +156,7 @@ class TrainConfig:
                 raise InputError(f"{spec.name} must be one of {', '.join(allowed)}; got {getattr(self, spec.name)!r}")
         if not isinstance(self.device, str) or not _DEVICE.match(self.device):
             raise InputError(f"device must be auto, cpu, cuda, cuda:N or mps; got {self.device!r}")
-        for name in ("freeze_embedding", "save_mlp"):
+        for name in ("freeze_embedding", "save_mlp", "record_neurons"):
             if not isinstance(getattr(self, name), bool | np.bool_):
                 raise InputError(f"{name} must be true or false, got {getattr(self, name)!r}")
             set_(self, name, bool(getattr(self, name)))
@@ -301,7 +306,8 @@ def memory_estimate(config: TrainConfig, *, chunk: int = 1) -> dict[str, int]:
 
     An estimate of the largest allocations, not a measurement: the parameters with AdamW's two moments and
     their gradients (and the float64 initial values), the p²-sized pair tables and splits, the activations of
-    ``chunk`` runs trained at once, the records and the snapshots (twice: the live tensors and the dataset),
+    ``chunk`` runs trained at once, the records (with ``record_neurons`` also ``neuron_signal``'s hidden x K
+    per record) and the snapshots (twice: the live tensors and the dataset),
     and the step schedule.
 
     Returns:
@@ -314,11 +320,13 @@ def memory_estimate(config: TrainConfig, *, chunk: int = 1) -> dict[str, int]:
     splits = 1 if config.split_seed is not None else runs
     n_snap = len(config.snapshot_steps)
     snapshot = p * d + (per_run - p * d if config.save_mlp else 0)
+    # neuron_signal: hidden x K per record, the largest record by far when it is on
+    neurons = h * ((p - 1) // 2) if config.record_neurons else 0
     return {
         "parameters": runs * per_run * (4 * item + 2 * 8),
         "pair tables": (3 + 1 + 3 * splits) * p * p * 8 + p * p * (8 + item),
         "activations": min(chunk, runs) * config.n_train * (2 * d + 4 * h + 3 * p) * item * 2,
-        "records": record_count(config) * runs * (3 * ((p - 1) // 2) + 4) * item * 2,
+        "records": record_count(config) * runs * (3 * ((p - 1) // 2) + 4 + neurons) * item * 2,
         "snapshots": n_snap * runs * snapshot * item * 2,
         "schedule": (config.steps + 1) * 8 * 2,
     }

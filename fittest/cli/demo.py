@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     fits = [dynamics.fit(ds, model=model, t_range=window, derivative="forward") for model in ("linear", "lasso")]
     for fitted in fits:
         r2 = float(fitted.r2_derivative.median())
-        print(f"{fitted.model}: median R^2 on increments over steps {window[0]}-{window[1]}: {r2:.4f}")
+        print(f"{fitted.model}: median R² of dx/dt over steps {window[0]}-{window[1]}: {r2:.4f}")
     files = dynamics.write_report(fits, out / "report", data=ds, title="fittest demo: linear and Lasso ODEs")
     print(f"report: {files['html']}")
     print(f"run dataset: {run_path}")

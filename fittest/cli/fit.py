@@ -154,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
             **model_options(args, model),
         )
         r2 = fitted.r2_derivative.values
-        print(f"{model}: R² of dx/dt median {np.nanmedian(r2):.4f} (min {np.nanmin(r2):.4f}) over {r2.size} equations")
+        print(f"{model}: median R² of dx/dt {np.nanmedian(r2):.4f} (min {np.nanmin(r2):.4f}) over {r2.size} equations")
         fits.append(fitted)
     if out_paths:
         for fitted, path in zip(fits, out_paths.values(), strict=True):

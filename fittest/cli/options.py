@@ -48,7 +48,9 @@ def _help(spec: dataclasses.Field) -> str:
     text = spec.metadata["help"]
     if spec.metadata.get("choices"):
         text += f"; one of {', '.join(spec.metadata['choices'])}"
-    return text.replace("%", "%%") + f" (default {spec.default!r})"
+    if "(default" not in text:  # a help that explains its default already says it better than a repr
+        text += f" (default {spec.default!r})"
+    return text.replace("%", "%%")
 
 
 def add_config_options(parser: argparse.ArgumentParser, cls: type, *, title: str) -> None:
