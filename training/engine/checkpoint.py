@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 
 import torch
 
@@ -25,6 +26,7 @@ def save_checkpoint(
         "format": FORMAT,
         "config": config.to_json(),
         "step": int(step),
+        "threads": torch.get_num_threads(),
         "params": [{name: t.detach().cpu().clone() for name, t in m.params.items()} for m in members],
         "optimizer": [
             {k: ([t.cpu() for t in v] if isinstance(v, list) else v) for k, v in m.optimizer.state_dict().items()}
@@ -83,4 +85,14 @@ def load_checkpoint(
         for store, saved_store in ((records, state["records"]), (snapshots, state["snapshots"])):
             for name, tensor in saved_store.items():
                 store[name].copy_(tensor)
+    threads = state.get("threads")
+    if threads is not None and threads != torch.get_num_threads():
+        # a resume is bit-identical to an uninterrupted run only at the thread count that began it
+        warnings.warn(
+            f"resuming {str(path)!r} with {torch.get_num_threads()} torch thread(s), but it was written with "
+            f"{threads}: the records will not be bit-identical to an uninterrupted run (set OMP_NUM_THREADS={threads}"
+            f" or fittest --threads {threads} to make them so)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
     return int(state["step"])

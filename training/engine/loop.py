@@ -381,6 +381,8 @@ def _versions() -> str:
         "numpy": np.__version__,
         "xarray": xr.__version__,
         "fittest": __version__,
+        # the same seed gives the same bits only at the same thread count (reductions are split by thread)
+        "torch_threads": torch.get_num_threads(),
     }
     try:  # the source commit, when the package runs from a git checkout
         versions["git_commit"] = subprocess.run(
