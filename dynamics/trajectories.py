@@ -7,6 +7,7 @@ samples are flattened into one leading axis for the vectorised fitters and solve
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 
@@ -206,6 +207,14 @@ def as_trajectories(
             raise InputError(f"t_range must be two numbers (start, stop), got {t_range!r}") from None
         if not start < stop:
             raise InputError(f"t_range must have start < stop, got {t_range!r}")
+        if start < t_all[0] or stop > t_all[-1]:
+            # the window is clipped to the data; say so, or a fit over "0..1000" of a 300-step run misleads
+            warnings.warn(
+                f"t_range ({start:g}, {stop:g}) reaches beyond the data's {time!r} range ({t_all[0]:g}, "
+                f"{t_all[-1]:g}): fitting {max(start, t_all[0]):g}..{min(stop, t_all[-1]):g} only",
+                UserWarning,
+                stacklevel=3,
+            )
         keep = (t_all >= start) & (t_all <= stop)
         da = da.isel({time: np.flatnonzero(keep)})
         t_all = t_all[keep]

@@ -11,6 +11,7 @@ import argparse
 import importlib
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 
 from fittest.errors import InputError
@@ -70,6 +71,15 @@ def _set_threads(threads: int | None) -> None:
         sys.modules["torch"].set_num_threads(int(value))
 
 
+def _one_line_warnings(prog: str) -> None:
+    """Warnings as the command line's own one-liners (``fittest fit: warning: ...``), without a source line."""
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        print(f"{prog}: warning: {message}", file=file or sys.stderr)
+
+    warnings.showwarning = show
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; bad input ends with a one-line message and exit status 2."""
     prog = "fittest"
@@ -77,6 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         prog = args._prog
         _set_threads(args.threads)
+        _one_line_warnings(prog)
         return int(args._run(args) or 0)
     except InputError as error:
         print(f"{prog}: error: {error}", file=sys.stderr)
