@@ -74,7 +74,8 @@ def compare(
         ``"observed"`` and each method; per method ``r2_trajectory`` and ``rmse`` (samples..., component),
         ``r2_trajectory_sample`` (samples..., all components together), ``diverged`` (samples...), the
         out-of-sample ``r2_forecast``, ``rmse_forecast``, ``nrmse_forecast`` (RMSE over the component's range
-        in the window) and ``r2_forecast_sample``; and ``r2_derivative``
+        in the window), ``r2_forecast_sample`` and ``forecast`` (like ``trajectory``: the solution of the fit refitted
+        on the first part of the window, over the whole window); and ``r2_derivative``
         (samples..., component) of the fitted right-hand side on these data. Scores of ``"observed"`` are NaN.
         Select a method with ``result.sel(solution="analytic")``.
 
@@ -182,7 +183,7 @@ def _forecast(fitted, traj, x0, methods, all_methods, holdout, options, observed
         note = "the holdout holds no time point"
     elif not fitted.replayable:
         note = "the fit's options could not be recorded in the file (objects such as a pysindy library)"
-    scores = {}
+    scores, solutions = {}, {}
     if not note:
         try:
             early = refit(fitted, traj.to_dataarray(), t_range=(traj.t[0], traj.t[n_train - 1]))
@@ -193,12 +194,16 @@ def _forecast(fitted, traj, x0, methods, all_methods, holdout, options, observed
             for method in methods:
                 solution = early.simulate(x0, traj.t, method=method, **options).drop_vars("diverged")
                 solution = solution.transpose(*observed.dims).assign_coords(observed.coords)
+                solutions[method] = solution
                 scores[method] = _scores(observed.isel(later), solution.isel(later), time, traj.component)
     if not scores:
         empty = _scores(observed, observed, time, traj.component)
         scores = {m: {k: xr.full_like(v, np.nan) for k, v in empty.items()} for m in methods}
+        solutions = {m: xr.full_like(observed, np.nan, dtype=np.float64) for m in methods}
     ds = xr.Dataset(
         {
+            # the early refit's solution over the whole window, so a report can draw the held-out forecast
+            "forecast": _stack(solutions, all_methods),
             "r2_forecast": _stack({m: s["r2"] for m, s in scores.items()}, all_methods),
             "rmse_forecast": _stack({m: s["rmse"] for m, s in scores.items()}, all_methods),
             # R² on a short, flat held-out end is dominated by its small variance: scale the error by the
