@@ -139,6 +139,37 @@ def signal(embedding, basis=None):
     return power[..., :half] + power[..., half:]
 
 
+def neuron_signal(embedding, w1, basis=None):
+    """Each first-layer neuron's input-weight power per frequency (He et al. 2026: neurons pick a frequency).
+
+    Neuron u sees the pair (a, b) through ``U[a, u] + V[b, u]`` with ``U = E W1a^T`` and ``V = E W1b^T``
+    (``W1a``, ``W1b`` the halves of ``w1`` on ``E_a`` and ``E_b``). Its power at frequency k is
+    ``|F_k(U[:, u])|^2 + |F_k(V[:, u])|^2``: both halves are transformed separately and added, because the
+    Fourier coefficient of their sum would cancel when the two halves have opposite phases.
+
+    Arguments:
+        embedding: ``(..., p, d)``, the token axis second to last, numpy array or torch tensor.
+        w1: the first layer, ``(..., h, 2d)``, the same array type.
+        basis: as in :func:`signal`.
+
+    Returns:
+        Shape ``(..., h, K)``.
+
+    Raises:
+        InputError: ``w1`` is not ``2d`` wide, or as in :func:`signal`.
+    """
+    d = embedding.shape[-1]
+    if w1.shape[-1] != 2 * d:
+        raise InputError(
+            f"w1 has {w1.shape[-1]} inputs but the embedding has d={d}: the first layer acts on [E_a, E_b] (2d)"
+        )
+    total = 0
+    for half in (w1[..., :d], w1[..., d:]):
+        # column u of E half^T holds neuron u's weight on each token: a (p, 1) embedding of its own
+        total = total + signal((embedding @ half.swapaxes(-1, -2)).swapaxes(-1, -2)[..., None], basis)
+    return total
+
+
 def amplitude(embedding, basis=None):
     """``||F_k||`` for ``k = 1 .. (p - 1) // 2``: the square root of :func:`signal`."""
     return signal(embedding, basis) ** 0.5

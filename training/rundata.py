@@ -62,6 +62,12 @@ VARIABLES: dict[str, Variable] = {
     "mlp_b2": Variable((*SNAPSHOT, "unit2"), "second-layer bias", required=False),
     "mlp_w3": Variable((*SNAPSHOT, "logit", "unit2"), "readout weight", required=False),
     "mlp_b3": Variable((*SNAPSHOT, "logit"), "readout bias", required=False),
+    "neuron_signal": Variable(
+        ("run", "step", "unit1", "frequency"),
+        "power of each first-layer neuron's input weights per frequency: |F_k(U_u)|^2 + |F_k(V_u)|^2 with"
+        " U = E W1a^T and V = E W1b^T its weights on the tokens a and b (record_neurons)",
+        required=False,
+    ),
 }
 
 COORDS: dict[str, str] = {

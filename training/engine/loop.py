@@ -35,7 +35,7 @@ from training.engine.model import (
     loss_gradients,
 )
 from training.engine.optimizer import EnsembleAdamW
-from training.engine.quantities import QUANTITIES, Live, Quantity, storage_shape
+from training.engine.quantities import QUANTITIES, Live, Quantity, storage_shape, with_optional
 from training.engine.schedule import record_steps
 from training.fourier import fourier_basis
 from training.interventions import construct, keep_only, perturb
@@ -198,7 +198,8 @@ def train(
         progress: show a progress bar; by default only when standard error is a terminal.
         command: how the run was made, stored in the ``command`` attribute; by default the Python call.
         quantities: what to record at each recorded step (:mod:`training.engine.quantities`); the standard
-            quantities by default.
+            quantities by default. The optional ones that the config switches on (``record_neurons``) are
+            added to them.
 
     On a CUDA device the whole ensemble is one set of batched tensors; on the CPU the models are trained one
     after another in each step (measured faster by ``benchmarks/bench_training.py``), with torch's thread
@@ -240,7 +241,7 @@ def train(
         for label, path in (("output", out), ("checkpoint", checkpoint)):
             if path is not None:
                 locks.enter_context(output_lock(path, what=label, command=command))
-        return _train(config, device, out, checkpoint, resume, progress, command, quantities)
+        return _train(config, device, out, checkpoint, resume, progress, command, with_optional(config, quantities))
 
 
 def check_memory(config: TrainConfig, device: torch.device) -> None:
@@ -351,8 +352,8 @@ def _train(config, device, out, checkpoint, resume, progress, command, quantitie
         steps=steps_recorded,
         snapshots=steps_snapshot,
         arrays=arrays,
-        device=f"{device} ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else str(device),
-        versions=_versions(),
+        device=device_label(device),
+        versions=software_versions(),
         command=command if command is not None else f"training.train({config!r})",
         variables={r.name: r.described for r in quantities if r.variable is not None},
     )
@@ -370,7 +371,13 @@ def diverged(records: dict[str, torch.Tensor], runs: int) -> np.ndarray:
     return bad
 
 
-def _versions() -> str:
+def device_label(device: torch.device) -> str:
+    """How a run dataset's ``device`` attribute names ``device``: with the GPU's model on CUDA."""
+    return f"{device} ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else str(device)
+
+
+def software_versions() -> str:
+    """JSON of the versions of Python, torch, numpy, xarray and fittest (and the git commit), for ``versions``."""
     import subprocess
 
     from fittest import __version__

@@ -17,7 +17,7 @@ from functools import cached_property
 import torch
 
 from training.config import TrainConfig
-from training.fourier import frequencies, signal
+from training.fourier import frequencies, neuron_signal, signal
 from training.rundata import VARIABLES, Variable
 
 
@@ -76,6 +76,7 @@ def sizes(config: TrainConfig) -> dict[str, int]:
         "token": config.p,
         "dim": config.d,
         "unit": config.hidden,
+        "unit1": config.hidden,
     }
 
 
@@ -93,3 +94,16 @@ QUANTITIES: tuple[Quantity, ...] = (
     Quantity("test_loss", lambda live: live.test[0]),
     Quantity("test_acc", lambda live: live.test[1]),
 )
+
+NEURON_SIGNAL = Quantity(
+    "neuron_signal",
+    lambda live: neuron_signal(live.params["embedding"].detach(), live.params["w1"].detach(), live.basis),
+)
+"""Per-neuron frequency power of the MLP's first layer, recorded when the config's ``record_neurons`` is on."""
+
+
+def with_optional(config: TrainConfig, quantities) -> tuple[Quantity, ...]:
+    """``quantities`` and the optional quantities that ``config`` switches on (``record_neurons``)."""
+    names = {quantity.name for quantity in quantities}
+    extra = (NEURON_SIGNAL,) if config.record_neurons and NEURON_SIGNAL.name not in names else ()
+    return (*quantities, *extra)
