@@ -18,7 +18,14 @@ FLOORS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("ground", ("fittest", "fittest.errors", "fittest.atomic", "fittest.progress", "fittest.checks")),
     (
         "contract and maths",
-        ("training.config", "training.rundata", "training.tasks", "training.fourier", "training.interventions"),
+        (
+            "training.config",
+            "training.architectures",
+            "training.rundata",
+            "training.tasks",
+            "training.fourier",
+            "training.interventions",
+        ),
     ),
     ("dynamics", ("dynamics", "dynamics.*")),
     ("analysis", ("training.analysis", "training.analysis.*")),

@@ -4,6 +4,13 @@ Defaults are the paper's (section 2, appendix E) and its authors' code: p = 59, 
 100 SiLU units, full-batch AdamW with lr 0.01, weight decay 0.5 on every parameter, 30 000 steps, an 80/20
 split. The authors' code initialises the MLP with torch's default ``Linear`` init although appendix E says
 N(0, 1) for every weight: ``mlp_init="torch"`` follows the code, ``mlp_init="normal"`` the appendix.
+
+``architecture="transformer"`` trains Nanda et al.'s one-layer transformer instead, and the fields whose
+published value differs between the two (p, steps, lr, weight_decay, betas, train_frac, hidden, activation,
+heads) then default to that paper's values: they are ``None`` here and filled from
+:data:`training.architectures.ARCHITECTURES`, the one table of per-architecture defaults. A value given
+explicitly is always kept; :meth:`TrainConfig.replace` with another architecture re-derives only the values
+that were left to their default.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import dataclasses
 import json
 import math
 import re
+import types
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +27,7 @@ import numpy as np
 
 from fittest.checks import integer, is_integer, is_number
 from fittest.errors import InputError
+from training.architectures import ARCHITECTURES
 from training.fourier import check_p
 from training.tasks import TASKS, Task
 
@@ -40,13 +49,17 @@ def _field(
     choices: tuple[str, ...] | None = None,
     low: int | None = None,
     high: int | None = None,
+    by_architecture: bool = False,
 ):
     """A config field with its meaning (``help``) and constraints declared where the field is.
 
     ``low`` (and optionally ``high``) make it an integer field in ``low..high``; a field whose default is None
-    may also stay None.
+    may also stay None. ``by_architecture``: the default is None, which takes the chosen architecture's value
+    from :data:`~training.architectures.ARCHITECTURES` (the help says each architecture's value).
     """
     metadata: dict[str, Any] = {"help": help}
+    if by_architecture:
+        metadata["by_architecture"] = True
     if choices is not None:
         metadata["choices"] = choices
     if low is not None:
@@ -69,18 +82,35 @@ class TrainConfig:
     """
 
     task: str = _field("add", "the operation learned mod p (multiply needs a prime p)", choices=tuple(TASKS))
-    p: int = _field(59, "the modulus: number of tokens, an integer >= 3")
-    d: int = _field(128, "embedding dimension", low=1)
-    runs: int = _field(4, "independent models in the ensemble (the run dimension)", low=1)
-    steps: int = _field(30000, "optimizer steps per model", low=1)
-    lr: float | tuple[float, ...] = _field(0.01, "AdamW learning rate: one value, or one per run")
-    weight_decay: float | tuple[float, ...] = _field(
-        0.5, "AdamW decoupled weight decay on every parameter: one value, or one per run"
+    architecture: str = _field(
+        "mlp",
+        "the model: mlp (the paper's embedding-MLP) or transformer (Nanda et al.'s one-layer transformer); the"
+        " fields whose default is 'by architecture' take its published values",
+        choices=tuple(ARCHITECTURES),
     )
-    betas: tuple[float, float] = _field((0.9, 0.999), "AdamW's beta1 and beta2")
-    train_frac: float = _field(0.8, "fraction of the p^2 pairs used for training (floor(train_frac p^2) pairs)")
-    hidden: int = _field(100, "width of both hidden layers", low=1)
-    activation: str = _field("silu", "hidden activation (silu is the authors' code)", choices=ACTIVATIONS)
+    p: int | None = _field(None, "the modulus: number of tokens, an integer >= 3", by_architecture=True)
+    d: int = _field(128, "embedding dimension (the transformer's d_model)", low=1)
+    runs: int = _field(4, "independent models in the ensemble (the run dimension)", low=1)
+    steps: int | None = _field(None, "optimizer steps per model", low=1, by_architecture=True)
+    lr: float | tuple[float, ...] | None = _field(
+        None, "AdamW learning rate: one value, or one per run", by_architecture=True
+    )
+    weight_decay: float | tuple[float, ...] | None = _field(
+        None, "AdamW decoupled weight decay on every parameter: one value, or one per run", by_architecture=True
+    )
+    betas: tuple[float, float] | None = _field(None, "AdamW's beta1 and beta2", by_architecture=True)
+    train_frac: float | None = _field(
+        None, "fraction of the p^2 pairs used for training (floor(train_frac p^2) pairs)", by_architecture=True
+    )
+    hidden: int | None = _field(
+        None, "width of both hidden layers (the transformer's d_mlp)", low=1, by_architecture=True
+    )
+    activation: str | None = _field(
+        None, "hidden activation (silu is the MLP authors' code)", choices=ACTIVATIONS, by_architecture=True
+    )
+    heads: int | None = _field(
+        None, "attention heads of the transformer, each d / heads wide (the mlp has none)", low=1, by_architecture=True
+    )
     mlp_init: str = _field(
         "torch",
         "MLP initialisation: torch (default Linear init, the authors' code) or normal (N(0, 1) for every weight"
@@ -131,6 +161,16 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
+        if self.architecture not in ARCHITECTURES:
+            raise InputError(f"architecture must be one of {', '.join(ARCHITECTURES)}; got {self.architecture!r}")
+        defaults = ARCHITECTURES[self.architecture].defaults
+        explicit = []
+        for name in BY_ARCHITECTURE:
+            if getattr(self, name) is None:
+                set_(self, name, defaults.get(name))
+            else:
+                explicit.append(name)
+        set_(self, "_explicit", frozenset(explicit))  # what replace() keeps when the architecture changes
         set_(self, "p", check_p(self.p))
         for spec in dataclasses.fields(self):
             if "low" in spec.metadata and not (spec.default is None and getattr(self, spec.name) is None):
@@ -161,6 +201,7 @@ class TrainConfig:
                 raise InputError(f"{name} must be true or false, got {getattr(self, name)!r}")
             set_(self, name, bool(getattr(self, name)))
         self.task_spec.check(self.p)
+        self._check_architecture()
         interventions = [name for name in ("init_perturb", "init_keep", "init_construct") if getattr(self, name)]
         if interventions and self.task_spec.group != "additive":
             raise InputError(
@@ -181,6 +222,33 @@ class TrainConfig:
         snaps = tuple(integer("snapshot_steps", s, 0) for s in _sequence("snapshot_steps", self.snapshot_steps))
         # steps beyond the end are dropped rather than refused, so a short run keeps the default snapshots
         set_(self, "snapshot_steps", tuple(sorted({0, self.steps, *(s for s in snaps if s <= self.steps)})))
+
+    def _check_architecture(self) -> None:
+        """Refuse the options that the chosen architecture does not have, in one line each."""
+        if self.architecture == "mlp":
+            if self.heads is not None:
+                raise InputError("heads is an option of the transformer; the mlp has no attention: leave heads out")
+            return
+        if self.d % self.heads:
+            raise InputError(
+                f"heads={self.heads} does not divide d={self.d}: each head is d / heads wide; choose heads among"
+                " the divisors of d"
+            )
+        if self.save_mlp:
+            raise InputError(
+                "save_mlp stores the MLP for replaying snapshots, which the transformer does not support yet:"
+                " leave save_mlp off"
+            )
+        if self.record_neurons:
+            raise InputError(
+                "record_neurons records the MLP's first layer on [E_a, E_b], which the transformer does not have:"
+                " leave record_neurons off"
+            )
+        if self.mlp_init != "torch":
+            raise InputError(
+                "mlp_init chooses the MLP's initialisation; the transformer always uses Nanda et al.'s"
+                " (N(0, 1/d) weights, zero biases): leave mlp_init out"
+            )
 
     def _per_run(self, name: str, value: object, *, positive: bool) -> float | tuple[float, ...]:
         ok = (lambda v: is_number(v) and float(v) > 0) if positive else (lambda v: is_number(v) and float(v) >= 0)
@@ -264,8 +332,13 @@ class TrainConfig:
         return cls(**data)
 
     def replace(self, **changes: Any) -> TrainConfig:
-        """A copy with ``changes`` applied (and validated)."""
-        return dataclasses.replace(self, **changes)
+        """A copy with ``changes`` applied (and validated).
+
+        The fields that depend on the architecture and were left to their default stay defaults: with another
+        ``architecture`` they take its values, while those given explicitly keep theirs.
+        """
+        reset = {name: None for name in BY_ARCHITECTURE if name not in self._explicit and name not in changes}
+        return dataclasses.replace(self, **{**reset, **changes})
 
 
 def _sequence(name: str, value: object) -> tuple:
@@ -280,11 +353,30 @@ def _frequency(name: str, k: object, top: int) -> int:
     return int(k)
 
 
+BY_ARCHITECTURE = tuple(spec.name for spec in dataclasses.fields(TrainConfig) if spec.metadata.get("by_architecture"))
+"""The fields whose default is the chosen architecture's (:data:`training.architectures.ARCHITECTURES`)."""
+
+
+def _architecture_defaults(name: str) -> str:
+    return ", ".join(f"{arch.name} {arch.defaults.get(name)!r}" for arch in ARCHITECTURES.values())
+
+
+for _spec in dataclasses.fields(TrainConfig):
+    if _spec.metadata.get("by_architecture"):  # the help states each architecture's default, for docs and --help
+        _spec.metadata = types.MappingProxyType(
+            {
+                **_spec.metadata,
+                "help": f"{_spec.metadata['help']} (default by architecture: {_architecture_defaults(_spec.name)})",
+            }
+        )
+
+
 def _arguments_section(cls: type) -> str:
     lines = ["", "    Arguments:"]
     for spec in dataclasses.fields(cls):
         extra = f" One of {', '.join(spec.metadata['choices'])}." if "choices" in spec.metadata else ""
-        lines.append(f"        {spec.name}: {spec.metadata['help']} (default ``{spec.default!r}``).{extra}")
+        default = "" if spec.metadata.get("by_architecture") else f" (default ``{spec.default!r}``)"
+        lines.append(f"        {spec.name}: {spec.metadata['help']}{default}.{extra}")
     return "\n".join(lines) + "\n"
 
 
@@ -316,7 +408,8 @@ def memory_estimate(config: TrainConfig, *, chunk: int = 1) -> dict[str, int]:
     """
     item = 4 if config.dtype == "float32" else 8
     p, d, h, runs = config.p, config.d, config.hidden, config.runs
-    per_run = p * d + (2 * d * h + h) + (h * h + h) + (h * p + p)
+    architecture = ARCHITECTURES[config.architecture]
+    per_run = architecture.parameters(config)
     splits = 1 if config.split_seed is not None else runs
     n_snap = len(config.snapshot_steps)
     snapshot = p * d + (per_run - p * d if config.save_mlp else 0)
@@ -325,8 +418,8 @@ def memory_estimate(config: TrainConfig, *, chunk: int = 1) -> dict[str, int]:
     return {
         "parameters": runs * per_run * (4 * item + 2 * 8),
         "pair tables": (3 + 1 + 3 * splits) * p * p * 8 + p * p * (8 + item),
-        "activations": min(chunk, runs) * config.n_train * (2 * d + 4 * h + 3 * p) * item * 2,
-        "records": record_count(config) * runs * (3 * ((p - 1) // 2) + 4 + neurons) * item * 2,
+        "activations": min(chunk, runs) * config.n_train * architecture.activations(config) * item * 2,
+        "records": record_count(config) * runs * (architecture.curves * ((p - 1) // 2) + 4 + neurons) * item * 2,
         "snapshots": n_snap * runs * snapshot * item * 2,
         "schedule": (config.steps + 1) * 8 * 2,
     }
