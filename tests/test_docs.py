@@ -47,7 +47,7 @@ def site(tmp_path_factory) -> Path:
         env=env,
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=3000,  # a hung build, not a slow one: a busy machine has taken several times the idle 80 s
     )
     assert result.returncode == 0, f"docs build failed:\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}"
     return out
@@ -60,6 +60,13 @@ def _text(path: Path) -> str:
 def test_every_page_is_built(site):
     for page in PAGES + ["tutorials/index"] + TUTORIALS:
         assert (site / f"{page}.html").is_file(), f"{page}.html missing from the built site"
+
+
+def test_maths_renders_without_internet(site):
+    page = _text(site / "background.html")
+    scripts = re.findall(r'<script[^>]*src="([^"]*mathjax[^"]*)"', page, re.I)
+    assert scripts and all(not src.startswith(("http:", "https:", "//")) for src in scripts), scripts
+    assert (site / "_static" / "mathjax" / "tex-chtml.js").is_file()
 
 
 def test_there_are_tutorials():
