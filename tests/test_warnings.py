@@ -34,4 +34,12 @@ def test_the_command_line_says_it_in_one_line(tmp_path, capsys):
         warnings.showwarning = saved
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if "warning" in line]
-    assert len(lines) == 1 and lines[0].startswith("fittest fit: warning: t_range (0, 1000) reaches beyond"), err
+    assert len(lines) == 1 and lines[0].startswith("fittest fit: warning: --t-range (0, 1000) reaches beyond"), err
+
+
+def test_command_line_errors_name_the_options_the_user_typed(tmp_path, capsys):
+    path = tmp_path / "x.nc"
+    _series().to_dataset().to_netcdf(path)
+    assert main(["fit", str(path), "--t-range", "5", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "--t-range must have start < stop" in err and "t_range" not in err, err

@@ -10,13 +10,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
 import warnings
 from collections.abc import Sequence
 
 from fittest.errors import InputError
 
-COMMANDS = ("demo", "train", "fit", "report", "figures")
+COMMANDS = ("demo", "train", "sweep", "fit", "report", "figures")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -48,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
         module = importlib.import_module(f"fittest.cli.{name}")
         command = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(command)
-        command.set_defaults(_run=module.run, _prog=f"fittest {name}")
+        command.set_defaults(_run=module.run, _prog=f"fittest {name}", _parser=command)
     return parser
 
 
@@ -71,26 +72,45 @@ def _set_threads(threads: int | None) -> None:
         sys.modules["torch"].set_num_threads(int(value))
 
 
-def _one_line_warnings(prog: str) -> None:
+def in_option_words(message: str, parser: argparse.ArgumentParser | None) -> str:
+    """A library message with the library's keyword names replaced by this command's option names.
+
+    The library says ``t_range`` and ``time='year'``; a command-line user typed ``--t-range`` and
+    ``--time year``. Only names that cannot be ordinary words are replaced: those with an underscore, and
+    any keyword followed by ``=``.
+    """
+    if parser is None:
+        return message
+    for action in parser._actions:
+        if not action.option_strings or action.dest in ("help", argparse.SUPPRESS):
+            continue
+        option = max(action.option_strings, key=len)
+        message = re.sub(rf"\b{re.escape(action.dest)}=(['\"]?)([^'\"\s,;)]*)\1", rf"{option} \2", message)
+        if "_" in action.dest:
+            message = re.sub(rf"(?<![-\w]){re.escape(action.dest)}\b", option, message)
+    return message
+
+
+def _one_line_warnings(prog: str, parser: argparse.ArgumentParser) -> None:
     """Warnings as the command line's own one-liners (``fittest fit: warning: ...``), without a source line."""
 
     def show(message, category, filename, lineno, file=None, line=None) -> None:
-        print(f"{prog}: warning: {message}", file=file or sys.stderr)
+        print(f"{prog}: warning: {in_option_words(str(message), parser)}", file=file or sys.stderr)
 
     warnings.showwarning = show
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; bad input ends with a one-line message and exit status 2."""
-    prog = "fittest"
+    prog, args = "fittest", None
     try:  # Ctrl-C during the imports of start-up is an interruption too, not a traceback
         args = build_parser().parse_args(argv)
         prog = args._prog
         _set_threads(args.threads)
-        _one_line_warnings(prog)
+        _one_line_warnings(prog, args._parser)
         return int(args._run(args) or 0)
     except InputError as error:
-        print(f"{prog}: error: {error}", file=sys.stderr)
+        print(f"{prog}: error: {in_option_words(str(error), args._parser if args else None)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
