@@ -50,6 +50,7 @@ _HOMES = {
     "separability": "training.analysis.statistics",
     "forecast_survivors": "training.analysis.forecast",
     "train": "training.engine.loop",
+    "Recorder": "training.engine.recorder",
     "snapshot_loss": "training.engine.replay",
     "snapshot_metrics": "training.engine.replay",
     "ablated_loss": "training.engine.replay",

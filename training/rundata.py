@@ -109,6 +109,7 @@ def build_run(
     versions: str,
     command: str,
     variables: Mapping[str, Variable] | None = None,
+    seeds_and_rates: bool = True,
 ) -> xr.Dataset:
     """A run dataset from recorded arrays.
 
@@ -122,6 +123,8 @@ def build_run(
         versions: JSON of the software versions.
         command: how it was made.
         variables: descriptions of arrays that are not standard variables (a user's own recorder's).
+        seeds_and_rates: add the per-run ``seed``, ``lr``, ``weight_decay`` and seed coordinates of ``config``
+            (not for a model that another loop trained, :func:`build_recorded`); ``p`` and ``d`` always are.
 
     Returns:
         The dataset, with every variable compressed for netCDF.
@@ -145,14 +148,15 @@ def build_run(
         "snapshot": np.asarray(snapshots),
         "token": np.arange(config.p),
         "dim": np.arange(config.d),
-        **per_run_coords(config),
+        **{name: c for name, c in per_run_coords(config).items() if seeds_and_rates or name in ("p", "d")},
     }
     ds = xr.Dataset(data, coords=coords)
     for name in order:
         ds[name].attrs["description"] = known[name].description
         ds[name].encoding.update({"zlib": True, "complevel": 6, "shuffle": True})
     for name in ("step", "frequency", "seed", "embed_seed", "mlp_seed", "split_seed"):
-        ds[name].attrs["description"] = COORDS[name]
+        if name in ds.coords:
+            ds[name].attrs["description"] = COORDS[name]
     task = config.task_spec
     if task.group != "additive":
         ds["frequency"].attrs["description"] = f"character j of the {task.group} group; j and -j are the same circle"
@@ -167,6 +171,71 @@ def build_run(
         "versions": versions,
         "command": command,
     }
+    return ds
+
+
+USER_MODEL = "user model"
+"""The ``architecture`` attribute of a run dataset recorded from a model that :func:`training.train` did not
+train (:class:`training.Recorder`)."""
+
+
+def build_recorded(
+    *,
+    p: int,
+    d: int,
+    task: str,
+    runs: int,
+    steps: np.ndarray,
+    snapshots: np.ndarray,
+    arrays: Mapping[str, np.ndarray],
+    device: str,
+    versions: str,
+    command: str,
+    variables: Mapping[str, Variable] | None = None,
+    architecture: str = USER_MODEL,
+) -> xr.Dataset:
+    """A run dataset of a model trained in someone else's loop (:class:`training.Recorder`).
+
+    The contract of :func:`build_run` without a :class:`TrainConfig`: the standard scalar variables that were
+    not recorded (of ``train_acc``, ``test_loss``, ``test_acc``) are NaN and say so in their description, and
+    what only :func:`training.train` knows (the ``config`` attribute and the per-run ``lr``, ``weight_decay``
+    and seed coordinates) is left out.
+
+    Arguments:
+        p, d, task, runs: the modulus, embedding width, task (which sets the basis) and ensemble size.
+        steps, snapshots, arrays, device, versions, command, variables: as for :func:`build_run`.
+        architecture: the ``architecture`` attribute.
+
+    Returns:
+        The dataset, which :func:`check_run` accepts.
+
+    Raises:
+        InputError: p does not suit the task, or as for :func:`build_run`.
+    """
+    config = TrainConfig(task=task, p=p, d=d, runs=runs, steps=max(1, int(np.max(steps, initial=1))))
+    arrays = dict(arrays)
+    missing = [
+        name
+        for name, variable in VARIABLES.items()
+        if variable.required and variable.dims == SCALAR and name not in arrays
+    ]
+    for name in missing:
+        arrays[name] = np.full((runs, len(steps)), np.nan)
+    ds = build_run(
+        config,
+        steps=steps,
+        snapshots=snapshots,
+        arrays=arrays,
+        device=device,
+        versions=versions,
+        command=command,
+        variables=variables,
+        seeds_and_rates=False,
+    )
+    for name in missing:
+        ds[name].attrs["description"] += " (not recorded: NaN)"
+    del ds.attrs["config"]
+    ds.attrs["architecture"] = architecture
     return ds
 
 
