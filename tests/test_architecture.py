@@ -30,6 +30,7 @@ FLOORS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("dynamics", ("dynamics", "dynamics.*")),
     ("analysis", ("training.analysis", "training.analysis.*")),
     ("engine", ("training.engine", "training.engine.*")),
+    ("sweeps", ("training.sweeps", "training.sweeps.*")),
     ("training API", ("training",)),
     ("paper figures", ("paper_figures", "paper_figures.*")),
     ("command line", ("fittest.cli", "fittest.cli.*")),

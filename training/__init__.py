@@ -6,7 +6,8 @@ The public API is every name in ``__all__``; each lives in one of the package's 
   :mod:`training.fourier`, :mod:`training.interventions` (numpy and xarray);
 - :mod:`training.analysis`: survival, fitness, statistics and forecasts on a saved run dataset (no torch);
 - :mod:`training.engine`: the torch training loop, its model, optimizer, recorders, checkpoints, and the
-  replay of stored models (post-hoc ablation).
+  replay of stored models (post-hoc ablation);
+- :mod:`training.sweeps`: many experiments as one resumable job on a dask.distributed cluster, into a zarr store.
 
 A name is imported from its room on first use, so ``import training`` and the analysis of a saved dataset
 never load torch.
@@ -55,6 +56,9 @@ _HOMES = {
     "snapshot_metrics": "training.engine.replay",
     "ablated_loss": "training.engine.replay",
     "ablated_metrics": "training.engine.replay",
+    "SweepSpec": "training.sweeps.spec",
+    "sweep": "training.sweeps.run",
+    "open_sweep": "training.sweeps.store",
 }
 
 __all__ = list(_HOMES)

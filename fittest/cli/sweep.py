@@ -1,0 +1,88 @@
+"""`fittest sweep`: train every point of a TOML sweep spec on a dask cluster into a resumable zarr store."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+HELP = "train a sweep (a TOML spec of a base config and the axes it varies) on local worker processes or a dask cluster"
+SHOWN_FAILURES = 10
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "spec",
+        metavar="SPEC.toml",
+        help="the sweep: a [base] table of TrainConfig fields, a [grid] of field = [values] and/or [[list]] points",
+    )
+    parser.add_argument(
+        "--store",
+        metavar="DIR",
+        required=True,
+        help="the zarr store of the results, one group per task (made when missing); a rerun skips complete tasks",
+    )
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="local worker processes (default: one per GPU, or else one per core, each with one torch thread)",
+    )
+    where.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run on an existing dask cluster, e.g. tcp://host:8786 (the store must be on a filesystem it shares)",
+    )
+    parser.add_argument(
+        "--runs-per-task",
+        type=int,
+        metavar="N",
+        help="the most runs one task trains as one batch (default: every point that can share a batch)",
+    )
+    parser.add_argument(
+        "--retries",
+        type=int,
+        default=2,
+        metavar="N",
+        help="how many more times a task that raised an unexpected error is tried (default: 2)",
+    )
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show the progress bar over tasks and the dashboard address (default: when standard error is a terminal)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from training import SweepSpec, sweep
+
+    spec = SweepSpec.from_toml(args.spec)
+    report = sweep(
+        spec,
+        store=args.store,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        max_runs=args.runs_per_task,
+        retries=args.retries,
+        progress=args.progress,
+    )
+    print(
+        f"sweep of {len(report.tasks)} task(s): {len(report.completed)} trained, {len(report.skipped)} complete"
+        f" before, {len(report.failed)} failed, in {report.seconds:.1f} s; store {report.store}"
+        + (f"; dashboard was {report.dashboard}" if report.dashboard and report.completed else "")
+    )
+    for name, error in list(report.failed.items())[:SHOWN_FAILURES]:
+        print(f"fittest sweep: task {name} failed: {error}", file=sys.stderr)
+    if len(report.failed) > SHOWN_FAILURES:
+        print(
+            f"fittest sweep: and {len(report.failed) - SHOWN_FAILURES} more failed tasks; training.open_sweep shows"
+            " each one's error",
+            file=sys.stderr,
+        )
+    if report.diverged:
+        print(
+            f"warning: {report.diverged} run(s) diverged; they are flagged in the summary's diverged variable",
+            file=sys.stderr,
+        )
+    return 1 if report.failed else 0

@@ -1,0 +1,232 @@
+"""The sweep store: a zarr store with one group per task, and the tidy summary of its runs.
+
+Each task's group is named by the hash of its config and written by one worker alone (no two workers ever
+write one array or chunk): first the whole run dataset of the contract (:mod:`training.rundata`), then, last,
+the group's ``sweep_status`` attribute. A group counts only once that mark says ``complete``; a group without
+it was cut short and is written again. A task that failed has a group holding only its status ``failed``, its
+error and its config. Only the process that runs the sweep writes the root group's attributes: the schema,
+the swept fields (``axes``) and the names of the sweep's tasks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from fittest.errors import InputError
+from training.analysis.survival import count_survivors
+from training.config import TrainConfig
+from training.rundata import check_run
+from training.sweeps.tasks import axis_values
+
+SCHEMA = "fittest.sweep/1"
+STATUS = "sweep_status"
+COMPLETE = "complete"
+FAILED = "failed"
+RUN_COORDS = {
+    "task": "the name of the run's task group in the tree",
+    "run": "the run's index in its task's run dataset",
+    "embed_seed": "the seed this run's embedding was drawn with",
+    "mlp_seed": "the seed this run's MLP was initialised with",
+    "split_seed": "the seed of this run's train/test split",
+}
+SUMMARY_VARIABLES = {
+    "n_circles": "circles surviving at the last step (training.count_survivors)",
+    "train_loss": "train loss at the last step",
+    "test_loss": "test loss at the last step",
+    "train_acc": "train accuracy at the last step",
+    "test_acc": "test accuracy at the last step",
+    "diverged": "the run diverged: some record is NaN or infinite",
+}
+
+
+def _zarr():
+    import zarr  # here, so that reading the spec or building the command line does not load zarr
+
+    return zarr
+
+
+def _root(store: Path, mode: str):
+    zarr = _zarr()
+    try:
+        return zarr.open_group(store, mode=mode, zarr_format=3)
+    except (FileNotFoundError, ValueError, json.JSONDecodeError):
+        raise InputError(
+            f"{str(store)!r} is not a fittest sweep store (no zarr group there): give the --store of a sweep"
+        ) from None
+
+
+def prepare(store: str | os.PathLike, *, axes: Sequence[str], tasks: Sequence[str]) -> Path:
+    """Create the store, or check that an existing one is a sweep store, and record the sweep's plan in it.
+
+    Arguments:
+        store: a folder; its parent must exist. An existing folder must be empty or a sweep store.
+        axes: the swept fields, the summary's dimensions.
+        tasks: the names of the sweep's task groups.
+
+    Returns:
+        The store's absolute path.
+
+    Raises:
+        InputError: the parent folder is missing, the path is a file, or it is a folder with other content.
+    """
+    path = Path(store).absolute()
+    if path.exists() and not path.is_dir():
+        raise InputError(f"the sweep store {str(path)!r} is a file: give a folder (it is made when missing)")
+    if not path.parent.is_dir():
+        raise InputError(f"the parent folder {str(path.parent)!r} of the sweep store does not exist: create it first")
+    plan = {"axes": list(axes), "tasks": list(tasks)}
+    if not path.exists() or not any(path.iterdir()):
+        try:
+            _zarr().open_group(path, mode="w", zarr_format=3, attributes={"schema": SCHEMA, **plan})
+        except OSError as error:
+            raise InputError(f"cannot create the sweep store {str(path)!r} ({error.strerror or error})") from None
+        return path
+    root = _root(path, "r+")
+    if root.attrs.get("schema") != SCHEMA:
+        raise InputError(
+            f"{str(path)!r} is a zarr store but not a fittest sweep store (schema {root.attrs.get('schema')!r}):"
+            " give a new or empty folder"
+        )
+    root.attrs.update(plan)
+    return path
+
+
+def status(store: str | os.PathLike, name: str) -> str | None:
+    """A task group's status: ``"complete"``, ``"failed"``, ``"partial"`` (begun, not finished), or None (absent)."""
+    zarr = _zarr()
+    try:
+        group = zarr.open_group(store, path=name, mode="r", zarr_format=3)
+    except FileNotFoundError:
+        return None
+    except (ValueError, json.JSONDecodeError):  # a damaged group is one to write again
+        return "partial"
+    return group.attrs.get(STATUS, "partial")
+
+
+def write_result(store: str | os.PathLike, name: str, ds: xr.Dataset) -> None:
+    """Write a task's run dataset as group ``name`` (replacing what a cut-short attempt left), then its mark."""
+    # the netCDF compression settings of build_run mean nothing to zarr, which compresses by itself
+    ds.drop_encoding().to_zarr(store, group=name, mode="w", consolidated=False, zarr_format=3)
+    group = _zarr().open_group(store, path=name, mode="r+", zarr_format=3)
+    group.attrs[STATUS] = COMPLETE  # last: only now does the group count
+
+
+def write_failure(store: str | os.PathLike, name: str, config: TrainConfig, error: str) -> None:
+    """Record that a task failed: a group holding only its status, its error and its config."""
+    attributes = {STATUS: FAILED, "error": error, "config": config.to_json()}
+    _zarr().open_group(store, path=name, mode="w", zarr_format=3, attributes=attributes)
+
+
+def open_sweep(
+    store: str | os.PathLike, *, axes: Sequence[str] | None = None, survival: Mapping[str, Any] | None = None
+) -> tuple[xr.DataTree, xr.Dataset]:
+    """Open a sweep store: its tree of run datasets and a tidy summary indexed by the swept fields.
+
+    Arguments:
+        store: the folder :func:`training.sweep` wrote.
+        axes: the fields to index the summary by; by default the sweep's swept fields.
+        survival: options of :func:`training.count_survivors` for the ``n_circles`` of the summary.
+
+    Returns:
+        ``(tree, summary)``. ``tree`` has one node per task of the sweep, named by its config's hash: the run
+        dataset (lazily loaded) of a complete task, the ``error`` and ``config`` attributes of a failed one.
+        ``summary`` has one entry per run, with dims the swept fields and ``replicate`` (the run's index among
+        the runs of its point): ``n_circles``, the final ``train_loss``, ``test_loss``, ``train_acc``,
+        ``test_acc`` and ``diverged``, with coordinates ``task`` and ``run`` (where the run is in ``tree``) and
+        its seeds; runs still missing are NaN. Its attributes count the tasks: ``tasks``, ``complete``,
+        ``failed``, ``missing``. ``summary.sel(p=59, weight_decay=0.5)`` picks a point.
+
+    Raises:
+        InputError: ``store`` is not a sweep store, an axis is not a field, or the axes do not tell the runs
+            apart.
+    """
+    path = Path(store)
+    if not path.is_dir():
+        raise InputError(f"no sweep store at {str(path)!r}: give the folder that fittest sweep --store wrote")
+    root = _root(path, "r")
+    attrs = root.attrs.asdict()
+    if attrs.get("schema") != SCHEMA:
+        raise InputError(f"{str(path)!r} is not a fittest sweep store (schema {attrs.get('schema')!r})")
+    names = list(attrs.get("tasks", [])) or sorted(name for name, _ in root.groups())
+    axes = tuple(attrs.get("axes", ()) if axes is None else axes)
+    fields = {spec for spec in TrainConfig.__dataclass_fields__}
+    for axis in axes:
+        if axis not in fields or axis == "runs":
+            raise InputError(f"summary axis {axis!r} is not a swept TrainConfig field")
+
+    nodes: dict[str, xr.Dataset] = {"/": xr.Dataset(attrs=attrs)}
+    rows: dict[str, list] = {name: [] for name in (*axes, "replicate", *RUN_COORDS, *SUMMARY_VARIABLES)}
+    counts = {COMPLETE: 0, FAILED: 0, "missing": 0}
+    for name in names:
+        state = status(path, name)
+        if state == FAILED:
+            counts[FAILED] += 1
+            nodes[name] = xr.Dataset(attrs=_zarr().open_group(path, path=name, mode="r").attrs.asdict())
+            continue
+        if state != COMPLETE:
+            counts["missing"] += 1
+            continue
+        counts[COMPLETE] += 1
+        ds = check_run(
+            xr.open_dataset(path, group=name, engine="zarr", consolidated=False), source=f"task group {name!r}"
+        )
+        nodes[name] = ds
+        _summary_rows(rows, ds, name, axes, survival or {})
+    tree = xr.DataTree.from_dict(nodes)
+    summary = _tidy(rows, axes)
+    summary.attrs = {"tasks": len(names), **counts, "axes": list(axes)}
+    return tree, summary
+
+
+def _summary_rows(rows: dict[str, list], ds: xr.Dataset, name: str, axes, survival) -> None:
+    config = TrainConfig.from_json(ds.attrs["config"])
+    labels = list(zip(*(axis_values(config, axis) for axis in axes), strict=True)) or [()] * config.runs
+    seen: dict[tuple, int] = {}
+    final = ds[["train_loss", "test_loss", "train_acc", "test_acc"]].isel(step=-1).load()
+    circles = count_survivors(ds, **survival).values
+    diverged = ds["diverged"].values if "diverged" in ds else np.zeros(config.runs, bool)
+    for run in range(config.runs):
+        label = labels[run]
+        for axis, value in zip(axes, label, strict=True):
+            rows[axis].append(value)
+        rows["replicate"].append(seen.get(label, 0))
+        seen[label] = seen.get(label, 0) + 1
+        rows["task"].append(name)
+        rows["run"].append(run)
+        for seed in ("embed_seed", "mlp_seed", "split_seed"):
+            if seed not in axes:  # a swept seed field is an axis already
+                rows[seed].append(int(ds[seed].values[run]))
+        rows["n_circles"].append(int(circles[run]))
+        for variable in ("train_loss", "test_loss", "train_acc", "test_acc"):
+            rows[variable].append(float(final[variable].values[run]))
+        rows["diverged"].append(bool(diverged[run]))
+
+
+def _tidy(rows: dict[str, list], axes: Sequence[str]) -> xr.Dataset:
+    """The summary rows as a Dataset over the axes and ``replicate``."""
+    levels = [*axes, "replicate"]
+    keys = list(zip(*(rows[level] for level in levels), strict=True))
+    if len(set(keys)) < len(keys):
+        raise InputError(
+            f"the summary axes {list(axes)} do not tell the runs apart: give open_sweep(axes=...) every field that"
+            " differs between the sweep's points"
+        )
+    coords = {
+        name: ("row", np.asarray(rows[name]), {"description": text})
+        for name, text in RUN_COORDS.items()
+        if name not in levels
+    }
+    coords.update({name: ("row", np.asarray(rows[name])) for name in levels})
+    data = {name: ("row", np.asarray(rows[name]), {"description": text}) for name, text in SUMMARY_VARIABLES.items()}
+    flat = xr.Dataset(data, coords=coords)
+    flat["replicate"].attrs["description"] = "the run's index among the runs of its point"
+    if not axes:
+        return flat.swap_dims(row="replicate")
+    return flat.set_index(row=levels).unstack("row")
