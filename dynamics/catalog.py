@@ -169,3 +169,25 @@ DERIVATIVE_OPTIONS: tuple[Option, ...] = (
     Option("polyorder", int, 3, "Savitzky-Golay polynomial order (derivative savgol only)"),
 )
 """Options of the named derivative estimators; :func:`dynamics.fit` takes them as keywords (None: the default)."""
+
+OBJECTIVES = ("derivative", "trajectory")
+"""What :func:`dynamics.fit` minimises: the misfit of the right-hand side to the derivative estimate (a linear
+regression, one solve), or the misfit of the solved ODE to the data (nonlinear least squares started from the
+derivative fit; see :mod:`dynamics.shooting`)."""
+
+FIT_OPTIONS: tuple[Option, ...] = (
+    Option(
+        "objective",
+        str,
+        "derivative",
+        "derivative (regress dx/dt) or trajectory (the solved ODE against the data, from the derivative fit)",
+        OBJECTIVES,
+    ),
+    Option(
+        "scale", str, "linear", "trajectory objective: linear, or log (log-data, positive series)", ("linear", "log")
+    ),
+    Option("bootstrap", int, 0, "refit on this many resamples for confidence intervals (0: none)"),
+    Option("seed", int, 0, "the bootstrap's random seed"),
+    Option("block", int, None, "bootstrap block length in time points (None: the cube root of the length)"),
+)
+"""Options of :func:`dynamics.fit` beyond the model's and the derivative's, with their defaults."""

@@ -77,7 +77,8 @@ class FittedODE:
         model: the registered model name (``"linear"``, ``"lasso"``, ...).
         coefficients: DataArray (samples..., ``target``, ``term``).
         r2_derivative: DataArray (samples..., ``target``): R² of ``f(x)`` against the derivative estimate.
-        x0: DataArray (samples..., component): the first state of the fitted window, the default initial state.
+        x0: DataArray (samples..., component): the default initial state of :meth:`simulate`: the first state of
+            the fitted window, or the fitted initial state when the fit's objective was ``"trajectory"``.
         t: the fitted window's time grid, the default solution times.
     """
 
@@ -180,6 +181,65 @@ class FittedODE:
     @property
     def r2_derivative(self) -> xr.DataArray:
         return self._ds["r2_derivative"]
+
+    @property
+    def objective(self) -> str:
+        """What the fit minimised: ``"derivative"`` (the regression on dx/dt) or ``"trajectory"`` (the solved ODE
+        against the data, see :mod:`dynamics.shooting`)."""
+        return self._ds.attrs.get("objective", "derivative")
+
+    @property
+    def converged(self) -> xr.DataArray:
+        """True (samples...) where every iterative step of the fit converged: the trajectory objective's
+        Levenberg-Marquardt (``trajectory_converged``) and a lasso's coordinate descent (``converged``)."""
+        flags = [self._ds[name] for name in ("converged", "trajectory_converged") if name in self._ds]
+        out = xr.DataArray(True)
+        for flag in flags:
+            out = out & flag.astype(bool)
+        dims = self.sample_dims
+        if not flags and dims:
+            out = xr.DataArray(np.ones(self.x0.shape[:-1], dtype=bool), dims=dims, coords=self._sample_coords())
+        return out.rename("converged")
+
+    @property
+    def bootstrap_coefficients(self) -> xr.DataArray | None:
+        """The coefficients of each bootstrap refit (``bootstrap``, samples..., ``target``, ``term``); None when
+        the fit was not bootstrapped (``dynamics.fit(..., bootstrap=B)``)."""
+        return self._ds["bootstrap_coefficients"] if "bootstrap_coefficients" in self._ds else None
+
+    @property
+    def bootstrap_info(self) -> dict:
+        """How the bootstrap resampled: ``replicates``, ``resampled`` (``"samples"`` or ``"blocks of time"``),
+        ``seed`` and ``block``; empty when the fit was not bootstrapped."""
+        if self.bootstrap_coefficients is None:
+            return {}
+        info = {k.removeprefix("bootstrap_"): v for k, v in self._ds.attrs.items() if k.startswith("bootstrap_")}
+        return {"replicates": int(self._ds.sizes["bootstrap"]), **info}
+
+    def confidence(self, level: float = 0.95) -> xr.Dataset:
+        """Bootstrap percentile intervals of the coefficients.
+
+        Arguments:
+            level: the coverage, in (0, 1).
+
+        Returns:
+            A Dataset with ``low`` and ``high``, each shaped and labelled like :attr:`coefficients`, and the
+            attributes ``level`` and those of :attr:`bootstrap_info`.
+
+        Raises:
+            InputError: the fit was not bootstrapped, or ``level`` is not in (0, 1).
+        """
+        from dynamics.bootstrap import percentile_interval
+
+        replicates = self.bootstrap_coefficients
+        if replicates is None:
+            raise InputError("this fit has no bootstrap: fit with dynamics.fit(..., bootstrap=200) for intervals")
+        low, high = percentile_interval(replicates.values, level, axis=0)
+        coefficients = self.coefficients
+        return xr.Dataset(
+            {"low": coefficients.copy(data=low), "high": coefficients.copy(data=high)},
+            attrs={"level": float(level), **self.bootstrap_info},
+        )
 
     @property
     def x0(self) -> xr.DataArray:
@@ -528,7 +588,9 @@ class FittedODE:
         return f"<pre>{html.escape(str(self))}</pre>"
 
 
-def build_dataset(*, result, traj, r2, model, derivative, pooled, fit_options) -> xr.Dataset:
+def build_dataset(
+    *, result, traj, r2, model, derivative, pooled, fit_options, x0=None, objective="derivative"
+) -> xr.Dataset:
     """The Dataset behind a :class:`FittedODE`, from a fitter's result and the trajectories it saw.
 
     Arguments:
@@ -539,6 +601,8 @@ def build_dataset(*, result, traj, r2, model, derivative, pooled, fit_options) -
         derivative: the derivative method's label.
         pooled: whether one ODE was fitted to all samples.
         fit_options: the arguments of :func:`dynamics.fit`; the JSON-safe ones are stored for a refit.
+        x0: the fitted initial states ``(S, C)`` (the trajectory objective); the first observed states when None.
+        objective: what the fit minimised, ``"derivative"`` or ``"trajectory"``.
 
     Returns:
         The Dataset that :meth:`FittedODE.to_dataset` returns and :meth:`FittedODE.save` writes.
@@ -560,7 +624,7 @@ def build_dataset(*, result, traj, r2, model, derivative, pooled, fit_options) -
         {
             "coefficients": coefficients,
             "r2_derivative": r2_da,
-            "x0": traj.wrap(traj.x0, (traj.component,)),
+            "x0": traj.wrap(traj.x0 if x0 is None else x0, (traj.component,)),
             "t": xr.DataArray(traj.t, dims=(traj.time,), coords={traj.time: traj.t}),
             "mask": xr.DataArray(result.library.mask, dims=coef_dims),
             **info,
@@ -574,6 +638,7 @@ def build_dataset(*, result, traj, r2, model, derivative, pooled, fit_options) -
         "model": model,
         "options": json.dumps(_json_safe(result.options)),
         "derivative": derivative,
+        "objective": objective,
         "variable": traj.variable or "",
         "time": traj.time,
         "component": traj.component,
@@ -589,6 +654,27 @@ def build_dataset(*, result, traj, r2, model, derivative, pooled, fit_options) -
         "versions": json.dumps({"fittest": __version__, "numpy": np.__version__, "xarray": xr.__version__}),
     }
     return ds
+
+
+def with_bootstrap(dataset: xr.Dataset, replicates: np.ndarray, traj, pooled: bool, **attrs) -> xr.Dataset:
+    """``dataset`` with the bootstrap replicates of its coefficients, ``bootstrap_coefficients``
+    (``bootstrap``, samples..., ``target``, ``term``), and what was resampled in its attributes.
+
+    Arguments:
+        dataset: what :func:`build_dataset` made.
+        replicates: shape ``(B, S, C, P)`` (``S = 1`` when pooled).
+        traj: the fitted trajectories, for the sample labels.
+        pooled: whether one ODE was fitted to all samples.
+        **attrs: ``resampled``, ``seed``, ``block``, stored as ``bootstrap_<name>``.
+    """
+    coefficients = dataset["coefficients"]
+    values = replicates[:, 0] if pooled else replicates.reshape((replicates.shape[0],) + coefficients.shape)
+    out = dataset.copy()
+    out["bootstrap_coefficients"] = xr.DataArray(
+        values, dims=("bootstrap",) + coefficients.dims, coords=coefficients.coords
+    )
+    out.attrs.update({f"bootstrap_{key}": value for key, value in attrs.items()})
+    return out
 
 
 def load(path: str | os.PathLike) -> FittedODE:

@@ -9,14 +9,19 @@ from collections.abc import Hashable, Sequence
 import numpy as np
 import xarray as xr
 
+from dynamics import bootstrap as resampling
 from dynamics import library as lib
-from dynamics.catalog import DEFAULT_DERIVATIVE, DEFAULT_MODEL
+from dynamics import shooting
+from dynamics.catalog import DEFAULT_DERIVATIVE, DEFAULT_MODEL, FIT_OPTIONS, OBJECTIVES
 from dynamics.derivatives import derivative_name, differentiate
-from dynamics.fitted import FittedODE, build_dataset, evaluate_rhs
+from dynamics.fitted import FittedODE, build_dataset, evaluate_rhs, with_bootstrap
 from dynamics.fitters import MODELS
 from dynamics.metrics import r2
+from dynamics.shooting import SCALES
 from dynamics.trajectories import as_trajectories
 from fittest.errors import InputError
+
+_FIT = {option.name: option.default for option in FIT_OPTIONS}
 
 
 def fit(
@@ -31,6 +36,11 @@ def fit(
     window: int | None = None,
     polyorder: int | None = None,
     pool: bool = False,
+    objective: str = _FIT["objective"],
+    scale: str = _FIT["scale"],
+    bootstrap: int = _FIT["bootstrap"],
+    seed: int = _FIT["seed"],
+    block: int | None = _FIT["block"],
     **model_options,
 ) -> FittedODE:
     """Fit an ODE ``dx/dt = f(x)`` to trajectories, one per sample in one vectorised call.
@@ -52,39 +62,86 @@ def fit(
         window, polyorder: the Savitzky-Golay window (odd) and order, for ``derivative="savgol"`` only
             (None: 7 and 3, see :data:`dynamics.catalog.DERIVATIVE_OPTIONS`).
         pool: fit one ODE to all samples together instead of one per sample.
+        objective: ``"derivative"`` (default): regress the derivative estimate. ``"trajectory"``: start from
+            that fit, then fit the coefficients on the terms it kept and each sample's initial state so that the
+            solved ODE matches the data (diffrax inside optimistix's Levenberg-Marquardt, see
+            :mod:`dynamics.shooting`); :attr:`~dynamics.FittedODE.x0` is then the fitted initial state and
+            ``trajectory_converged`` flags each sample. A penalised model's support is kept, not its penalty.
+        scale: the trajectory objective's misfit: ``"linear"`` (each component over its spread) or ``"log"``
+            (of the logarithms: positive series with multiplicative noise).
+        bootstrap: refit on this many resamples (see :mod:`dynamics.bootstrap`: the samples of a pooled fit,
+            blocks of time of each sample otherwise); :meth:`~dynamics.FittedODE.confidence` gives intervals.
+        seed: the bootstrap's random seed.
+        block: the bootstrap's block length in time points; None: the cube root of the series length.
         **model_options: passed to the model's fitting function.
 
     Returns:
         The :class:`FittedODE`.
 
     Raises:
-        InputError: an unknown model or option, ``pool`` that is not a bool, too few time points for the model,
-            or bad data (see :func:`dynamics.trajectories.as_trajectories`) or derivatives.
+        InputError: an unknown model, option or objective, ``pool`` that is not a bool, too few time points for
+            the model, bad bootstrap options, or bad data (see :func:`dynamics.trajectories.as_trajectories`) or
+            derivatives.
     """
     if not isinstance(model, str) or model not in MODELS:
         raise InputError(f"unknown model {model!r}: use one of {sorted(MODELS)}")
     if not isinstance(pool, bool | np.bool_):
         # bool("False") is True: a string here would silently pool
         raise InputError(f"pool must be True or False, got {pool!r}")
+    if objective not in OBJECTIVES:
+        raise InputError(f"unknown objective {objective!r}: use one of {OBJECTIVES}")
+    if scale not in SCALES:
+        raise InputError(f"unknown scale {scale!r}: use one of {SCALES}")
+    if scale != "linear" and objective != "trajectory":
+        raise InputError(f"scale={scale!r} is an option of the trajectory objective: add objective='trajectory'")
+    bootstrap, seed, block = resampling.check(bootstrap, seed, block)
+    pool = bool(pool)
     traj = as_trajectories(data, variable=variable, time=time, component=component, t_range=t_range)
     x, dxdt, index = differentiate(traj, derivative, window=window, polyorder=polyorder)
     names = lib.component_names(traj.components)
-    scale = _scale(x, dxdt, model, bool(pool))
-    xs, ds = x / scale, dxdt / scale
-    try:
-        result = MODELS[model](xs, ds, names=names, t=traj.t[index], pooled=bool(pool), **model_options)
-    except TypeError as error:
-        if "unexpected keyword" not in str(error):
-            raise
-        raise InputError(f"model {model!r} does not take that option ({error}); see help(dynamics.fit)") from None
+    scale_by = _scale(x, dxdt, model, pool)
+    xs, ds = x / scale_by, dxdt / scale_by
+    t_fit = traj.t[index]
+    result = _model_fit(model, xs, ds, names, t_fit, pool, model_options)
+    observed = traj.values / scale_by  # (S, T, C)
+    x0 = None
+    if objective == "trajectory":
+        grouped = observed[None] if pool else observed[:, None]
+        shot = shooting.fit_trajectories(result.library, result.coefficients, grouped, traj.t, scale=scale)
+        result.coefficients = shot.coefficients
+        x0 = shot.x0.reshape(observed.shape[0], -1) * _per_sample(scale_by, observed.shape)
+        result.info["trajectory_converged"] = shot.converged
+        result.info["trajectory_cost"] = shot.cost
+        result.info["trajectory_steps"] = shot.steps
     # R² is the same on every component's own scale, where squares of 1e200 data do not overflow
-    predicted = _predict(result, xs, bool(pool))
+    predicted = _predict(result, xs, pool)
     if pool:
         scores = r2(ds.reshape(1, -1, x.shape[2]), predicted.reshape(1, -1, x.shape[2]), axis=1)
     else:
         scores = r2(ds, predicted, axis=1)
-    if scale is not _UNSCALED:
-        _unscale(result, scale)
+    replicates = None
+    if bootstrap:
+        replicates = _bootstrap(
+            result,
+            model,
+            xs,
+            ds,
+            observed,
+            names,
+            t_fit,
+            traj.t,
+            pool,
+            model_options,
+            objective=objective,
+            scale=scale,
+            bootstrap=bootstrap,
+            seed=seed,
+            block=block,
+        )
+    if scale_by is not _UNSCALED:
+        result.coefficients = _unscale(result.coefficients, result.library.powers, scale_by)
+        if replicates is not None:
+            replicates = _unscale(replicates, result.library.powers, scale_by)
     if not np.all(np.isfinite(result.coefficients)):
         raise InputError(
             f"the {model} fit gave NaN or inf coefficients: the data's scale (largest |x| "
@@ -99,7 +156,11 @@ def fit(
         "derivative": derivative,
         **({"window": window} if window is not None else {}),
         **({"polyorder": polyorder} if polyorder is not None else {}),
-        "pool": bool(pool),
+        "pool": pool,
+        **({"objective": objective} if objective != _FIT["objective"] else {}),
+        **({"scale": scale} if scale != _FIT["scale"] else {}),
+        **({"bootstrap": bootstrap, "seed": seed} if bootstrap else {}),
+        **({"block": block} if bootstrap and block is not None else {}),
         **model_options,
     }
     dataset = build_dataset(
@@ -108,10 +169,80 @@ def fit(
         r2=scores,
         model=model,
         derivative=derivative_name(derivative),
-        pooled=bool(pool),
+        pooled=pool,
         fit_options=fit_options,
+        x0=x0,
+        objective=objective,
     )
+    if replicates is not None:
+        dataset = with_bootstrap(
+            dataset,
+            replicates,
+            traj,
+            pool,
+            resampled="samples" if pool and traj.n_samples > 1 else "blocks of time",
+            seed=seed,
+            block=block or resampling.default_block(traj.t.size if objective == "trajectory" else t_fit.size),
+        )
     return FittedODE(dataset, models=result.models, trajectories=traj, fit_options=fit_options)
+
+
+def _model_fit(model, xs, ds, names, t, pooled, model_options):
+    """The registered fitter's result; a keyword it does not take is bad input, named."""
+    try:
+        return MODELS[model](xs, ds, names=names, t=t, pooled=pooled, **model_options)
+    except TypeError as error:
+        if "unexpected keyword" not in str(error):
+            raise
+        raise InputError(f"model {model!r} does not take that option ({error}); see help(dynamics.fit)") from None
+
+
+def _per_sample(scale_by, shape) -> np.ndarray:
+    """The scales as ``(S, C)``, or 1."""
+    return np.broadcast_to(scale_by, (shape[0], 1, shape[2]))[:, 0, :]
+
+
+def _bootstrap(
+    result, model, xs, ds, observed, names, t_fit, t, pooled, model_options, *, objective, scale, bootstrap, seed, block
+) -> np.ndarray:
+    """The coefficients of ``bootstrap`` refits on resampled data, shape ``(B, S, C, P)`` (``S = 1`` pooled).
+
+    The derivative objective refits on resampled rows (one vectorised call for every replicate of every sample);
+    the trajectory objective refits from the fit's optimum with the resample's counts as time-point (or sample)
+    weights, all replicates in one compiled call.
+    """
+    rng = np.random.default_rng(seed)
+    n_samples = xs.shape[0]
+    by_samples = pooled and n_samples > 1
+    if objective == "derivative":
+        if by_samples:
+            draws = rng.integers(0, n_samples, size=(bootstrap, n_samples))
+            fits = [_model_fit(model, xs[d], ds[d], names, t_fit, True, model_options).coefficients for d in draws]
+            return np.stack(fits)  # (B, 1, C, P)
+        n = xs.shape[1]
+        rows = resampling.time_indices(rng, (bootstrap, n_samples), n, block or resampling.default_block(n))
+        picked = np.arange(n_samples)[None, :, None]
+        xb = xs[picked, rows].reshape(-1, n, xs.shape[2])
+        db = ds[picked, rows].reshape(-1, n, xs.shape[2])
+        # the resampled rows are no longer a time series: pysindy needs only a grid of the right length
+        refit = _model_fit(model, xb, db, names, t_fit, False, model_options)
+        if refit.coefficients.shape[-1] != result.coefficients.shape[-1]:
+            raise InputError("a bootstrap refit gave another library of terms: use a polynomial library")
+        return refit.coefficients.reshape((bootstrap, n_samples) + refit.coefficients.shape[1:])
+    n_t = t.size
+    if by_samples:
+        draws = rng.integers(0, n_samples, size=(bootstrap, n_samples))
+        weights = np.repeat(resampling.counts(draws, n_samples)[..., None], n_t, axis=2)  # (B, S, T)
+        grouped = np.broadcast_to(observed, (bootstrap,) + observed.shape)
+        start = np.repeat(result.coefficients, bootstrap, axis=0)
+    else:
+        rows = resampling.time_indices(rng, (bootstrap, n_samples), n_t, block or resampling.default_block(n_t))
+        weights = resampling.counts(rows, n_t).reshape(-1, 1, n_t)  # (B * S, 1, T)
+        grouped = np.broadcast_to(observed[None, :, None], (bootstrap, n_samples, 1) + observed.shape[1:])
+        grouped = grouped.reshape((-1, 1) + observed.shape[1:])
+        start = np.tile(result.coefficients, (bootstrap, 1, 1))
+    shot = shooting.fit_trajectories(result.library, start, grouped, t, weights=weights, scale=scale)
+    return shot.coefficients.reshape((bootstrap, -1) + shot.coefficients.shape[1:])
 
 
 def refit(
@@ -120,7 +251,7 @@ def refit(
     *,
     t_range: Sequence[float] | None = None,
 ) -> FittedODE:
-    """Fit ``fitted``'s model again, with all of its options, to ``data`` over ``t_range``.
+    """Fit ``fitted``'s model again, with all of its options but the bootstrap, to ``data`` over ``t_range``.
 
     Arguments:
         fitted: the fit to repeat; its :attr:`~dynamics.FittedODE.fit_options` say how.
@@ -141,6 +272,9 @@ def refit(
             "fit again with dynamics.fit"
         )
     options = fitted.fit_options
+    # a refit scores or forecasts one fit: repeating the bootstrap would cost B fits for nothing it reports
+    for name in ("bootstrap", "seed", "block"):
+        options.pop(name, None)
     if t_range is not None:
         options["t_range"] = t_range
     if not isinstance(data, xr.Dataset):
@@ -182,14 +316,14 @@ def _scale(x: np.ndarray, dxdt: np.ndarray, model: str, pooled: bool):
     return _UNSCALED
 
 
-def _unscale(result, scale: np.ndarray) -> None:
-    """Coefficients fitted on ``x / s`` back to ``x``: ``c[i, k] = c'[i, k] s_i / prod_j s_j^p[k, j]``."""
+def _unscale(coefficients: np.ndarray, powers: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Coefficients ``(..., S, C, P)`` fitted on ``x / s`` back to ``x``:
+    ``c[i, k] = c'[i, k] s_i / prod_j s_j^p[k, j]``."""
     s = scale[:, 0, :]  # (S, C)
-    if result.coefficients.shape[0] != s.shape[0]:
+    if coefficients.shape[-3] != s.shape[0]:
         s = s[:1]  # pooled: one scale for all samples
-    powers = result.library.powers  # (P, C)
     log_term = np.log(s) @ powers.T  # (S, P)
-    result.coefficients = result.coefficients * np.exp(np.log(s)[:, :, None] - log_term[:, None, :])
+    return coefficients * np.exp(np.log(s)[:, :, None] - log_term[:, None, :])
 
 
 def _predict(result, x: np.ndarray, pooled: bool) -> np.ndarray:

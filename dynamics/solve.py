@@ -146,7 +146,8 @@ def euler(rhs, x0: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 @functools.cache
-def _jax():
+def jax64():
+    """``(jax, jax.numpy, diffrax)`` with JAX switched to float64; imported on first use (see the module docstring)."""
     import jax
 
     jax.config.update("jax_enable_x64", True)
@@ -156,15 +157,20 @@ def _jax():
     return jax, jnp, diffrax
 
 
+def polynomial_field(jnp, coefficients, factors, y):
+    """``dy/dt`` of one polynomial ODE in JAX: coefficients ``(C, P)``, factors ``(P, D)``, state ``(C,)``."""
+    padded = jnp.concatenate([y, jnp.ones((1,), dtype=y.dtype)])
+    return coefficients @ jnp.prod(padded[factors], axis=-1)
+
+
 @functools.cache
 def _compiled():
-    jax, jnp, diffrax = _jax()
+    jax, jnp, diffrax = jax64()
 
     @functools.partial(jax.jit, static_argnames=("solver", "max_steps"))
     def solve(coefficients, factors, x0, ts, rtol, atol, bound, *, solver, max_steps):
         def field(t, y, coef):
-            padded = jnp.concatenate([y, jnp.ones((1,), dtype=y.dtype)])
-            return coef @ jnp.prod(padded[factors], axis=-1)
+            return polynomial_field(jnp, coef, factors, y)
 
         def blown_up(t, y, args, **kwargs):
             return jnp.logical_not(jnp.all(jnp.abs(y) < bound))

@@ -56,6 +56,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             help=f"{option.help} (default {option.default})",
         )
     parser.add_argument("--pool", action="store_true", help="one ODE for all samples instead of one per sample")
+    for option in catalog.FIT_OPTIONS:
+        parser.add_argument(
+            f"--{option.name}",
+            type=option.type,
+            default=option.default,
+            choices=option.choices,
+            metavar=None if option.choices else option.type.__name__.upper(),
+            help=f"{option.help} (default {option.default})",
+        )
     add_model_options(parser)
     add_solutions_option(parser)
     parser.add_argument(
@@ -151,10 +160,14 @@ def run(args: argparse.Namespace) -> int:
             derivative=args.derivative,
             **{o.name: getattr(args, o.name) for o in catalog.DERIVATIVE_OPTIONS},
             pool=args.pool,
+            **{o.name: getattr(args, o.name) for o in catalog.FIT_OPTIONS},
             **model_options(args, model),
         )
         r2 = fitted.r2_derivative.values
         print(f"{model}: median R² of dx/dt {np.nanmedian(r2):.4f} (min {np.nanmin(r2):.4f}) over {r2.size} equations")
+        if fitted.objective == "trajectory":
+            converged = fitted.converged.values
+            print(f"{model}: trajectory fit converged in {int(converged.sum())} of {converged.size} sample(s)")
         fits.append(fitted)
     if out_paths:
         for fitted, path in zip(fits, out_paths.values(), strict=True):
