@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from dynamics.fitted import FittedODE, load
     from dynamics.fitters import MODELS, FitResult
     from dynamics.fitting import fit, refit
-    from dynamics.report import write_report
+    from dynamics.report import report_samples, write_report
     from dynamics.trajectories import Trajectories, as_trajectories
 
 # public name -> the module that defines it
@@ -41,6 +41,7 @@ _HOMES = {
     "FitResult": "dynamics.fitters",
     "fit": "dynamics.fitting",
     "refit": "dynamics.fitting",
+    "report_samples": "dynamics.report",
     "write_report": "dynamics.report",
     "Trajectories": "dynamics.trajectories",
     "as_trajectories": "dynamics.trajectories",
@@ -62,6 +63,7 @@ __all__ = [
     "fit",
     "load",
     "refit",
+    "report_samples",
     "write_report",
 ]
 

@@ -1,202 +1,48 @@
 """A report of one or more fits on the same data: a self-contained HTML page and a Markdown summary.
 
-Figures (matplotlib, Agg backend, so no display is needed): every component's trajectory, observed against
-each model's solution (the paper's figures 9b-c and 16); the coefficient heatmap (figures 9d and 15); R² per
-component and its distribution over samples; the eigenvalues of ``A`` (stability). Every file is written
-atomically through :func:`fittest.atomic.write_atomic`.
+The page holds the provenance (data file, command, date, configuration, versions), one table of the models
+side by side with a line under each metric saying what it means, the drawn samples (chosen with ``samples=``)
+and a summary over all samples; then the figures of :mod:`dynamics.plots` (trajectories and the held-out
+forecast per drawn sample, the training curves of a run dataset, R², coefficients, eigenvalues). Every file is
+written atomically through :func:`fittest.atomic.write_atomic`.
 """
 
 from __future__ import annotations
 
 import base64
 import html
-import io
-import math
+import json
 import os
-import warnings
+import platform
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
+from dynamics import plots
 from dynamics.comparison import OBSERVED, SOLUTION, compare
 from dynamics.fitted import FittedODE
+from dynamics.trajectories import select_variable
 from fittest.atomic import output_folder, write_atomic
 from fittest.errors import InputError
 
-R2_FLOOR = -1.0  # R² below this is drawn at the floor: a diverging solution would squash every other bar
+MAX_DRAWN = 12  # each drawn sample adds two grids of panels: more would make a page nobody scrolls through
+PACKAGES = ("fittest", "numpy", "scipy", "xarray", "matplotlib", "scikit-learn", "jax", "diffrax", "pysindy")
 
 
-def _pyplot():
-    import matplotlib
+@dataclass
+class Table:
+    """One table of the page: a header, rows of cells, and per row an optional line saying what it means."""
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _png(figure) -> bytes:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    _pyplot().close(figure)
-    return buffer.getvalue()
-
-
-def _label(fit, method: str) -> str:
-    return f"{fit.model} ({method})"
-
-
-def _pick(da: xr.DataArray, sample: dict) -> xr.DataArray:
-    return da.isel({k: v for k, v in sample.items() if k in da.dims})
-
-
-def figure_trajectories(fits, comparisons, sample: dict, *, component: str, time: str) -> bytes:
-    """Every component of one sample: observed (black) and each model's solution."""
-    plt = _pyplot()
-    observed = _pick(comparisons[0]["trajectory"].sel({SOLUTION: OBSERVED}), sample)
-    components = observed[component].values
-    n = components.size
-    columns = min(n, 6)
-    rows = math.ceil(n / columns)
-    # constrained layout keeps room for the figure legend and x label whatever the number of rows
-    figure, axes = plt.subplots(
-        rows, columns, figsize=(2.6 * columns, 2.0 * rows + 0.6), squeeze=False, sharex=True, layout="constrained"
-    )
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for index, ax in enumerate(axes.flat):
-        if index >= n:
-            ax.axis("off")
-            continue
-        t = observed[time].values
-        ax.plot(t, observed.isel({component: index}).values, color="black", lw=2.2, alpha=0.55, label="observed")
-        line = 0
-        for fit, comparison in zip(fits, comparisons, strict=True):
-            for method in comparison[SOLUTION].values[1:]:
-                solved = _pick(comparison["trajectory"].sel({SOLUTION: method}), sample).isel({component: index})
-                ax.plot(
-                    t, solved.values, lw=1.1, ls="--", color=colors[line % len(colors)], label=_label(fit, str(method))
-                )
-                line += 1
-        ax.set_title(f"{component} {components[index]}", fontsize=9)
-        ax.tick_params(labelsize=7)
-        if index >= n - columns:  # nothing below it: sharex hid its time labels
-            ax.tick_params(labelbottom=True)
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    figure.legend(handles, labels, loc="outside upper center", ncol=min(4, len(labels)), fontsize=8, frameon=False)
-    figure.supxlabel(time, fontsize=9)
-    return _png(figure)
-
-
-def figure_coefficients(fit, sample: dict) -> bytes:
-    """The coefficient heatmap of one sample: ``A`` and ``b`` side by side for affine models, target x term
-    otherwise.
-
-    ``A`` and ``b`` get a colour scale each: ``b`` is often orders of magnitude larger than the entries of a
-    sparse ``A``, and one shared scale would paint all of ``A`` white.
-    """
-    plt = _pyplot()
-    rows = [str(v) for v in fit.coefficients["target"].values]
-    height = max(3.0, 0.22 * len(rows) + 1.5)
-    if fit.is_affine:
-        blocks = [
-            (_pick(fit.A, sample).values, [str(v) for v in fit.A["source"].values], "A: source"),
-            (_pick(fit.b, sample).values[:, None], ["b"], "b"),
-        ]
-    else:
-        blocks = [(_pick(fit.coefficients, sample).values, [str(v) for v in fit.coefficients["term"].values], "term")]
-    n_columns = sum(len(columns) for _, columns, _ in blocks)
-    width = min(max(4.0, 0.22 * n_columns + 2 + 1.2 * (len(blocks) - 1)), 30)
-    figure, axes = plt.subplots(
-        1,
-        len(blocks),
-        figsize=(width, height),
-        squeeze=False,
-        layout="constrained",
-        gridspec_kw={"width_ratios": [max(len(columns), 4) for _, columns, _ in blocks]},
-    )
-    for ax, (matrix, columns, xlabel) in zip(axes.flat, blocks, strict=True):
-        limit = float(np.nanmax(np.abs(matrix))) if np.isfinite(matrix).any() else 0.0
-        limit = limit or 1.0
-        image = ax.imshow(matrix, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto", interpolation="nearest")
-        ax.set_yticks(range(len(rows)), rows, fontsize=7)
-        step = max(1, len(columns) // 60)
-        ax.set_xticks(range(0, len(columns), step), columns[::step], fontsize=6, rotation=90)
-        ax.set_xlabel(xlabel)
-        if not np.any(matrix):  # an empty panel would look like a drawing failure
-            ax.text(0.5, 0.5, "all coefficients are 0", transform=ax.transAxes, ha="center", va="center")
-        # a one-column block is narrow: a colour bar of the default fraction of its width would be tiny
-        figure.colorbar(image, ax=ax, shrink=0.8, fraction=0.15 if len(columns) > 4 else 0.5)
-    axes[0, 0].set_ylabel("target")
-    figure.suptitle(
-        f"{fit.model}: coefficients" + (" (A and b on their own colour scales)" if fit.is_affine else ""), fontsize=10
-    )
-    return _png(figure)
-
-
-def figure_r2(fits, comparisons, *, component: str) -> bytes:
-    """Left: R² per component (median and range over samples). Right: each sample's mean R², one row a series."""
-    plt = _pyplot()
-    figure, (left, right) = plt.subplots(1, 2, figsize=(12, 3.8), gridspec_kw={"width_ratios": [2, 1]})
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    series = []
-    for fit, comparison in zip(fits, comparisons, strict=True):
-        series.append((f"{fit.model}: dx/dt", comparison["r2_derivative"]))
-        for method in comparison[SOLUTION].values[1:]:
-            series.append((f"{fit.model}: x(t), {method}", comparison["r2_trajectory"].sel({SOLUTION: method})))
-    components = comparisons[0][component].values
-    width = 0.8 / len(series)
-    lowest = 1.0
-    for k, (label, values) in enumerate(series):
-        other = [d for d in values.dims if d != component]
-        per_component = np.clip(values.transpose(*other, component).values.reshape(-1, components.size), R2_FLOOR, 1)
-        if not np.isfinite(per_component).any():
-            continue
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            median = np.nanmedian(per_component, axis=0)
-            low, high = np.nanmin(per_component, axis=0), np.nanmax(per_component, axis=0)
-        lowest = min(lowest, float(np.nanmin(low)))
-        x = np.arange(components.size) + (k - (len(series) - 1) / 2) * width
-        color = colors[k % len(colors)]
-        left.errorbar(x, median, yerr=[median - low, high - median], fmt="o", ms=3, lw=0.8, color=color, label=label)
-        sample_mean = np.clip(values.mean(component).values.ravel(), R2_FLOOR, 1)
-        # a strip of points rather than a histogram: a few samples, and R² near 1 needs no binning to be read
-        right.scatter(sample_mean, np.full(sample_mean.shape, k), s=14, alpha=0.6, color=color)
-    left.set_xticks(range(components.size), [str(c) for c in components], fontsize=7, rotation=90)
-    left.set_xlabel(component)
-    left.set_ylabel("R² (median and range over samples)")
-    left.set_ylim(max(R2_FLOOR, lowest - 0.05 * (1 - lowest) - 1e-3), 1 + 0.02 * (1 - lowest) + 1e-4)
-    left.grid(axis="y", alpha=0.3)
-    left.legend(fontsize=7, loc="lower left")
-    right.set_yticks(range(len(series)), [label for label, _ in series], fontsize=7)
-    right.set_ylim(len(series) - 0.5, -0.5)
-    right.set_xlabel("R² per sample (mean over components)")
-    right.grid(axis="x", alpha=0.3)
-    figure.suptitle(f"R² (values below {R2_FLOOR} drawn at {R2_FLOOR})", fontsize=10)
-    figure.tight_layout()
-    return _png(figure)
-
-
-def figure_eigenvalues(fits) -> bytes | None:
-    """Eigenvalues of ``A`` of every sample in the complex plane; right of the dashed line is unstable."""
-    affine = [fit for fit in fits if fit.is_affine]
-    if not affine:
-        return None
-    plt = _pyplot()
-    figure, ax = plt.subplots(figsize=(5.5, 4.2))
-    for fit in affine:
-        values = fit.eigenvalues.values.ravel()
-        ax.scatter(values.real, values.imag, s=9, alpha=0.5, label=fit.model)
-    ax.axvline(0, color="black", ls="--", lw=0.8)
-    ax.set_xlabel("Re λ")
-    ax.set_ylabel("Im λ")
-    ax.set_xscale("symlog", linthresh=1e-4)
-    ax.set_title("eigenvalues of A (all samples)", fontsize=10)
-    ax.legend(fontsize=8)
-    figure.tight_layout()
-    return _png(figure)
+    heading: str
+    header: list[str]
+    rows: list[list[str]]
+    meanings: list[str] = field(default_factory=list)
+    note: str = ""
 
 
 def _stats(values) -> str:
@@ -209,93 +55,472 @@ def _stats(values) -> str:
     return text + (f"; inf in {infinite} of {values.size}" if infinite else "")
 
 
-def summary_rows(fit, comparison: xr.Dataset) -> list[tuple[str, str]]:
-    """The numbers of one fit, as (name, value) rows."""
+def _median(values) -> float:
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    return float(np.median(values)) if values.size else float("nan")
+
+
+def _tail_share(comparison: xr.Dataset, time: str) -> float:
+    """The held-out end's range over the whole window's range, median over samples and components."""
+    observed = comparison["trajectory"].sel({SOLUTION: OBSERVED})
+    split = comparison.attrs.get("forecast_split", float("nan"))
+    tail = observed.where(observed[time] > split, drop=True)
+    if tail.sizes.get(time, 0) == 0:
+        return float("nan")
+    with np.errstate(all="ignore"):
+        share = (tail.max(time) - tail.min(time)) / (observed.max(time) - observed.min(time))
+    return _median(share.values)
+
+
+def summary_rows(fit, comparison: xr.Dataset, *, highlight=None, highlight_label: str = "highlighted"):
+    """The numbers of one fit over all samples, as ``(name, value, meaning)`` rows.
+
+    Arguments:
+        fit: the fitted ODE.
+        comparison: its :func:`dynamics.compare` result.
+        highlight: a boolean DataArray aligned with ``comparison``'s ``r2_trajectory`` (samples x components),
+            or None; adds the trajectory R² of the highlighted components and of the others.
+        highlight_label: what a highlighted component is.
+
+    Returns:
+        A list of ``(name, value, meaning)``; ``meaning`` is one line (empty for descriptive rows).
+    """
+    time = fit.time
     sample_dims = [d for d in comparison["r2_derivative"].dims if d != fit.component]
     n_samples = int(np.prod([comparison.sizes[d] for d in sample_dims])) if sample_dims else 1
     rows = [
-        ("model", fit.model),
-        ("options", ", ".join(f"{k}={v}" for k, v in fit.options.items()) or "-"),
-        ("derivative", fit.derivative),
-        ("samples", f"{n_samples}" + (" (one pooled ODE)" if fit.pooled else " (one ODE each)")),
-        ("components", str(fit.coefficients.sizes["target"])),
-        ("terms per equation", str(int(fit.library.mask.sum(axis=1).max()))),
+        ("model", fit.model, ""),
+        ("options", ", ".join(f"{k}={v}" for k, v in fit.options.items()) or "-", ""),
+        ("derivative", fit.derivative, "how dx/dt was estimated from the samples"),
+        ("samples", f"{n_samples}" + (" (one pooled ODE)" if fit.pooled else " (one ODE each)"), ""),
+        ("components", str(fit.coefficients.sizes["target"]), ""),
+        (
+            "terms per equation",
+            str(int(fit.library.mask.sum(axis=1).max())),
+            "the library's size: the unknowns of one equation",
+        ),
         (
             "time window",
-            f"{comparison[fit.time].values[0]:g} .. {comparison[fit.time].values[-1]:g} "
-            f"({comparison.sizes[fit.time]} points)"
+            f"{comparison[time].values[0]:g} .. {comparison[time].values[-1]:g} ({comparison.sizes[time]} points)"
             + (
-                f"; the data had no {fit.time!r} coordinate, so time is in unit steps 0, 1, 2, ... (rates per step)"
+                f"; the data had no {time!r} coordinate, so time is in unit steps 0, 1, 2, ... (rates per step)"
                 if fit.unit_steps
                 else ""
             ),
+            "",
         ),
-        ("R² of dx/dt, fitted data (median [min, max] over samples x components)", _stats(fit.r2_derivative)),
+        (
+            "R² of dx/dt, fitted data (median [min, max] over samples x components)",
+            _stats(fit.r2_derivative),
+            "the share of the derivative's variance the fitted right-hand side explains (1 is perfect); in sample, so "
+            "it flatters models with many terms",
+        ),
         (
             "R² of dx/dt per sample (mean over components, as scikit-learn's score)",
             _stats(fit.r2_derivative.mean("target")),
+            "the same per sample: the mean of its components' R²",
         ),
     ]
-    for method in comparison[SOLUTION].values[1:]:
+    split = comparison.attrs.get("forecast_split", float("nan"))
+    share = _tail_share(comparison, time) if "r2_forecast" in comparison else float("nan")
+    for method in plots.solution_methods(comparison):
         chosen = comparison.sel({SOLUTION: method})
-        rows.append((f"R² of x(t), {method}", _stats(chosen["r2_trajectory"])))
-        rows.append((f"R² of x(t) per sample, {method}", _stats(chosen["r2_trajectory_sample"])))
+        rows.append(
+            (
+                f"R² of x(t), {method}",
+                _stats(chosen["r2_trajectory"]),
+                "the ODE solved from each sample's first observed state, against the whole observed trajectory: "
+                "do small derivative errors add up?",
+            )
+        )
+        rows.append(
+            (
+                f"R² of x(t) per sample, {method}",
+                _stats(chosen["r2_trajectory_sample"]),
+                "the same with a sample's components together (each centred on its own mean)",
+            )
+        )
+        if highlight is not None:
+            r2 = chosen["r2_trajectory"]
+            rows.append(
+                (
+                    f"R² of x(t), {highlight_label} components, {method}",
+                    _stats(r2.where(highlight).values),
+                    f"the trajectory R² of the {highlight_label} components only (shaded in the panels)",
+                )
+            )
+            rows.append(
+                (
+                    f"R² of x(t), other components, {method}",
+                    _stats(r2.where(~highlight).values),
+                    f"the trajectory R² of the components that are not {highlight_label}",
+                )
+            )
         if "r2_forecast" in comparison:
-            split = comparison.attrs.get("forecast_split")
+            note = comparison.attrs.get("forecast_note")
             rows.append(
                 (
-                    f"out-of-sample RMSE / range of x(t) after {fit.time} {split:g}, {method}",
+                    f"out-of-sample RMSE / range of x(t) after {time} {split:g}, {method}",
                     _stats(chosen["nrmse_forecast"]),
+                    f"refitted on {time} <= {split:g} only, solved, scored on the held-out rest: the RMSE over the "
+                    "component's range in the window (0.01 = an error of 1% of the range)",
                 )
             )
+            meaning = (
+                "R² on the held-out rest alone: it divides by that short tail's own variance, so a tail that is "
+                "nearly a plateau makes even a tiny error a very negative R²; read it beside RMSE / range"
+            )
+            if np.isfinite(share):
+                meaning += f" (here the held-out tail spans a median {share:.1%} of a component's range)"
             rows.append(
                 (
-                    f"out-of-sample R² of x(t) after {fit.time} {split:g}, {method}",
-                    _stats(chosen["r2_forecast"])
-                    + (f" ({comparison.attrs['forecast_note']})" if comparison.attrs.get("forecast_note") else ""),
+                    f"out-of-sample R² of x(t) after {time} {split:g}, {method}",
+                    _stats(chosen["r2_forecast"]) + (f" ({note})" if note else ""),
+                    meaning,
                 )
             )
-        rows.append((f"diverged samples, {method}", f"{int(chosen['diverged'].sum())} of {n_samples}"))
-    rows.append(("sparsity (fraction of zero coefficients)", _stats(fit.sparsity)))
+        rows.append(
+            (
+                f"diverged samples, {method}",
+                f"{int(chosen['diverged'].sum())} of {n_samples}",
+                "solutions that became NaN or infinite within the window",
+            )
+        )
+    rows.append(
+        (
+            "sparsity (fraction of zero coefficients)",
+            _stats(fit.sparsity),
+            "the share of library terms set exactly to 0 (lasso and SINDy prune; least squares keeps all)",
+        )
+    )
     if fit.is_affine:
         stable = fit.stable
-        rows.append(("stable A (all Re λ < 0)", f"{int(stable.sum())} of {stable.size}"))
-        rows.append(("max Re λ of A", _stats(fit.eigenvalues.real.max("eigenvalue"))))
-        rows.append(("condition number of A", _stats(fit.condition)))
+        rows.append(
+            (
+                "stable A (all Re λ < 0)",
+                f"{int(stable.sum())} of {stable.size}",
+                "samples whose solution settles instead of growing without bound",
+            )
+        )
+        rows.append(
+            (
+                "max Re λ of A",
+                _stats(fit.eigenvalues.real.max("eigenvalue")),
+                f"the slowest mode's rate per {time} (> 0: it grows); 1 / |rate| is the longest time scale",
+            )
+        )
+        rows.append(
+            (
+                "condition number of A",
+                _stats(fit.condition),
+                "how near A is to singular: large means some combinations of components are barely pinned down by "
+                "the data (inf: singular, as when lasso zeroes a whole row)",
+            )
+        )
     return rows
 
 
-def _markdown(title: str, tables, figures: dict[str, str]) -> str:
+def _column_names(fits) -> list[str]:
+    names = [fit.model for fit in fits]
+    return [name if names.count(name) == 1 else f"{name} ({k + 1})" for k, name in enumerate(names)]
+
+
+def models_table(fits, comparisons, *, highlight=None, highlight_label: str = "highlighted") -> Table:
+    """Every fit's :func:`summary_rows` side by side: one row per quantity, one column per model."""
+    merged: dict[str, tuple[str, dict[int, str]]] = {}
+    for index, (fit, comparison) in enumerate(zip(fits, comparisons, strict=True)):
+        for name, value, meaning in summary_rows(fit, comparison, highlight=highlight, highlight_label=highlight_label):
+            merged.setdefault(name, (meaning, {}))[1][index] = value
+    rows = [[name, *(values.get(k, "-") for k in range(len(fits)))] for name, (_, values) in merged.items()]
+    return Table(
+        "Models side by side (all samples: median [min, max])",
+        ["quantity", *_column_names(fits)],
+        rows,
+        [meaning for meaning, _ in merged.values()],
+    )
+
+
+def _versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for package in PACKAGES:
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+def _json_text(value) -> str:
+    return json.dumps(value, default=repr, sort_keys=True)
+
+
+def provenance_table(fits, data, *, source, command) -> Table:
+    """Where the report comes from: the data file, the commands, the date, the configuration, the versions."""
+    attrs = dict(data.attrs) if isinstance(data, (xr.Dataset, xr.DataArray)) else {}
+    encoding = data.encoding if isinstance(data, (xr.Dataset, xr.DataArray)) else {}
+    source = source or encoding.get("source")
+    if source is None:
+        source = "the fitted data, in memory" if data is None else "not known (the data were passed in memory)"
+    rows = [
+        ["data file", str(source)],
+        ["report made by", command or "dynamics.write_report (from Python)"],
+        ["report date", datetime.now(timezone.utc).isoformat(timespec="seconds")],
+    ]
+    for key, name in (
+        ("command", "data made by"),
+        ("created", "data created"),
+        ("config", "data configuration"),
+        ("versions", "data recorded with"),
+    ):
+        if key in attrs:
+            text = str(attrs[key])
+            try:  # compact, sorted JSON reads as one line of key: value
+                text = ", ".join(f"{k}={json.dumps(v)}" for k, v in sorted(json.loads(text).items()))
+            except (ValueError, AttributeError):
+                pass
+            rows.append([name, text])
+    for fit, column in zip(fits, _column_names(fits), strict=True):
+        stored = fit.to_dataset().attrs
+        rows.append([f"fit options, {column}", _json_text(fit.fit_options)])
+        if "created" in stored:
+            rows.append([f"fitted, {column}", f"{stored['created']} with {stored.get('versions', '?')}"])
+    rows.append(["report made with", ", ".join(f"{k} {v}" for k, v in _versions().items())])
+    return Table("Provenance", ["what", "value"], rows)
+
+
+def _sample_names(observed: xr.DataArray, sample_dims: list[str]) -> str:
+    return ", ".join(f"{d}={observed[d].values.item()}" if d in observed.coords else f"{d} {0}" for d in sample_dims)
+
+
+def report_samples(
+    data: xr.Dataset | xr.DataArray,
+    samples,
+    *,
+    variable: str | None = None,
+    time: str = "step",
+    component: str = "frequency",
+) -> list[dict[str, int]]:
+    """Which samples a report draws, as positions ``{dim: index}``.
+
+    Arguments:
+        data: the trajectories (a Dataset, read with ``variable``, or a DataArray).
+        samples: None for the first sample; an int or a sequence of ints, positions along the samples (along the
+            one sample dimension; in row-major order over several); strings ``"dim=value"`` (``"run=3"``) select
+            by coordinate value, and digit strings (``"2"``, as a command line gives them) are positions; a dict
+            ``{dim: value}`` is one sample by coordinate values.
+        variable, time, component: how to read ``data``, as in :func:`dynamics.fit`.
+
+    Returns:
+        The samples, in the order given, without repeats.
+
+    Raises:
+        InputError: a position out of range, an unknown dimension or coordinate value, a string that is neither,
+            more than ``MAX_DRAWN`` samples, or a sample dimension that is empty.
+    """
+    da = select_variable(data, variable)
+    sample_dims = [str(d) for d in da.dims if d not in (time, component)]
+    sizes = [da.sizes[d] for d in sample_dims]
+    total = int(np.prod(sizes)) if sizes else 1
+    if total == 0:
+        raise InputError(f"the data have no samples (sizes {dict(zip(sample_dims, sizes, strict=True))})")
+    where = ", ".join(f"{d} 0..{n - 1}" for d, n in zip(sample_dims, sizes, strict=True)) or "only one"
+    if samples is None:
+        return [{d: 0 for d in sample_dims}]
+    if isinstance(samples, (int, np.integer, str, dict)):
+        samples = [samples]
+    picked: list[dict[str, int]] = []
+    for item in samples:
+        if isinstance(item, str) and item.strip().lstrip("-").isdigit():
+            item = int(item)
+        if isinstance(item, (int, np.integer)) and not isinstance(item, bool):
+            if not 0 <= item < total:
+                raise InputError(f"sample {item} is out of range: the data have {total} sample(s) ({where})")
+            index = np.unravel_index(int(item), sizes) if sizes else ()
+            picked.append({d: int(i) for d, i in zip(sample_dims, index, strict=True)})
+            continue
+        if isinstance(item, str):
+            if "=" not in item:
+                raise InputError(f"sample {item!r} is neither a position (0, 1, ...) nor dim=value (such as run=3)")
+            name, _, text = item.partition("=")
+            labels = {name.strip(): text.strip()}
+        elif isinstance(item, dict):
+            labels = dict(item)
+        else:
+            raise InputError(f"sample {item!r} is neither a position, dim=value nor a dict {{dim: value}}")
+        position = {d: 0 for d in sample_dims}
+        for name, value in labels.items():
+            if name not in sample_dims:
+                raise InputError(
+                    f"sample {item!r}: {name!r} is not a sample dimension of the data (they are "
+                    f"{', '.join(sample_dims) or 'none'})"
+                )
+            coordinate = da[name].values if name in da.coords else np.arange(da.sizes[name])
+            matches = [k for k, c in enumerate(coordinate) if str(c) == str(value) or c == value]
+            if not matches:
+                shown = ", ".join(map(str, coordinate[:10])) + (", ..." if coordinate.size > 10 else "")
+                raise InputError(f"sample {item!r}: {name} has no value {value!r} (it holds {shown})")
+            position[name] = matches[0]
+        picked.append(position)
+    picked = [dict(p) for p in dict.fromkeys(tuple(p.items()) for p in picked)]
+    if len(picked) > MAX_DRAWN:
+        raise InputError(
+            f"{len(picked)} samples to draw: at most {MAX_DRAWN} (the summary tables and R² figure cover all of them)"
+        )
+    return picked
+
+
+def _aligned_highlight(highlight, comparison: xr.Dataset, component: str):
+    """``highlight`` on the comparison's samples and components (by coordinate value), False where it has none."""
+    if highlight is None:
+        return None
+    if not isinstance(highlight, xr.DataArray) or component not in highlight.dims:
+        raise InputError(
+            f"highlight must be a boolean DataArray with the component dimension {component!r} (and optionally the "
+            "sample dimensions), such as training.survivors(data)"
+        )
+    target = comparison["r2_trajectory"].sel({SOLUTION: plots.solution_methods(comparison)[0]}, drop=True)
+    extra = [d for d in highlight.dims if d not in target.dims]
+    if extra:
+        raise InputError(f"highlight has dimension(s) {extra} that the data lack (dims {tuple(target.dims)})")
+    index = {d: target[d].values for d in highlight.dims if d in target.coords}
+    aligned = highlight.astype(bool).reindex(index, fill_value=False) if index else highlight.astype(bool)
+    return aligned.broadcast_like(target).transpose(*target.dims)
+
+
+def _intervals(fit, level: float = 0.95):
+    """``fit.confidence(level=...)`` when the fit was bootstrapped and offers intervals; None otherwise."""
+    if not hasattr(fit, "confidence"):
+        return None
+    bootstrapped = getattr(fit, "bootstrap_coefficients", None) is not None or fit.fit_options.get("bootstrap")
+    if not bootstrapped:
+        return None
+    try:
+        intervals = fit.confidence(level=level)
+    except InputError:
+        return None
+    if not isinstance(intervals, xr.Dataset) or not {"low", "high"} <= set(intervals.data_vars):
+        return None
+    return intervals
+
+
+def coefficient_table(fit, column: str, *, drawn: list[dict], intervals, count: int = 12) -> Table:
+    """The ``count`` largest coefficients over all samples: median, range, how often their sign agrees, and the
+    first drawn sample's interval when the fit was bootstrapped."""
+    coefficients = fit.coefficients
+    header = ["coefficient", "median", "[min, max]", "same sign as the median"]
+    if intervals is not None:
+        header.append(f"{intervals.attrs.get('level', 0.95):.0%} interval, first drawn sample")
+    rows = []
+    # the constant term apart: it is often decades larger than the rest and would fill the table
+    chosen = plots.largest_coefficients(fit, count // 3, constant=True)
+    chosen += plots.largest_coefficients(fit, count - len(chosen), constant=False)
+    for i, j in chosen:
+        values = coefficients.isel(target=i, term=j).values.ravel()
+        finite = values[np.isfinite(values)]
+        median = float(np.median(finite)) if finite.size else float("nan")
+        agree = float(np.mean(np.sign(finite) == np.sign(median))) if finite.size else float("nan")
+        row = [
+            plots.coefficient_name(fit, i, j),
+            f"{median:.4g}",
+            f"[{finite.min():.4g}, {finite.max():.4g}]",
+            f"{agree:.0%}",
+        ]
+        if intervals is not None:
+            low = float(plots.pick(intervals["low"], drawn[0]).isel(target=i, term=j))
+            high = float(plots.pick(intervals["high"], drawn[0]).isel(target=i, term=j))
+            row.append(f"[{low:.4g}, {high:.4g}]")
+        rows.append(row)
+    return Table(
+        f"Coefficients of {column} across samples (the largest by median |value|, the constant term apart)",
+        header,
+        rows,
+        note="one pooled ODE: a single value per coefficient" if fit.pooled else "",
+    )
+
+
+def _markdown(title: str, tables: list[Table], figures: dict[str, tuple[str, str]]) -> str:
     lines = [f"# {title}", ""]
-    for heading, rows in tables:
-        lines += [f"## {heading}", "", "| quantity | value |", "|---|---|"]
-        lines += [f"| {name} | {value.replace('|', '/')} |" for name, value in rows]
+    for table in tables:
+        meanings = table.meanings or [""] * len(table.rows)
+        with_meaning = any(meanings)
+        header = table.header + (["what it means"] if with_meaning else [])
+        lines += [f"## {table.heading}", ""]
+        if table.note:
+            lines += [table.note, ""]
+        lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        for row, meaning in zip(table.rows, meanings, strict=True):
+            cells = [*row, meaning] if with_meaning else row
+            lines.append("| " + " | ".join(cell.replace("|", "/") for cell in cells) + " |")
         lines.append("")
     lines += ["## Figures", ""]
-    lines += [f"![{name}]({path})" for name, path in figures.items()]
+    for name, (path, caption) in figures.items():
+        lines += [f"![{name}]({path})", "", f"*{caption}*" if caption else "", ""]
     return "\n".join(lines) + "\n"
 
 
-def _html(title: str, tables, figures: dict[str, bytes]) -> str:
+def _html(title: str, tables: list[Table], figures: dict[str, tuple[bytes, str]]) -> str:
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
         f"<title>{html.escape(title)}</title>",
         "<style>body{font-family:sans-serif;max-width:1400px;margin:2em auto;padding:0 1em}"
         "table{border-collapse:collapse;margin-bottom:1.5em}td,th{border:1px solid #ccc;padding:3px 8px;"
-        "text-align:left;font-size:14px}img{max-width:100%;margin:1em 0}</style></head><body>",
+        "text-align:left;font-size:14px;vertical-align:top}th{background:#f2f2f2}"
+        ".meaning{color:#555;font-size:12px;margin-top:2px;max-width:46em}"
+        ".note,.caption{color:#555;font-size:13px}img{max-width:100%;margin:0.5em 0}"
+        "td.wide{max-width:60em;word-break:break-word;font-family:monospace;font-size:12px}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
     ]
-    for heading, rows in tables:
-        parts.append(f"<h2>{html.escape(heading)}</h2><table><tr><th>quantity</th><th>value</th></tr>")
-        parts += [f"<tr><td>{html.escape(n)}</td><td>{html.escape(v)}</td></tr>" for n, v in rows]
+    for table in tables:
+        meanings = table.meanings or [""] * len(table.rows)
+        parts.append(f"<h2>{html.escape(table.heading)}</h2>")
+        if table.note:
+            parts.append(f"<p class='note'>{html.escape(table.note)}</p>")
+        parts.append("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in table.header) + "</tr>")
+        for row, meaning in zip(table.rows, meanings, strict=True):
+            first = html.escape(row[0]) + (f"<div class='meaning'>{html.escape(meaning)}</div>" if meaning else "")
+            rest = "".join(
+                f"<td{' class=wide' if len(cell) > 120 else ''}>{html.escape(cell)}</td>" for cell in row[1:]
+            )
+            parts.append(f"<tr><td>{first}</td>{rest}</tr>")
         parts.append("</table>")
-    for name, png in figures.items():
+    for name, (png, caption) in figures.items():
         encoded = base64.b64encode(png).decode("ascii")
+        caption = f"<p class='caption'>{html.escape(caption)}</p>" if caption else ""
         parts.append(
-            f"<h2>{html.escape(name)}</h2><img alt='{html.escape(name)}' src='data:image/png;base64,{encoded}'>"
+            f"<section class='figure'><h2>{html.escape(name)}</h2>{caption}"
+            f"<img alt='{html.escape(name)}' src='data:image/png;base64,{encoded}'></section>"
         )
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _samples_table(fits, comparisons, drawn, observed, sample_dims, highlight, highlight_label) -> Table:
+    """One row per drawn sample: its highlighted components and each model's trajectory R²."""
+    columns = _column_names(fits)
+    component = fits[0].component
+    header = ["sample"] + ([highlight_label] if highlight is not None else [])
+    for column, comparison in zip(columns, comparisons, strict=True):
+        header += [f"R² of x(t), {column} ({m})" for m in plots.solution_methods(comparison)]
+    rows = []
+    for sample in drawn:
+        row = [_sample_names(plots.pick(observed, sample), sample_dims) or "the only sample"]
+        if highlight is not None:
+            marked = plots.pick(highlight, sample)
+            row.append(", ".join(str(c) for c in marked[component].values[marked.values]) or "none")
+        for comparison in comparisons:
+            for method in plots.solution_methods(comparison):
+                value = plots.pick(comparison["r2_trajectory_sample"].sel({SOLUTION: method}), sample)
+                row.append(f"{float(value):.4f}")
+        rows.append(row)
+    return Table(
+        "Samples drawn",
+        header,
+        rows,
+        note=f"the trajectory panels below show these samples; {highlight_label} components are shaded there"
+        if highlight is not None
+        else "the trajectory panels below show these samples",
+    )
 
 
 def write_report(
@@ -303,10 +528,15 @@ def write_report(
     path: str | os.PathLike,
     *,
     data=None,
+    samples=None,
     sample: dict | None = None,
+    highlight: xr.DataArray | None = None,
+    highlight_label: str = "highlighted",
     methods: Sequence[str] | None = None,
     holdout: float = 0.25,
     title: str | None = None,
+    source: str | os.PathLike | None = None,
+    command: str | None = None,
     **options,
 ) -> dict[str, Path]:
     """Compare each fit with the data and write ``report.html``, ``report.md`` and ``figures/*.png``.
@@ -314,54 +544,124 @@ def write_report(
     Arguments:
         fits: fitted ODEs of the same data (for example ``linear`` and ``lasso``).
         path: the report folder; created if missing (its parent must exist).
-        data: the trajectories; the fitted data when omitted and the fits were made in this session.
-        sample: which sample's trajectories and coefficients to draw, as ``{dim: index}``; the first by default.
+        data: the trajectories; the fitted data when omitted and the fits were made in this session. A run
+            dataset's training curves (``train_loss``, ``test_loss``, ``train_acc``, ``test_acc``) are drawn too,
+            and its ``config``, ``command`` and ``versions`` attributes go into the provenance.
+        samples: which samples to draw (trajectories, forecast, coefficients); see :func:`report_samples`. The
+            first by default; the tables and the R² figure always cover every sample.
+        sample: one sample as positions ``{dim: index}`` (the older spelling of ``samples``).
+        highlight: a boolean DataArray over components (and optionally samples), such as
+            ``training.survivors(data)``: those panels are shaded and named, and the tables score them apart.
+        highlight_label: what a highlighted component is (``"survivor"``).
         methods: solution methods for every fit (see :func:`dynamics.compare`).
-        holdout: the fraction held out for the out-of-sample score.
+        holdout: the fraction held out for the out-of-sample score and the forecast figure.
         title: the page title.
+        source: the data file, for the provenance; the data's ``source`` encoding when omitted.
+        command: the command that made the report, for the provenance.
         **options: passed to :meth:`FittedODE.simulate`.
 
     Returns:
         The written files by name: ``html``, ``markdown`` and one entry per figure.
 
     Raises:
-        InputError: no fits, fits of different data layouts, a report folder whose parent is missing, or bad
-            comparison arguments.
+        InputError: no fits, fits of different data layouts, a report folder whose parent is missing, bad
+            samples, a highlight without the component dimension, or bad comparison arguments.
     """
     fits = list(fits)
     if not fits:
         raise InputError("write_report needs at least one fit")
     if len({(f.time, f.component) for f in fits}) != 1:
         raise InputError("the fits in one report must use the same time and component dimensions")
+    if sample is not None and samples is not None:
+        raise InputError("give samples= or sample=, not both")
     folder = output_folder(path, create=False)
+    time, component = fits[0].time, fits[0].component
     comparisons = [compare(fit, data, methods=methods, holdout=holdout, **options) for fit in fits]
+    observed = comparisons[0]["trajectory"].sel({SOLUTION: OBSERVED})
+    sample_dims = [str(d) for d in observed.dims if d not in (time, component)]
+    if sample is not None:
+        unknown = [d for d in sample if d not in sample_dims]
+        if unknown:
+            raise InputError(f"sample {sample!r}: {unknown} not among the sample dimensions {sample_dims}")
+        drawn = [{d: 0 for d in sample_dims} | {d: int(i) for d, i in sample.items()}]
+        outside = [d for d in sample_dims if not 0 <= drawn[0][d] < observed.sizes[d]]
+        if outside:
+            raise InputError(f"sample {sample!r}: {outside[0]} has positions 0..{observed.sizes[outside[0]] - 1}")
+    else:
+        drawn = report_samples(observed, samples, time=time, component=component)
+    highlight = _aligned_highlight(highlight, comparisons[0], component)
     output_folder(output_folder(folder) / "figures")
-    sample_dims = [d for d in comparisons[0]["r2_derivative"].dims if d != fits[0].component]
-    sample = {d: 0 for d in sample_dims} | dict(sample or {})
-    sample_text = ", ".join(
-        f"{k}={comparisons[0][k].values[v]}" for k, v in sample.items() if k in comparisons[0].coords
+
+    variable = fits[0].variable or (str(data.name) if isinstance(data, xr.DataArray) and data.name else "x")
+    description = data[variable].attrs.get("description") if isinstance(data, xr.Dataset) and variable in data else None
+    ylabel = variable + (f": {description}" if description and len(description) < 60 else "")
+    figures: dict[str, tuple[bytes, str]] = {}
+    training = plots.figure_training(
+        data,
+        sample_dims=sample_dims,
+        drawn=drawn,
+        time=time,
+        window=(float(observed[time][0]), float(observed[time][-1])),
     )
-    figures: dict[str, bytes] = {
-        f"trajectories ({sample_text or 'the only sample'})": figure_trajectories(
-            fits, comparisons, sample, component=fits[0].component, time=fits[0].time
-        ),
-        "R² per component and per sample": figure_r2(fits, comparisons, component=fits[0].component),
-    }
-    for fit in fits:
-        figures[f"coefficients of {fit.model} ({sample_text or 'the only sample'})"] = figure_coefficients(fit, sample)
-    eigen = figure_eigenvalues(fits)
+    if training is not None:
+        figures["training curves"] = (
+            training,
+            "loss and accuracy of every sample over training; the drawn samples in colour, the fitted window shaded",
+        )
+    styles = {"component": component, "time": time, "ylabel": ylabel, "highlight_label": highlight_label}
+    for sample_ in drawn:
+        name = _sample_names(plots.pick(observed, sample_), sample_dims) or "the only sample"
+        marked = None if highlight is None else plots.pick(highlight, sample_).values
+        figures[f"trajectories ({name})"] = (
+            plots.figure_trajectories(fits, comparisons, sample_, highlight=marked, **styles),
+            "observed (wide grey) and each model solved from the first observed state (coloured, drawn over it)"
+            + (f"; {highlight_label} components shaded" if marked is not None and marked.any() else ""),
+        )
+        forecast = plots.figure_forecast(fits, comparisons, sample_, highlight=marked, **styles)
+        if forecast is not None:
+            figures[f"held-out forecast ({name})"] = (
+                forecast,
+                f"each model refitted on the first {1 - holdout:.0%} of the window and solved over all of it: the "
+                "shaded end is what it never saw, the out-of-sample scores of the table",
+            )
+    figures["R² per component and per sample"] = (
+        plots.figure_r2(fits, comparisons, component=component),
+        "left: each component's R² (median, bars from min to max over samples); right: one point per sample",
+    )
+    columns = _column_names(fits)
+    intervals = {column: _intervals(fit) for fit, column in zip(fits, columns, strict=True)}
+    for fit, column in zip(fits, columns, strict=True):
+        spread = plots.figure_coefficient_spread(fit, drawn=drawn, intervals=intervals[column])
+        if spread is not None:
+            figures[f"coefficients of {column} across samples"] = (
+                spread,
+                "the largest coefficients by median |value|: a box over all samples, the drawn samples as points"
+                + (", bootstrap intervals as bars" if intervals[column] is not None else ""),
+            )
+    for fit, column in zip(fits, columns, strict=True):
+        for sample_ in drawn:
+            name = _sample_names(plots.pick(observed, sample_), sample_dims) or "the only sample"
+            figures[f"coefficients of {column} ({name})"] = (plots.figure_coefficients(fit, sample_), "")
+    eigen = plots.figure_eigenvalues(fits)
     if eigen is not None:
-        figures["eigenvalues of A"] = eigen
+        figures["eigenvalues of A"] = (eigen, "every sample's eigenvalues; right of the dashed line grows")
+
     written: dict[str, Path] = {}
-    files: dict[str, str] = {}
-    for index, (name, png) in enumerate(figures.items()):
+    files: dict[str, tuple[str, str]] = {}
+    for index, (name, (png, caption)) in enumerate(figures.items()):
         slug = "".join(c if c.isascii() and c.isalnum() else "_" for c in name.split(" (")[0]).strip("_").lower()
         filename = f"figures/{index + 1}_{slug}.png"
         written[name] = write_atomic(folder / filename, lambda tmp, png=png: tmp.write_bytes(png))
-        files[name] = filename
+        files[name] = (filename, caption)
     title = title or f"Fitted ODEs: {', '.join(fit.model for fit in fits)}"
     tables = [
-        (f"{fit.model}", summary_rows(fit, comparison)) for fit, comparison in zip(fits, comparisons, strict=True)
+        provenance_table(fits, data, source=source, command=command),
+        models_table(fits, comparisons, highlight=highlight, highlight_label=highlight_label),
+        _samples_table(fits, comparisons, drawn, observed, sample_dims, highlight, highlight_label),
+    ]
+    tables += [
+        coefficient_table(fit, column, drawn=drawn, intervals=intervals[column])
+        for fit, column in zip(fits, columns, strict=True)
     ]
     markdown, page = _markdown(title, tables, files), _html(title, tables, figures)
     written["markdown"] = write_atomic(folder / "report.md", lambda tmp: tmp.write_text(markdown, encoding="utf-8"))

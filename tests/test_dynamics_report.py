@@ -8,6 +8,7 @@ import xarray as xr
 
 import dynamics
 from fittest.cli import main
+from fittest.errors import InputError
 
 
 def ensemble(runs=3, n=5, steps=60, seed=0):
@@ -30,11 +31,12 @@ def test_report_is_self_contained(tmp_path):
     written = dynamics.write_report(fits, tmp_path / "report", methods=["analytic", "euler"])
     page = written["html"].read_text()
     images = re.findall(r"src='data:image/png;base64,([^']+)'", page)
-    assert len(images) == 5  # trajectories, R², two coefficient maps, eigenvalues
+    # trajectories, held-out forecast, R², two coefficient spreads, two coefficient maps, eigenvalues
+    assert len(images) == 8
     assert all(base64.b64decode(image)[:8] == b"\x89PNG\r\n\x1a\n" for image in images)
     summary = written["markdown"].read_text()
     assert "| R² of dx/dt, fitted data" in summary and "sparsity" in summary and "stable A" in summary
-    assert len(glob.glob(str(tmp_path / "report" / "figures" / "*.png"))) == 5
+    assert len(glob.glob(str(tmp_path / "report" / "figures" / "*.png"))) == 8
     assert not glob.glob(str(tmp_path / "report" / "*.tmp"))
 
 
@@ -107,3 +109,123 @@ def test_linear_fits_recorded_runs(path):
     fitted = dynamics.fit(data, "linear", t_range=(0, 1000), derivative="forward")
     # the paper: R² of the linear fit on increments close to 1 (0.998-0.999 on the authors' setup)
     assert float(fitted.r2_derivative.median()) > 0.99
+
+
+def run_like(runs=3, n=4, steps=40, seed=1):
+    """A tiny dataset shaped as a run dataset: amplitudes, the four training curves and a config attribute."""
+    data = ensemble(runs=runs, n=n, steps=steps, seed=seed)
+    decay = np.exp(-np.arange(steps) / 10.0)
+    for name, curve in (("train_loss", decay), ("test_loss", 1.5 * decay), ("train_acc", 1 - decay)):
+        data[name] = (("run", "step"), np.tile(curve, (runs, 1)))
+    data["test_acc"] = (("run", "step"), np.tile(1 - 0.9 * decay, (runs, 1)))
+    data.attrs = {"config": '{"p": 11, "runs": 3, "lr": 0.01}', "command": "fittest train --p 11 --runs 3"}
+    return data
+
+
+def figure_names(page):
+    return re.findall(r"<section class='figure'><h2>([^<]+)</h2>", page)
+
+
+def test_report_provenance_models_table_training_curves_and_survivors(tmp_path):
+    data = run_like()
+    fits = [dynamics.fit(data, "linear"), dynamics.fit(data, "lasso", alpha=1e-4)]
+    survivors = xr.zeros_like(data["amplitude"].isel(step=-1), dtype=bool)
+    survivors[1, 2] = survivors[2, 0] = True  # run 1: frequency 3; run 2: frequency 1
+    written = dynamics.write_report(
+        fits,
+        tmp_path / "r",
+        data=data,
+        samples=[1, "run=2"],
+        highlight=survivors,
+        highlight_label="survivor",
+        source="runs.nc",
+        command="fittest fit runs.nc",
+    )
+    page, markdown = written["html"].read_text(), written["markdown"].read_text()
+    # provenance: the data file, the command, the date, the data's configuration, the fit's options, versions
+    for text in ("runs.nc", "fittest fit runs.nc", "report date", "fittest train --p 11 --runs 3", "lr=0.01"):
+        assert text in page and text in markdown, text
+    assert '"alpha": 0.0001' in markdown and "numpy " + np.__version__ in markdown
+    # one table with every model side by side, and a line under each metric saying what it means
+    header = next(line for line in markdown.splitlines() if line.startswith("| quantity |"))
+    assert header == "| quantity | linear | lasso | what it means |"
+    oos = next(line for line in markdown.splitlines() if line.startswith("| out-of-sample R²"))
+    assert "plateau" in oos and "held-out tail spans" in oos
+    assert "how near A is to singular" in page and page.count("<div class='meaning'>") >= 12
+    # training curves of a run dataset, first; then each chosen sample's trajectories and forecast
+    names = figure_names(page)
+    assert names[:5] == [
+        "training curves",
+        "trajectories (run=1)",
+        "held-out forecast (run=1)",
+        "trajectories (run=2)",
+        "held-out forecast (run=2)",
+    ]
+    # survivors: named in the samples table and scored apart from the other components
+    rows = {line.split(" | ")[0]: line for line in markdown.splitlines() if line.startswith("| run=")}
+    assert rows["| run=1"].split(" | ")[1] == "3" and rows["| run=2"].split(" | ")[1] == "1"
+    assert "| R² of x(t), survivor components, analytic" in markdown
+    assert "survivor components shaded" in page  # the caption under the panels, whose legend is in the PNG
+
+
+def test_report_without_run_data_has_no_training_curves(tmp_path):
+    data = ensemble()[["amplitude"]]
+    fit = dynamics.fit(data, "linear")
+    written = dynamics.write_report([fit], tmp_path / "r", data=data, samples="run=1")
+    page = written["html"].read_text()
+    assert "training curves" not in page and "data configuration" not in page
+    assert figure_names(page)[:2] == ["trajectories (run=1)", "held-out forecast (run=1)"]
+    # no data passed: the provenance says the fitted data were used
+    page = dynamics.write_report([fit], tmp_path / "r2", holdout=0)["html"].read_text()
+    assert "the fitted data, in memory" in page and "held-out forecast" not in page
+
+
+def test_report_samples_selection_and_errors(tmp_path):
+    data = ensemble(runs=3)
+    assert dynamics.report_samples(data, None) == [{"run": 0}]
+    assert dynamics.report_samples(data, ["2", 0, "run=2"]) == [{"run": 2}, {"run": 0}]
+    two = data.expand_dims(seed=[10, 20]).transpose("seed", "run", "step", "frequency")
+    assert dynamics.report_samples(two, [4, "seed=20"]) == [{"seed": 1, "run": 1}, {"seed": 1, "run": 0}]
+    fit = dynamics.fit(data, "linear")
+    for samples, message in [
+        ([3], "sample 3 is out of range: the data have 3 sample(s) (run 0..2)"),
+        (["run=7"], "run has no value '7' (it holds 0, 1, 2)"),
+        (["seed=0"], "'seed' is not a sample dimension of the data (they are run)"),
+        (["last"], "neither a position"),
+        (list(range(3)) * 5, None),
+    ]:
+        if message is None:  # repeats count once: three samples, under the limit
+            assert len(dynamics.report_samples(data, samples)) == 3
+            continue
+        with pytest.raises(InputError, match=re.escape(message)) as caught:
+            dynamics.write_report([fit], tmp_path / "r", samples=samples)
+        assert "\n" not in str(caught.value)
+    assert not (tmp_path / "r").exists()  # refused before anything was written
+
+
+class Bootstrapped:
+    """A fit with bootstrap intervals: the real fit plus ``confidence``, as dynamics.fit(..., bootstrap=B) gives."""
+
+    def __init__(self, fit):
+        self._fit = fit
+        self.bootstrap_coefficients = fit.coefficients.expand_dims(bootstrap=2)
+
+    def __getattr__(self, name):
+        return getattr(self._fit, name)
+
+    def confidence(self, level=0.95):
+        c = self._fit.coefficients
+        return xr.Dataset({"low": c - 0.125, "high": c + 0.125}, attrs={"level": level})
+
+
+def test_report_shows_bootstrap_intervals_only_when_bootstrapped(tmp_path):
+    data = ensemble(runs=2, n=3, steps=30)
+    fit = dynamics.fit(data, "linear")
+    plain = dynamics.write_report([fit], tmp_path / "a", data=data)["markdown"].read_text()
+    assert "interval" not in plain
+    boot = dynamics.write_report([Bootstrapped(fit)], tmp_path / "b", data=data)["markdown"].read_text()
+    assert "95% interval, first drawn sample" in boot
+    first = fit.coefficients.isel(run=0)
+    row = next(line for line in boot.splitlines() if line.startswith("| d1/dt: 1 |"))
+    low = float(first.sel(target=1, term="1")) - 0.125
+    assert f"[{low:.4g}," in row
