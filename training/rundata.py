@@ -62,6 +62,12 @@ VARIABLES: dict[str, Variable] = {
     "mlp_b2": Variable((*SNAPSHOT, "unit2"), "second-layer bias", required=False),
     "mlp_w3": Variable((*SNAPSHOT, "logit", "unit2"), "readout weight", required=False),
     "mlp_b3": Variable((*SNAPSHOT, "logit"), "readout bias", required=False),
+    "unembed_signal": Variable(
+        CURVE,
+        "||G_k||^2 of the transformer's unembedding W_U (d x p): the power of its p output logits' columns at"
+        " frequency k, as signal is of the embedding's rows (architecture transformer)",
+        required=False,
+    ),
     "neuron_signal": Variable(
         ("run", "step", "unit1", "frequency"),
         "power of each first-layer neuron's input weights per frequency: |F_k(U_u)|^2 + |F_k(V_u)|^2 with"
@@ -164,7 +170,7 @@ def build_run(
         "schema": SCHEMA,
         "config": config.to_json(),
         "task": task.name,
-        "architecture": "mlp",
+        "architecture": config.architecture,
         "basis": task.basis,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "device": device,

@@ -24,16 +24,9 @@ from fittest.atomic import check_free_space, format_bytes, output_file, output_l
 from fittest.errors import InputError
 from fittest.progress import progress as progress_bar
 from training.config import TrainConfig, memory_estimate, output_estimate
+from training.engine.architectures import MODELS
 from training.engine.checkpoint import load_checkpoint, save_checkpoint
-from training.engine.model import (
-    MLP_PARAMETERS,
-    PARAMETERS,
-    forward,
-    init_embedding,
-    init_mlp,
-    loss_and_accuracy,
-    loss_gradients,
-)
+from training.engine.model import loss_and_accuracy
 from training.engine.optimizer import EnsembleAdamW
 from training.engine.quantities import QUANTITIES, Live, Quantity, storage_shape, with_optional
 from training.engine.schedule import record_steps
@@ -84,13 +77,14 @@ class ModelBatch:
         self, config: TrainConfig, runs: slice, params: dict[str, torch.Tensor], train: Pairs, test: Pairs
     ) -> None:
         self.config = config
+        self.model = MODELS[config.architecture]
         self.runs = runs
         self.params = params
         self.train = train
         self.test_pairs = test
         self.workspace: dict = {}
         self.optimizer = EnsembleAdamW(
-            [params[name] for name in PARAMETERS],
+            [params[name] for name in self.model.parameters],
             lr=config.per_run("lr")[runs],
             weight_decay=config.per_run("weight_decay")[runs],
             betas=config.betas,
@@ -101,10 +95,10 @@ class ModelBatch:
 
         The embedding's gradient is computed when it is trained or when the step is recorded (``grad_signal``).
         """
-        grads, losses, accuracy = loss_gradients(
+        grads, losses, accuracy = self.model.loss_gradients(
             self.params,
             *self.train,
-            activation=self.config.activation,
+            self.config,
             embedding_grad=record or not self.config.freeze_embedding,
             metrics=record,
             workspace=self.workspace,
@@ -114,27 +108,27 @@ class ModelBatch:
     def update(self, grads: dict[str, torch.Tensor]) -> None:
         """One AdamW step; a frozen embedding gets neither its gradient nor decay."""
         skip = {"embedding"} if self.config.freeze_embedding else set()
-        self.optimizer.step([None if name in skip else grads.get(name) for name in PARAMETERS])
+        self.optimizer.step([None if name in skip else grads.get(name) for name in self.model.parameters])
 
     @torch.no_grad()
     def test(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-run test loss and accuracy."""
         a, b, c = self.test_pairs
-        logits = forward(self.params, a, b, activation=self.config.activation)
-        return loss_and_accuracy(logits, c)
+        return loss_and_accuracy(self.model.forward(self.params, a, b, self.config), c)
 
 
 def _initial_parameters(config: TrainConfig) -> dict[str, np.ndarray]:
     """Every run's initial parameters, float64 numpy with a leading run axis, interventions applied."""
+    model = MODELS[config.architecture]
     embed_seeds, mlp_seeds = config.run_seeds("embed"), config.run_seeds("mlp")
     embeddings = []
     for seed in embed_seeds:
-        embedding = init_embedding(config.p, config.d, seed)
+        embedding = model.init_embedding(config, seed)
         embeddings.append(_intervene(config, embedding, seed))
-    mlps = [init_mlp(config.p, config.d, config.hidden, init=config.mlp_init, seed=s) for s in mlp_seeds]
+    rests = [model.init_rest(config, seed) for seed in mlp_seeds]
     out = {"embedding": np.stack(embeddings)}
-    for name in MLP_PARAMETERS:
-        out[name] = np.stack([mlp[name] for mlp in mlps])
+    for name in model.parameters[1:]:
+        out[name] = np.stack([rest[name] for rest in rests])
     return out
 
 
@@ -164,15 +158,27 @@ def _pairs(config: TrainConfig, runs: slice, device: torch.device) -> tuple[Pair
     return out[0], out[1]
 
 
+def cpu_chunk(config: TrainConfig) -> int:
+    """The runs trained as one batch on the CPU: the architecture's measured size, else :data:`CPU_CHUNK`."""
+    return MODELS[config.architecture].cpu_chunk or CPU_CHUNK
+
+
+def standard(config: TrainConfig, quantities: Sequence[Quantity]) -> tuple[Quantity, ...]:
+    """``quantities``, with those the architecture records (``unembed_signal``) and the config switches on."""
+    names = {quantity.name for quantity in quantities}
+    extra = tuple(q for q in MODELS[config.architecture].quantities if q.name not in names)
+    return with_optional(config, (*quantities, *extra))
+
+
 def initial_batches(config: TrainConfig, device: torch.device, *, chunk: int | None = None) -> list[ModelBatch]:
     """The ensemble at initialisation, split into batches of ``chunk`` runs (by default the device's size)."""
     dtype = getattr(torch, config.dtype)
     initial = _initial_parameters(config)
     batches = []
-    size = chunk or (CUDA_CHUNK if device.type != "cpu" else CPU_CHUNK)
+    size = chunk or (CUDA_CHUNK if device.type != "cpu" else cpu_chunk(config))
     for start in range(0, config.runs, size):
         runs = slice(start, min(start + size, config.runs))
-        params = {name: torch.as_tensor(initial[name][runs], dtype=dtype, device=device).clone() for name in PARAMETERS}
+        params = {name: torch.as_tensor(v[runs], dtype=dtype, device=device).clone() for name, v in initial.items()}
         batches.append(ModelBatch(config, runs, params, *_pairs(config, runs, device)))
     return batches
 
@@ -209,7 +215,9 @@ def train(
     Returns:
         The run dataset: ``amplitude``, ``signal``, ``grad_signal`` (run, step, frequency), train/test loss and
         accuracy (run, step), ``diverged`` (run: any record NaN or infinite), ``embedding`` snapshots (run,
-        snapshot, token, dim), and with ``save_mlp`` the MLP parameters ``mlp_*`` at every snapshot.
+        snapshot, token, dim), and with ``save_mlp`` the MLP parameters ``mlp_*`` at every snapshot. The model
+        is ``config.architecture``'s (:data:`training.engine.architectures.MODELS`); the transformer also
+        records ``unembed_signal`` (run, step, frequency).
 
     Raises:
         InputError: the config is not a :class:`TrainConfig`, the device is unavailable, the folder of ``out`` or
@@ -241,7 +249,7 @@ def train(
         for label, path in (("output", out), ("checkpoint", checkpoint)):
             if path is not None:
                 locks.enter_context(output_lock(path, what=label, command=command))
-        return _train(config, device, out, checkpoint, resume, progress, command, with_optional(config, quantities))
+        return _train(config, device, out, checkpoint, resume, progress, command, standard(config, quantities))
 
 
 def check_memory(config: TrainConfig, device: torch.device) -> None:
@@ -251,7 +259,7 @@ def check_memory(config: TrainConfig, device: torch.device) -> None:
         InputError: the estimate exceeds the memory available on ``device`` (for CUDA its free memory, else the
             host's available memory); the message names the estimate, its largest parts and what there is.
     """
-    chunk = CUDA_CHUNK if device.type == "cuda" else CPU_CHUNK
+    chunk = CUDA_CHUNK if device.type == "cuda" else cpu_chunk(config)
     parts = memory_estimate(config, chunk=chunk)
     need = sum(parts.values())
     available, where = available_memory(device)
@@ -305,7 +313,7 @@ def _train(config, device, out, checkpoint, resume, progress, command, quantitie
     }
     snapshots = {"embedding": torch.zeros((config.runs, n_snap, config.p, config.d), dtype=dtype, device=device)}
     if config.save_mlp:
-        for name in MLP_PARAMETERS:
+        for name in MODELS[config.architecture].parameters[1:]:
             shape = batches[0].params[name].shape[1:]
             snapshots[name] = torch.zeros((config.runs, n_snap, *shape), dtype=dtype, device=device)
 

@@ -106,7 +106,7 @@ def _buffer(workspace: dict | None, name: str, shape: tuple, like: torch.Tensor)
     return buffer
 
 
-def _flat(index: torch.Tensor, runs: int, rows: int) -> torch.Tensor:
+def flat_rows(index: torch.Tensor, runs: int, rows: int) -> torch.Tensor:
     """Row indices into a (runs * rows, ...) table for ``index`` (n,) shared by all runs or (R, n) per run."""
     if runs == 1 and index.dim() == 1:
         return index
@@ -114,8 +114,8 @@ def _flat(index: torch.Tensor, runs: int, rows: int) -> torch.Tensor:
     return (index.expand(runs, -1) + offset).reshape(-1)
 
 
-def _gather(table: torch.Tensor, flat: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
-    """``table[r, index[r]]`` for every run r, (R, n, h), from a table (R, rows, h) and :func:`_flat` indices."""
+def gather_rows(table: torch.Tensor, flat: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    """``table[r, index[r]]`` for every run r, (R, n, h), from a table (R, rows, h) and :func:`flat_rows` indices."""
     runs, rows, width = table.shape
     # index_select on a 2-D table: an order of magnitude faster than advanced indexing on the CPU
     if out is None:
@@ -125,7 +125,7 @@ def _gather(table: torch.Tensor, flat: torch.Tensor, out: torch.Tensor | None = 
 
 
 def _scatter(values: torch.Tensor, flat: torch.Tensor, rows: int) -> torch.Tensor:
-    """The adjoint of :func:`_gather`: sums of the rows of ``values`` (R, n, h) into a table (R, rows, h)."""
+    """The adjoint of :func:`gather_rows`: sums of the rows of ``values`` (R, n, h) into a table (R, rows, h)."""
     runs, _, width = values.shape
     table = values.new_zeros(runs * rows, width)
     return table.index_add_(0, flat, values.reshape(-1, width)).view(runs, rows, width)
@@ -137,7 +137,7 @@ def hidden_input(params: dict[str, torch.Tensor], a: torch.Tensor, b: torch.Tens
     runs, p, d = embedding.shape
     u = _mm(embedding, w1[..., :d].transpose(-1, -2))
     v = _mm(embedding, w1[..., d:].transpose(-1, -2))
-    return _gather(u, _flat(a, runs, p)) + _gather(v, _flat(b, runs, p)) + params["b1"].unsqueeze(1)
+    return gather_rows(u, flat_rows(a, runs, p)) + gather_rows(v, flat_rows(b, runs, p)) + params["b1"].unsqueeze(1)
 
 
 def head(params: dict[str, torch.Tensor], pre1: torch.Tensor, *, activation: str = "silu") -> torch.Tensor:
@@ -162,7 +162,8 @@ def forward_naive(params: dict[str, torch.Tensor], a: torch.Tensor, b: torch.Ten
     """:func:`forward` as the authors wrote it: concatenate ``[E_a, E_b]`` and apply the first layer to it."""
     embedding = params["embedding"]
     runs, p, _ = embedding.shape
-    x = torch.cat([_gather(embedding, _flat(a, runs, p)), _gather(embedding, _flat(b, runs, p))], dim=-1)
+    pair = (gather_rows(embedding, flat_rows(a, runs, p)), gather_rows(embedding, flat_rows(b, runs, p)))
+    x = torch.cat(pair, dim=-1)
     return head(params, _affine(params["b1"], x, params["w1"]), activation=activation)
 
 
@@ -220,14 +221,14 @@ def loss_gradients(
     """
     embedding, w1 = params["embedding"], params["w1"]
     runs, p, d = embedding.shape
-    flat_a, flat_b = _flat(a, runs, p), _flat(b, runs, p)
+    flat_a, flat_b = flat_rows(a, runs, p), flat_rows(b, runs, p)
     w1a, w1b = w1[..., :d], w1[..., d:]
     u = _mm(embedding, w1a.transpose(-1, -2))
     v = _mm(embedding, w1b.transpose(-1, -2))
     n, hidden = (a.shape[-1], u.shape[-1])
     wide = (runs, n, hidden)
-    z1 = _gather(u, flat_a, _buffer(workspace, "z1", wide, u))
-    z1.add_(_gather(v, flat_b, _buffer(workspace, "gather", wide, u))).add_(params["b1"].unsqueeze(1))
+    z1 = gather_rows(u, flat_a, _buffer(workspace, "z1", wide, u))
+    z1.add_(gather_rows(v, flat_b, _buffer(workspace, "gather", wide, u))).add_(params["b1"].unsqueeze(1))
     h1, back1 = _activate(z1, activation, workspace, "1")
     z2 = _affine(params["b2"], h1, params["w2"], _buffer(workspace, "z2", wide, u))
     h2, back2 = _activate(z2, activation, workspace, "2")

@@ -95,6 +95,11 @@ QUANTITIES: tuple[Quantity, ...] = (
     Quantity("test_acc", lambda live: live.test[1]),
 )
 
+UNEMBED_SIGNAL = Quantity(
+    "unembed_signal", lambda live: signal(live.params["w_u"].detach().transpose(-1, -2), live.basis)
+)
+"""The Fourier spectrum of the transformer's unembedding over its p logits; the transformer records it."""
+
 NEURON_SIGNAL = Quantity(
     "neuron_signal",
     lambda live: neuron_signal(live.params["embedding"].detach(), live.params["w1"].detach(), live.basis),

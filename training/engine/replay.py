@@ -100,8 +100,15 @@ def snapshot_metrics(ds: xr.Dataset, *, embedding=None, split: str = "test") -> 
         A Dataset with ``loss`` and ``accuracy``, each (run, snapshot), computed in float64.
 
     Raises:
-        InputError: the dataset holds no MLP parameters, the split is unknown, or the embedding's shape is wrong.
+        InputError: the dataset is of another architecture than the mlp (replay is not implemented for the
+            transformer), holds no MLP parameters, the split is unknown, or the embedding's shape is wrong.
     """
+    architecture = ds.attrs.get("architecture", "mlp")
+    if architecture != "mlp":
+        raise InputError(
+            f"replaying stored models is implemented for the mlp only; this dataset's architecture is"
+            f" {architecture!r}: compare its recorded test_loss and test_acc instead"
+        )
     missing = [f"mlp_{name}" for name in MLP_PARAMETERS if f"mlp_{name}" not in ds]
     if missing:
         raise InputError(f"the dataset holds no MLP parameters ({', '.join(missing)}): train with save_mlp=True")

@@ -1,0 +1,79 @@
+"""The models the training loop can train, by architecture name: the one place the loop looks them up.
+
+Each :class:`Model` says how to initialise one run (its embedding from the embed seed, everything else from the
+``mlp_seed`` stream), how to compute the step's gradients and the logits for a batch of runs, which parameters
+it has (``embedding`` first, ``(R, p, d)`` in every architecture, so that the Fourier records, snapshots and
+interventions are the same), and the quantities it records beyond :data:`~training.engine.quantities.QUANTITIES`.
+A new architecture is one more entry in :data:`MODELS` (and its defaults in :mod:`training.architectures`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from training.config import TrainConfig
+from training.engine import model as mlp
+from training.engine import transformer
+from training.engine.quantities import UNEMBED_SIGNAL, Quantity
+
+
+@dataclass(frozen=True)
+class Model:
+    """One architecture as the training loop sees it.
+
+    Attributes:
+        name: the config's ``architecture``.
+        parameters: the parameter names, ``embedding`` first; the optimizer steps them in this order.
+        init_embedding: ``(config, embed_seed) -> (p, d)`` float64, before interventions.
+        init_rest: ``(config, mlp_seed) -> {name: array}``, every other parameter of one run, float64.
+        loss_gradients: ``(params, a, b, c, config, *, embedding_grad, metrics, workspace) -> (grads, loss,
+            accuracy)`` on a batch of runs, as :func:`training.engine.model.loss_gradients` returns them.
+        forward: ``(params, a, b, config) -> logits (R, n, p)``.
+        quantities: recorded besides the standard quantities.
+        cpu_chunk: runs trained as one batch on the CPU (None: the loop's ``CPU_CHUNK``), as measured.
+    """
+
+    name: str
+    parameters: tuple[str, ...]
+    init_embedding: Callable[[TrainConfig, int], np.ndarray]
+    init_rest: Callable[[TrainConfig, int], dict[str, np.ndarray]]
+    loss_gradients: Callable[..., tuple]
+    forward: Callable[..., torch.Tensor]
+    quantities: tuple[Quantity, ...] = ()
+    cpu_chunk: int | None = None
+
+
+MODELS: dict[str, Model] = {
+    model.name: model
+    for model in (
+        Model(
+            "mlp",
+            mlp.PARAMETERS,
+            lambda config, seed: mlp.init_embedding(config.p, config.d, seed),
+            lambda config, seed: mlp.init_mlp(config.p, config.d, config.hidden, init=config.mlp_init, seed=seed),
+            lambda params, a, b, c, config, **options: mlp.loss_gradients(
+                params, a, b, c, activation=config.activation, **options
+            ),
+            lambda params, a, b, config: mlp.forward(params, a, b, activation=config.activation),
+        ),
+        Model(
+            "transformer",
+            transformer.PARAMETERS,
+            lambda config, seed: transformer.init_embedding(config.p, config.d, seed),
+            lambda config, seed: transformer.init_parameters(config.p, config.d, config.hidden, seed=seed),
+            lambda params, a, b, c, config, **options: transformer.loss_gradients(
+                params, a, b, c, heads=config.heads, activation=config.activation, **options
+            ),
+            lambda params, a, b, config: transformer.forward(
+                params, a, b, heads=config.heads, activation=config.activation
+            ),
+            quantities=(UNEMBED_SIGNAL,),
+            # one model at a time on the CPU: 2.0x (p = 59) and 1.1x (p = 113) faster per model than a batch
+            # of 4 (benchmarks/bench_transformer.py)
+        ),
+    )
+}
