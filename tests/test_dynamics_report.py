@@ -229,3 +229,47 @@ def test_report_shows_bootstrap_intervals_only_when_bootstrapped(tmp_path):
     row = next(line for line in boot.splitlines() if line.startswith("| d1/dt: 1 |"))
     low = float(first.sel(target=1, term="1")) - 0.125
     assert f"[{low:.4g}," in row
+
+
+SHIPPED = "datasets/p59_d128_default.nc"
+
+
+@pytest.mark.skipif(not glob.glob(SHIPPED), reason="no shipped run dataset")
+def test_cli_report_of_a_run_dataset_marks_survivors_and_draws_chosen_runs(tmp_path, capsys):
+    import training
+
+    # a small piece of the shipped run dataset is still one (schema, variables, config): cheap to fit and draw
+    small = training.open_run(SHIPPED).isel(run=[0, 1, 2], frequency=slice(0, 6), step=slice(0, 80))
+    path = tmp_path / "runs.nc"
+    small.to_netcdf(path, engine="h5netcdf")
+    report = tmp_path / "rep"
+    argv = ["fit", str(path), "--derivative", "forward", "--samples", "2", "run=0", "--report", str(report)]
+    assert main([*argv, "--out", str(tmp_path / "fit.nc")]) == 0
+    markdown = (report / "report.md").read_text()
+    assert "| data file | " + str(path) + " |" in markdown
+    assert "| report made by | fittest fit " + str(path) in markdown
+    assert "| data configuration | " in markdown and "p=59" in markdown
+    page = (report / "report.html").read_text()
+    assert figure_names(page)[:3] == ["training curves", "trajectories (run=2)", "held-out forecast (run=2)"]
+    survived = training.survivors(small)
+    for run in (2, 0):
+        row = next(line for line in markdown.splitlines() if line.startswith(f"| run={run} |"))
+        expected = ", ".join(str(f) for f in small["frequency"].values[survived.sel(run=run).values]) or "none"
+        assert row.split(" | ")[1] == expected
+    assert "| sample | survivor |" in markdown
+    # fittest report draws the same from the saved fit
+    out = tmp_path / "rep2"
+    assert main(["report", str(tmp_path / "fit.nc"), "--data", str(path), "--out", str(out), "--samples", "1"]) == 0
+    assert "trajectories (run=1)" in (out / "report.html").read_text()
+    capsys.readouterr()
+    # bad samples: one line, exit 2, before any fitting or writing
+    for samples, message in [(["3"], "sample 3 is out of range"), (["run=9"], "run has no value '9'")]:
+        bad = tmp_path / "bad"
+        assert (
+            main(["fit", str(path), "--samples", *samples, "--report", str(bad), "--out", str(tmp_path / "x.nc")]) == 2
+        )
+        error = capsys.readouterr().err
+        assert message in error and error.count("\n") == 1, error
+        assert not bad.exists() and not (tmp_path / "x.nc").exists()
+    assert main(["fit", str(path), "--samples", "0"]) == 2
+    assert "add --report DIR" in capsys.readouterr().err

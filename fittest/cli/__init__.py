@@ -11,6 +11,7 @@ import argparse
 import importlib
 import os
 import re
+import shlex
 import sys
 import warnings
 from collections.abc import Sequence
@@ -106,6 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:  # Ctrl-C during the imports of start-up is an interruption too, not a traceback
         args = build_parser().parse_args(argv)
         prog = args._prog
+        # the words as typed, for the provenance of what a command writes (fittest report shows them)
+        args._command_line = shlex.join(["fittest", *(sys.argv[1:] if argv is None else argv)])
         _set_threads(args.threads)
         _one_line_warnings(prog, args._parser)
         return int(args._run(args) or 0)

@@ -71,6 +71,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--out", default=None, metavar="FIT.nc", help="save the fit; with several models, FIT-<model>.nc each"
     )
     parser.add_argument("--report", default=None, metavar="DIR", help="write report.html and report.md into DIR")
+    add_samples_option(parser)
+
+
+def add_samples_option(parser: argparse.ArgumentParser) -> None:
+    """``--samples``: which samples the report draws (the tables always cover all of them)."""
+    parser.add_argument(
+        "--samples",
+        nargs="+",
+        default=None,
+        metavar="SAMPLE",
+        help="the samples the report draws: positions in the fitted data (0 2) or dim=value (run=3); the tables "
+        "and the R² figure cover every sample (default: the first)",
+    )
+
+
+def report_highlight(data, component: str):
+    """The survivors of a run dataset, which the report shades in its panels, and their name; None otherwise."""
+    from training.rundata import is_run
+
+    if not is_run(data) or component != "frequency":
+        return None, "highlighted"
+    import training
+
+    return training.survivors(data), "survivor"
 
 
 def open_data(path: str):
@@ -148,6 +172,10 @@ def run(args: argparse.Namespace) -> int:
     for path in out_paths.values():
         output_file(path)
     data = select_runs(open_data(args.data), args.runs, args.data)
+    if args.samples is not None:  # a bad --samples is refused before fitting too
+        if args.report is None:
+            raise InputError("--samples chooses what the report draws: add --report DIR, or leave --samples out")
+        dynamics.report_samples(data, args.samples, variable=args.variable, time=args.time, component=args.component)
     fits = []
     for model in models:
         fitted = dynamics.fit(
@@ -174,6 +202,17 @@ def run(args: argparse.Namespace) -> int:
             fitted.save(path)
             print(f"saved {path}")
     if args.report is not None:
-        written = dynamics.write_report(fits, args.report, data=data, methods=args.methods)
+        highlight, label = report_highlight(data, args.component)
+        written = dynamics.write_report(
+            fits,
+            args.report,
+            data=data,
+            samples=args.samples,
+            highlight=highlight,
+            highlight_label=label,
+            methods=args.methods,
+            source=args.data,
+            command=getattr(args, "_command_line", None),
+        )
         print(f"report: {written['html']} and {written['markdown']}")
     return 0
