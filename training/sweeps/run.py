@@ -222,13 +222,13 @@ def _run(client, todo: Sequence[Task], path: Path, retries: int, torch_threads: 
     try:
         for future in as_completed(futures):
             task = futures[future]
-            if future.status == "error":
-                error = future.exception()
+            try:
+                result = future.result()
+            except Exception as error:  # after its retries, or its worker died too often (KilledWorker), or cancelled
                 message = f"{type(error).__name__}: {error}"
                 write_failure(path, task.name, task.config, message)
                 failed[task.name] = message
             else:
-                result = future.result()
                 if result["status"] == FAILED:
                     failed[task.name] = result["error"]
                 elif status(path, task.name) != COMPLETE:
