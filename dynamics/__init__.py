@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from dynamics.fitters import MODELS, FitResult
     from dynamics.fitting import fit, refit
     from dynamics.report import report_samples, write_report
+    from dynamics.selection import select
     from dynamics.trajectories import Trajectories, as_trajectories
 
 # public name -> the module that defines it
@@ -43,6 +44,7 @@ _HOMES = {
     "refit": "dynamics.fitting",
     "report_samples": "dynamics.report",
     "write_report": "dynamics.report",
+    "select": "dynamics.selection",
     "Trajectories": "dynamics.trajectories",
     "as_trajectories": "dynamics.trajectories",
 }
@@ -64,6 +66,7 @@ __all__ = [
     "load",
     "refit",
     "report_samples",
+    "select",
     "write_report",
 ]
 

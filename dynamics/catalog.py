@@ -59,6 +59,7 @@ class Option:
         default: the fitting function's default (None for "the library's own choice").
         help: one line, without the default.
         choices: the allowed values, or None when any value of ``type`` is allowed.
+        words: words taken besides values of ``type`` (``"cv"``: choose by cross-validation).
     """
 
     name: str
@@ -66,6 +67,7 @@ class Option:
     default: object
     help: str
     choices: tuple | None = None
+    words: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,7 @@ MODEL_SPECS: dict[str, ModelSpec] = {
             "lasso",
             "dx/dt = A x + b with an L1 penalty on A",
             (
-                Option("alpha", float, 0.01, "the L1 penalty, > 0 (the authors used 0.01)"),
+                Option("alpha", float, 0.01, "the L1 penalty, > 0 (the authors used 0.01), or cv", words=("cv",)),
                 Option(
                     "solver",
                     str,
@@ -141,7 +143,7 @@ MODEL_SPECS: dict[str, ModelSpec] = {
             "pysindy's SINDy on a polynomial library",
             (
                 Option("degree", int, 2, "degree of the polynomial library"),
-                Option("threshold", float, None, "STLSQ threshold (None: pysindy's 0.1)"),
+                Option("threshold", float, None, "STLSQ threshold (None: pysindy's 0.1), or cv", words=("cv",)),
                 Option("feature_library", object, None, "a pysindy feature library instead of the polynomial one"),
                 Option("optimizer", object, None, "a pysindy optimizer instead of STLSQ"),
             ),

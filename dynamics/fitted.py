@@ -216,6 +216,18 @@ class FittedODE:
         info = {k.removeprefix("bootstrap_"): v for k, v in self._ds.attrs.items() if k.startswith("bootstrap_")}
         return {"replicates": int(self._ds.sizes["bootstrap"]), **info}
 
+    @property
+    def cv(self) -> xr.Dataset | None:
+        """The cross-validation that chose an option given as ``"cv"``: ``error`` and ``error_se`` (the held-out
+        error, mean and standard error over folds) per ``candidate``, with the attributes ``option``, ``choice``
+        and ``folds``; None when no option was cross-validated."""
+        if "cv_error" not in self._ds:
+            return None
+        table = xr.Dataset({"error": self._ds["cv_error"], "error_se": self._ds["cv_error_se"]})
+        table = table.rename(cv_candidate="candidate")
+        table.attrs = {k.removeprefix("cv_"): v for k, v in self._ds.attrs.items() if k.startswith("cv_")}
+        return table
+
     def confidence(self, level: float = 0.95) -> xr.Dataset:
         """Bootstrap percentile intervals of the coefficients.
 
@@ -674,6 +686,17 @@ def with_bootstrap(dataset: xr.Dataset, replicates: np.ndarray, traj, pooled: bo
         values, dims=("bootstrap",) + coefficients.dims, coords=coefficients.coords
     )
     out.attrs.update({f"bootstrap_{key}": value for key, value in attrs.items()})
+    return out
+
+
+def with_cv(dataset: xr.Dataset, option: str, value: float, table: dict) -> xr.Dataset:
+    """``dataset`` with a cross-validation's table: ``cv_error`` and ``cv_error_se`` on ``cv_candidate``, and
+    the attributes ``cv_option``, ``cv_choice`` and ``cv_folds``."""
+    out = dataset.copy()
+    coords = {"cv_candidate": table["candidates"]}
+    out["cv_error"] = xr.DataArray(table["error"], dims="cv_candidate", coords=coords)
+    out["cv_error_se"] = xr.DataArray(table["error_se"], dims="cv_candidate", coords=coords)
+    out.attrs.update({"cv_option": option, "cv_choice": float(value), "cv_folds": table["folds"]})
     return out
 
 

@@ -10,11 +10,11 @@ import numpy as np
 import xarray as xr
 
 from dynamics import bootstrap as resampling
+from dynamics import crossval, shooting
 from dynamics import library as lib
-from dynamics import shooting
 from dynamics.catalog import DEFAULT_DERIVATIVE, DEFAULT_MODEL, FIT_OPTIONS, OBJECTIVES
 from dynamics.derivatives import derivative_name, differentiate
-from dynamics.fitted import FittedODE, build_dataset, evaluate_rhs, with_bootstrap
+from dynamics.fitted import FittedODE, build_dataset, evaluate_rhs, with_bootstrap, with_cv
 from dynamics.fitters import MODELS
 from dynamics.metrics import r2
 from dynamics.shooting import SCALES
@@ -73,7 +73,10 @@ def fit(
             blocks of time of each sample otherwise); :meth:`~dynamics.FittedODE.confidence` gives intervals.
         seed: the bootstrap's random seed.
         block: the bootstrap's block length in time points; None: the cube root of the series length.
-        **model_options: passed to the model's fitting function.
+        **model_options: passed to the model's fitting function. ``alpha="cv"`` (lasso) and ``threshold="cv"``
+            (sindy) choose the value by cross-validation that keeps time order (see :mod:`dynamics.crossval`);
+            :attr:`~dynamics.FittedODE.cv` holds the table and ``fit.options`` the value chosen (the bootstrap's
+            refits use that value).
 
     Returns:
         The :class:`FittedODE`.
@@ -102,7 +105,13 @@ def fit(
     scale_by = _scale(x, dxdt, model, pool)
     xs, ds = x / scale_by, dxdt / scale_by
     t_fit = traj.t[index]
-    result = _model_fit(model, xs, ds, names, t_fit, pool, model_options)
+    cv_option, cv_table, chosen = crossval.wants_cv(model, model_options), None, model_options
+    if cv_option is not None:
+        value, cv_table = crossval.choose(
+            model, cv_option, xs, ds, names=names, t=t_fit, pooled=pool, model_options=model_options
+        )
+        chosen = {**model_options, cv_option: value}
+    result = _model_fit(model, xs, ds, names, t_fit, pool, chosen)
     observed = traj.values / scale_by  # (S, T, C)
     x0 = None
     if objective == "trajectory":
@@ -131,7 +140,7 @@ def fit(
             t_fit,
             traj.t,
             pool,
-            model_options,
+            chosen,
             objective=objective,
             scale=scale,
             bootstrap=bootstrap,
@@ -184,6 +193,8 @@ def fit(
             seed=seed,
             block=block or resampling.default_block(traj.t.size if objective == "trajectory" else t_fit.size),
         )
+    if cv_table is not None:
+        dataset = with_cv(dataset, cv_option, chosen[cv_option], cv_table)
     return FittedODE(dataset, models=result.models, trajectories=traj, fit_options=fit_options)
 
 

@@ -135,12 +135,24 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
             group.add_argument(
                 flag,
                 dest=f"{spec.name}.{option.name}",
-                type=option.type,
+                type=_typed(option),
                 default=option.default,
                 choices=option.choices,
                 metavar=None if option.choices else option.type.__name__.upper(),
                 help=f"{option.help} (default {option.default})".replace("%", "%%"),
             )
+
+
+def _typed(option) -> Any:
+    """The option's type, taking also its words (``--alpha cv``) as they are."""
+    if not option.words:
+        return option.type
+
+    def parse(text: str) -> Any:
+        return text if text in option.words else option.type(text)
+
+    parse.__name__ = option.type.__name__  # argparse names the type in its error
+    return parse
 
 
 def model_options(args: argparse.Namespace, model: str) -> dict[str, Any]:
