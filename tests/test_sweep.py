@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import xarray as xr
 
 distributed = pytest.importorskip("distributed")
@@ -72,7 +73,13 @@ TRAIN = loop.train  # the real one, which the tests that count calls wrap
 
 
 def _serial(config: TrainConfig) -> xr.Dataset:
-    return TRAIN(config, progress=False)
+    """The config trained here, with the one torch thread the sweep's workers use (the bits depend on it)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return TRAIN(config, progress=False)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def test_points_that_share_a_batch_become_one_task_named_by_its_config():
