@@ -237,6 +237,11 @@ def figure_training(data: xr.Dataset, *, sample_dims, drawn: list[dict], time: s
                 ax.set_yscale("log")
         if window is not None:
             ax.axvspan(window[0], window[1], color="#eef3e0", zorder=0, lw=0, label="fitted window")
+        t = data[time].values if time in data.coords else np.arange(data.sizes[time])
+        positive = np.asarray(t, dtype=np.float64)[np.asarray(t, dtype=np.float64) > 0]
+        if positive.size and positive.max() / positive.min() > 100:
+            # grokking happens early and is read on log steps; linear below the first recorded step keeps step 0
+            ax.set_xscale("symlog", linthresh=float(positive.min()))
         ax.set_xlabel(time)
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)

@@ -405,10 +405,10 @@ def _intervals(fit, level: float = 0.95):
 
 
 def coefficient_table(fit, column: str, *, drawn: list[dict], intervals, count: int = 12) -> Table:
-    """The ``count`` largest coefficients over all samples: median, range, how often their sign agrees, and the
-    first drawn sample's interval when the fit was bootstrapped."""
+    """The ``count`` largest coefficients over all samples: median, range, in how many samples each is positive,
+    negative or zero, and the first drawn sample's interval when the fit was bootstrapped."""
     coefficients = fit.coefficients
-    header = ["coefficient", "median", "[min, max]", "same sign as the median"]
+    header = ["coefficient", "median", "[min, max]", "samples + / − / 0"]
     if intervals is not None:
         header.append(f"{intervals.attrs.get('level', 0.95):.0%} interval, first drawn sample")
     rows = []
@@ -419,12 +419,13 @@ def coefficient_table(fit, column: str, *, drawn: list[dict], intervals, count: 
         values = coefficients.isel(target=i, term=j).values.ravel()
         finite = values[np.isfinite(values)]
         median = float(np.median(finite)) if finite.size else float("nan")
-        agree = float(np.mean(np.sign(finite) == np.sign(median))) if finite.size else float("nan")
+        # counts rather than agreement with the median: a pruned coefficient's median is often 0 itself
+        signs = f"{int((finite > 0).sum())} / {int((finite < 0).sum())} / {int((finite == 0).sum())}"
         row = [
             plots.coefficient_name(fit, i, j),
             f"{median:.4g}",
             f"[{finite.min():.4g}, {finite.max():.4g}]",
-            f"{agree:.0%}",
+            signs,
         ]
         if intervals is not None:
             low = float(plots.pick(intervals["low"], drawn[0]).isel(target=i, term=j))
@@ -622,7 +623,7 @@ def write_report(
             figures[f"held-out forecast ({name})"] = (
                 forecast,
                 f"each model refitted on the first {1 - holdout:.0%} of the window and solved over all of it: the "
-                "shaded end is what it never saw, the out-of-sample scores of the table",
+                "blue end is what it never saw, where the table's out-of-sample scores are measured",
             )
     figures["R² per component and per sample"] = (
         plots.figure_r2(fits, comparisons, component=component),
@@ -635,13 +636,17 @@ def write_report(
         if spread is not None:
             figures[f"coefficients of {column} across samples"] = (
                 spread,
-                "the largest coefficients by median |value|: a box over all samples, the drawn samples as points"
-                + (", bootstrap intervals as bars" if intervals[column] is not None else ""),
+                "the largest coefficients by median |value|: every sample grey, the median a black tick, the drawn "
+                "samples in colour" + (", bootstrap intervals as bars" if intervals[column] is not None else ""),
             )
     for fit, column in zip(fits, columns, strict=True):
         for sample_ in drawn:
             name = _sample_names(plots.pick(observed, sample_), sample_dims) or "the only sample"
-            figures[f"coefficients of {column} ({name})"] = (plots.figure_coefficients(fit, sample_), "")
+            figures[f"coefficients of {column} ({name})"] = (
+                plots.figure_coefficients(fit, sample_),
+                "this sample's coefficient of each source (column) in each target's equation (row), red positive, "
+                "blue negative" + ("; b on its own colour scale" if fit.is_affine else ""),
+            )
     eigen = plots.figure_eigenvalues(fits)
     if eigen is not None:
         figures["eigenvalues of A"] = (eigen, "every sample's eigenvalues; right of the dashed line grows")

@@ -203,32 +203,18 @@ def test_report_samples_selection_and_errors(tmp_path):
     assert not (tmp_path / "r").exists()  # refused before anything was written
 
 
-class Bootstrapped:
-    """A fit with bootstrap intervals: the real fit plus ``confidence``, as dynamics.fit(..., bootstrap=B) gives."""
-
-    def __init__(self, fit):
-        self._fit = fit
-        self.bootstrap_coefficients = fit.coefficients.expand_dims(bootstrap=2)
-
-    def __getattr__(self, name):
-        return getattr(self._fit, name)
-
-    def confidence(self, level=0.95):
-        c = self._fit.coefficients
-        return xr.Dataset({"low": c - 0.125, "high": c + 0.125}, attrs={"level": level})
-
-
 def test_report_shows_bootstrap_intervals_only_when_bootstrapped(tmp_path):
-    data = ensemble(runs=2, n=3, steps=30)
-    fit = dynamics.fit(data, "linear")
-    plain = dynamics.write_report([fit], tmp_path / "a", data=data)["markdown"].read_text()
-    assert "interval" not in plain
-    boot = dynamics.write_report([Bootstrapped(fit)], tmp_path / "b", data=data)["markdown"].read_text()
-    assert "95% interval, first drawn sample" in boot
-    first = fit.coefficients.isel(run=0)
+    data = ensemble(runs=2, n=3, steps=30)[["amplitude"]]
+    plain = dynamics.write_report([dynamics.fit(data, "linear")], tmp_path / "a", data=data, holdout=0)
+    assert "interval" not in plain["markdown"].read_text()
+    fit = dynamics.fit(data, "linear", bootstrap=20, seed=0)
+    boot = dynamics.write_report([fit], tmp_path / "b", data=data, samples=[1], holdout=0)["markdown"].read_text()
+    assert "| 95% interval, first drawn sample |" in boot
+    # the drawn sample's (run 1) interval of the constant term of the first equation, as fit.confidence gives it
+    interval = fit.confidence(level=0.95).isel(run=1).sel(target=1, term="1")
     row = next(line for line in boot.splitlines() if line.startswith("| d1/dt: 1 |"))
-    low = float(first.sel(target=1, term="1")) - 0.125
-    assert f"[{low:.4g}," in row
+    assert row.endswith(f"| [{float(interval['low']):.4g}, {float(interval['high']):.4g}] |")
+    assert "bootstrap intervals as bars" in boot
 
 
 SHIPPED = "datasets/p59_d128_default.nc"
