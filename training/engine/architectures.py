@@ -72,8 +72,8 @@ MODELS: dict[str, Model] = {
                 params, a, b, heads=config.heads, activation=config.activation
             ),
             quantities=(UNEMBED_SIGNAL,),
-            # one model at a time on the CPU: 2.0x (p = 59) and 1.1x (p = 113) faster per model than a batch
-            # of 4 (benchmarks/bench_transformer.py)
+            # on the CPU a batch of 4 measured no faster per model than one model at a time (within 5%, on a
+            # loaded 2-core machine; benchmarks/bench_transformer.py), so the loop's CPU_CHUNK applies
         ),
     )
 }

@@ -6,18 +6,18 @@ a residual connection, and reads the logits over the p answers out at the "=" po
 (Nanda, Chan, Lieberum, Smith and Steinhardt, "Progress measures for grokking via mechanistic
 interpretability", 2023). An ensemble of R models is a dict of tensors with a leading run axis:
 
-============  ===============  ===========================================================================
-name          shape            meaning
-============  ===============  ===========================================================================
-``embedding`` (R, p, d)        W_E of the p number tokens (the rows the Fourier records are taken of)
-``equals``    (R, d)           W_E of the "=" token, kept apart so that ``embedding`` is (p, d) as for the MLP
-``pos``       (R, 3, d)        the positional embedding of positions a, b, "="
-``w_q``       (R, d, H dh)     queries; head h's are columns ``h dh .. (h + 1) dh`` (``w_k``, ``w_v`` alike)
-``w_o``       (R, H dh, d)     the heads' outputs back into the residual stream
-``w_in``      (R, d, m)        MLP input, with bias ``b_in`` (R, m)
-``w_out``     (R, m, d)        MLP output, with bias ``b_out`` (R, d)
-``w_u``       (R, d, p)        the unembedding W_U
-============  ===============  ===========================================================================
+=============  ===============  ==========================================================================
+name           shape            meaning
+=============  ===============  ==========================================================================
+``embedding``  (R, p, d)        W_E of the p number tokens (the rows the Fourier records are taken of)
+``equals``     (R, d)           W_E of the "=" token, kept apart so that ``embedding`` is (p, d) as for the MLP
+``pos``        (R, 3, d)        the positional embedding of positions a, b, "="
+``w_q``        (R, d, H dh)     queries; head h's are columns ``h dh .. (h + 1) dh`` (``w_k``, ``w_v`` alike)
+``w_o``        (R, H dh, d)     the heads' outputs back into the residual stream
+``w_in``       (R, d, m)        MLP input, with bias ``b_in`` (R, m)
+``w_out``      (R, m, d)        MLP output, with bias ``b_out`` (R, d)
+``w_u``        (R, d, p)        the unembedding W_U
+=============  ===============  ==========================================================================
 
 Only the logits at "=" enter the loss, and in a one-layer causal model they depend on the other positions only
 through their keys and values. :func:`forward` therefore computes the "=" position alone, and tabulates what
