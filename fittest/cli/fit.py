@@ -86,15 +86,31 @@ def add_samples_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def report_highlight(data, component: str):
-    """The survivors of a run dataset, which the report shades in its panels, and their name; None otherwise."""
+def write_fit_report(fits, folder: str, data, args: argparse.Namespace, *, holdout: float = 0.25) -> None:
+    """The report of ``fits`` on ``data`` as the command asked (``--samples``, ``--methods``), with the survivors of
+    a run dataset shaded (training.survivors: dynamics never imports training) and the command in its provenance.
+    """
+    import dynamics
     from training.rundata import is_run
 
-    if not is_run(data) or component != "frequency":
-        return None, "highlighted"
-    import training
+    highlight, label = None, "highlighted"
+    if is_run(data) and fits[0].component == "frequency":
+        import training
 
-    return training.survivors(data), "survivor"
+        highlight, label = training.survivors(data), "survivor"
+    written = dynamics.write_report(
+        fits,
+        folder,
+        data=data,
+        samples=args.samples,
+        highlight=highlight,
+        highlight_label=label,
+        methods=args.methods,
+        holdout=holdout,
+        source=args.data,
+        command=getattr(args, "_command_line", None),
+    )
+    print(f"report: {written['html']} and {written['markdown']}")
 
 
 def open_data(path: str):
@@ -202,17 +218,5 @@ def run(args: argparse.Namespace) -> int:
             fitted.save(path)
             print(f"saved {path}")
     if args.report is not None:
-        highlight, label = report_highlight(data, args.component)
-        written = dynamics.write_report(
-            fits,
-            args.report,
-            data=data,
-            samples=args.samples,
-            highlight=highlight,
-            highlight_label=label,
-            methods=args.methods,
-            source=args.data,
-            command=getattr(args, "_command_line", None),
-        )
-        print(f"report: {written['html']} and {written['markdown']}")
+        write_fit_report(fits, args.report, data, args)
     return 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fittest.cli.fit import add_samples_option, open_data, report_highlight
+from fittest.cli.fit import add_samples_option, open_data, write_fit_report
 from fittest.cli.options import add_solutions_option
 
 HELP = "render an HTML + Markdown report for saved fits and the data they were fitted to"
@@ -29,18 +29,5 @@ def run(args) -> int:
     output_folder(args.out, create=False)  # an empty, unwritable or misplaced --out fails before any work
     fits = [dynamics.load(path) for path in args.fits]
     data = open_data(args.data)
-    highlight, label = report_highlight(data, fits[0].component)
-    written = dynamics.write_report(
-        fits,
-        args.out,
-        data=data,
-        samples=args.samples,
-        highlight=highlight,
-        highlight_label=label,
-        methods=args.methods,
-        holdout=args.holdout,
-        source=args.data,
-        command=getattr(args, "_command_line", None),
-    )
-    print(f"report: {written['html']} and {written['markdown']}")
+    write_fit_report(fits, args.out, data, args, holdout=args.holdout)
     return 0
