@@ -385,7 +385,7 @@ def figure_coefficient_spread(fit, *, drawn: list[dict], intervals=None, count: 
         ax.axvline(0, color="black", lw=0.6, zorder=0)
         ax.grid(axis="x", alpha=0.3)
         ax.set_title(f"{title}: the {len(chosen)} largest by median |value|", fontsize=9)
-        ax.legend(fontsize=7, loc="best")
+    axes.flat[0].legend(fontsize=7, loc="best")
     axes.flat[-1].set_xlabel("coefficient")
     figure.suptitle(
         f"{fit.model}: coefficients across samples"

@@ -47,7 +47,16 @@ def run(args: argparse.Namespace) -> int:
     for fitted in fits:
         r2 = float(fitted.r2_derivative.median())
         print(f"{fitted.model}: median R² of dx/dt over steps {window[0]}-{window[1]}: {r2:.4f}")
-    files = dynamics.write_report(fits, out / "report", data=ds, title="fittest demo: linear and Lasso ODEs")
+    files = dynamics.write_report(
+        fits,
+        out / "report",
+        data=ds,
+        highlight=alive,
+        highlight_label="survivor",
+        title="fittest demo: linear and Lasso ODEs",
+        source=run_path,
+        command=getattr(args, "_command_line", None),
+    )
     print(f"report: {files['html']}")
     print(f"run dataset: {run_path}")
     return 0
