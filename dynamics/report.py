@@ -500,7 +500,7 @@ def _samples_table(fits, comparisons, drawn, observed, sample_dims, highlight, h
     """One row per drawn sample: its highlighted components and each model's trajectory R²."""
     columns = _column_names(fits)
     component = fits[0].component
-    header = ["sample"] + ([highlight_label] if highlight is not None else [])
+    header = ["sample"] + ([f"{highlight_label} components"] if highlight is not None else [])
     for column, comparison in zip(columns, comparisons, strict=True):
         header += [f"R² of x(t), {column} ({m})" for m in plots.solution_methods(comparison)]
     rows = []

@@ -18,7 +18,7 @@ def test_demo_end_to_end(tmp_path, capsys):
     assert "data:image/png;base64," in html
     # the report's provenance names the demo's own run file, and its panels mark the survivors
     summary = (out / "report" / "report.md").read_text()
-    assert f"| data file | {out / 'run.nc'} |" in summary and "| sample | survivor |" in summary
+    assert f"| data file | {out / 'run.nc'} |" in summary and "| sample | survivor components |" in summary
     printed = capsys.readouterr().out
     r2 = float(printed.split("linear: median R² of dx/dt over steps 0-300: ")[1].split()[0])
     assert 0.9 < r2 <= 1.0
