@@ -16,6 +16,7 @@ import numpy as np
 import xarray as xr
 
 from dynamics.comparison import OBSERVED, SOLUTION
+from dynamics.library import component_names
 
 R2_FLOOR = -1.0  # R² below this is drawn at the floor: a diverging solution would squash every other bar
 OBSERVED_STYLE = {"color": "#a8a8a8", "lw": 3.2, "zorder": 1}  # wide and pale, so a solution drawn over it shows
@@ -320,8 +321,10 @@ def largest_coefficients(fit, count: int, *, constant: bool | None = None) -> li
 
 
 def coefficient_name(fit, target: int, term: int) -> str:
-    """``"d<target>/dt: <term>"``, the coefficient of ``term`` in ``target``'s equation."""
-    return f"d{fit.coefficients['target'].values[target]}/dt: {fit.coefficients['term'].values[term]}"
+    """``"(x_3)': x_1 x_2"``, the coefficient of a term in a target's equation, named as
+    :meth:`~dynamics.FittedODE.equations` names them."""
+    targets = component_names(fit.coefficients["target"].values)
+    return f"({targets[target]})': {fit.coefficients['term'].values[term]}"
 
 
 def figure_coefficient_spread(fit, *, drawn: list[dict], intervals=None, count: int = 15) -> bytes | None:

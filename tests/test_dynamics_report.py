@@ -219,7 +219,7 @@ def test_report_shows_bootstrap_intervals_only_when_bootstrapped(tmp_path):
     assert "| 95% interval, first drawn sample |" in boot
     # the drawn sample's (run 1) interval of the constant term of the first equation, as fit.confidence gives it
     interval = fit.confidence(level=0.95).isel(run=1).sel(target=1, term="1")
-    row = next(line for line in boot.splitlines() if line.startswith("| d1/dt: 1 |"))
+    row = next(line for line in boot.splitlines() if line.startswith("| (x_1)': 1 |"))
     assert row.endswith(f"| [{float(interval['low']):.4g}, {float(interval['high']):.4g}] |")
     assert "bootstrap intervals as bars" in boot
 
