@@ -44,10 +44,8 @@ def _scores(observed: xr.DataArray, solved: xr.DataArray, time: str, component: 
 
 
 def _stack(per_method: dict[str, xr.DataArray], methods: Sequence[str]) -> xr.DataArray:
-    """One variable on the ``solution`` dimension, NaN for the observed entry."""
-    first = next(iter(per_method.values()))
-    filled = [per_method.get(m, xr.full_like(first, np.nan, dtype=np.float64)) for m in methods]
-    return xr.concat(filled, dim=xr.DataArray(list(methods), dims=SOLUTION, name=SOLUTION))
+    """One variable on the ``solution`` dimension, one entry per solution method."""
+    return xr.concat([per_method[m] for m in methods], dim=xr.DataArray(list(methods), dims=SOLUTION, name=SOLUTION))
 
 
 def compare(
@@ -70,13 +68,14 @@ def compare(
         **options: passed to :meth:`FittedODE.simulate` (``form``, ``solver``, ``rtol``, ...).
 
     Returns:
-        A Dataset with ``trajectory`` (``solution``, samples..., time, component), where ``solution`` holds
-        ``"observed"`` and each method; per method ``r2_trajectory`` and ``rmse`` (samples..., component),
-        ``r2_trajectory_sample`` (samples..., all components together), ``diverged`` (samples...), the
-        out-of-sample ``r2_forecast``, ``rmse_forecast``, ``nrmse_forecast`` (RMSE over the component's range
-        in the window), ``r2_forecast_sample`` and ``forecast`` (like ``trajectory``: the solution of the fit refitted
-        on the first part of the window, over the whole window); and ``r2_derivative``
-        (samples..., component) of the fitted right-hand side on these data. Scores of ``"observed"`` are NaN.
+        A Dataset with ``observed`` (samples..., time, component), the data, and ``trajectory`` (``solution``,
+        samples..., time, component), one solution per method; per method ``r2_trajectory`` and ``rmse``
+        (samples..., component), ``r2_trajectory_sample`` (samples..., all components together), ``diverged``
+        (samples...), the out-of-sample ``r2_forecast``, ``rmse_forecast``, ``nrmse_forecast`` (RMSE over the
+        component's range in the window), ``r2_forecast_sample`` and ``forecast`` (like ``trajectory``: the
+        solution of the fit refitted on the first part of the window, over the whole window); and
+        ``r2_derivative`` (samples..., component) of the fitted right-hand side on these data. The time
+        coordinate keeps the data's integer type. The attribute ``forecast_note`` says why a forecast is NaN.
         Select a method with ``result.sel(solution="analytic")``.
 
     Raises:
@@ -129,27 +128,38 @@ def compare(
         solved[method] = solution.assign_coords(observed.coords)
         scores[method] = _scores(observed, solved[method], time, component)
 
-    all_methods = [OBSERVED, *methods]
     ds = xr.Dataset(
         {
-            "trajectory": xr.concat(
-                [observed] + [solved[m] for m in methods], dim=xr.DataArray(all_methods, dims=SOLUTION, name=SOLUTION)
-            ),
-            "r2_trajectory": _stack({m: s["r2"] for m, s in scores.items()}, all_methods),
-            "rmse": _stack({m: s["rmse"] for m, s in scores.items()}, all_methods),
-            "r2_trajectory_sample": _stack({m: s["r2_sample"] for m, s in scores.items()}, all_methods),
-            "diverged": _stack({m: d.astype(float) for m, d in diverged.items()}, all_methods).fillna(0).astype(bool),
+            # the data beside the solutions, not an entry of the solution dimension: every score would carry
+            # an all-NaN "observed" entry otherwise
+            OBSERVED: observed,
+            "trajectory": _stack(solved, methods),
+            "r2_trajectory": _stack({m: s["r2"] for m, s in scores.items()}, methods),
+            "rmse": _stack({m: s["rmse"] for m, s in scores.items()}, methods),
+            "r2_trajectory_sample": _stack({m: s["r2_sample"] for m, s in scores.items()}, methods),
+            "diverged": _stack(diverged, methods),
             "r2_derivative": _derivative_r2(fitted, traj),
         }
     )
     ds.attrs = {"model": fitted.model, "holdout": float(holdout)}
     if holdout > 0:
-        forecast = _forecast(fitted, traj, x0, methods, all_methods, holdout, options, observed)
+        forecast = _forecast(fitted, traj, x0, methods, holdout, options, observed)
         attrs = {**ds.attrs, **forecast.attrs}
         for name, variable in forecast.data_vars.items():
             ds[name] = variable
         ds.attrs = attrs
-    return ds
+    return _time_as_given(ds, data, time)
+
+
+def _time_as_given(ds: xr.Dataset, data, time: str) -> xr.Dataset:
+    """The time coordinate in the data's own integer type (steps stay int64), when the data has one."""
+    given = data[time] if data is not None and time in getattr(data, "coords", {}) else None
+    if given is None or not np.issubdtype(given.dtype, np.integer) or time not in ds.coords:
+        return ds
+    values = ds[time].values
+    if not np.array_equal(values, np.round(values)):
+        return ds
+    return ds.assign_coords({time: values.astype(given.dtype)})
 
 
 def _derivative_r2(fitted: FittedODE, traj: Trajectories) -> xr.DataArray:
@@ -172,7 +182,7 @@ def _derivative_r2(fitted: FittedODE, traj: Trajectories) -> xr.DataArray:
     )
 
 
-def _forecast(fitted, traj, x0, methods, all_methods, holdout, options, observed) -> xr.Dataset:
+def _forecast(fitted, traj, x0, methods, holdout, options, observed) -> xr.Dataset:
     """Refit on the first ``1 - holdout`` of the window and score the solution on the rest."""
     time = traj.time
     spread = observed.max(time) - observed.min(time)
@@ -203,17 +213,16 @@ def _forecast(fitted, traj, x0, methods, all_methods, holdout, options, observed
     ds = xr.Dataset(
         {
             # the early refit's solution over the whole window, so a report can draw the held-out forecast
-            "forecast": _stack(solutions, all_methods),
-            "r2_forecast": _stack({m: s["r2"] for m, s in scores.items()}, all_methods),
-            "rmse_forecast": _stack({m: s["rmse"] for m, s in scores.items()}, all_methods),
+            "forecast": _stack(solutions, methods),
+            "r2_forecast": _stack({m: s["r2"] for m, s in scores.items()}, methods),
+            "rmse_forecast": _stack({m: s["rmse"] for m, s in scores.items()}, methods),
             # R² on a short, flat held-out end is dominated by its small variance: scale the error by the
             # component's range over the whole window instead
-            "nrmse_forecast": _stack({m: s["rmse"] for m, s in scores.items()}, all_methods) / spread,
-            "r2_forecast_sample": _stack({m: s["r2_sample"] for m, s in scores.items()}, all_methods),
+            "nrmse_forecast": _stack({m: s["rmse"] for m, s in scores.items()}, methods) / spread,
+            "r2_forecast_sample": _stack({m: s["r2_sample"] for m, s in scores.items()}, methods),
         }
     )
-    ds.attrs = {
-        "forecast_split": float(traj.t[n_train - 1]) if n_train <= traj.t.size else float("nan"),
-        "forecast_note": note,
-    }
+    ds.attrs = {"forecast_split": float(traj.t[n_train - 1]) if n_train <= traj.t.size else float("nan")}
+    if note:  # only when there is something to say: an empty attribute reads like a missing explanation
+        ds.attrs["forecast_note"] = note
     return ds

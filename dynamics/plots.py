@@ -51,7 +51,7 @@ def pick(da: xr.DataArray, sample: dict) -> xr.DataArray:
 
 def solution_methods(comparison: xr.Dataset) -> list[str]:
     """The solution methods of a comparison, without its observed entry."""
-    return [str(m) for m in comparison[SOLUTION].values if m != OBSERVED]
+    return [str(m) for m in comparison[SOLUTION].values]
 
 
 def _styles(fits, comparisons):
@@ -87,7 +87,7 @@ def _panels(
     fits, comparisons, sample, variable, *, component, time, ylabel, highlight, highlight_label, title, extra=()
 ):
     """A grid of one panel per component: the observed trajectory and ``variable``'s solution lines."""
-    observed = pick(comparisons[0]["trajectory"].sel({SOLUTION: OBSERVED}), sample)
+    observed = pick(comparisons[0][OBSERVED], sample)
     components = observed[component].values
     t = observed[time].values
     figure, axes = _grid(components.size)

@@ -63,7 +63,7 @@ def _median(values) -> float:
 
 def _tail_share(comparison: xr.Dataset, time: str) -> float:
     """The held-out end's range over the whole window's range, median over samples and components."""
-    observed = comparison["trajectory"].sel({SOLUTION: OBSERVED})
+    observed = comparison[OBSERVED]
     split = comparison.attrs.get("forecast_split", float("nan"))
     tail = observed.where(observed[time] > split, drop=True)
     if tail.sizes.get(time, 0) == 0:
@@ -578,7 +578,7 @@ def write_report(
     folder = output_folder(path, create=False)
     time, component = fits[0].time, fits[0].component
     comparisons = [compare(fit, data, methods=methods, holdout=holdout, **options) for fit in fits]
-    observed = comparisons[0]["trajectory"].sel({SOLUTION: OBSERVED})
+    observed = comparisons[0][OBSERVED]
     sample_dims = [str(d) for d in observed.dims if d not in (time, component)]
     if sample is not None:
         unknown = [d for d in sample if d not in sample_dims]

@@ -77,7 +77,7 @@ def select(
     for label, name, options in _entries(models):
         fitted = fit(data, name, **fit_options, **options)
         scores = compare(fitted, data, holdout=holdout)
-        solved = scores.isel(solution=-1)  # the solution method: "observed" comes first
+        solved = scores.isel(solution=-1)  # the one solution method asked for
         if scores.attrs.get("forecast_note"):
             raise InputError(f"model {label}: {scores.attrs['forecast_note']}")
         split = scores.attrs["forecast_split"]

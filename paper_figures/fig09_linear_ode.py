@@ -56,7 +56,7 @@ def build(ctx: Context) -> tuple[Figure, dict]:
     cmp_lin = dynamics.compare(lin, methods=["euler"], holdout=0)
     cmp_las = dynamics.compare(las, methods=["euler", "analytic"], holdout=0, form="paper")
     curves = {
-        "observed": cmp_lin.trajectory.sel(solution="observed"),
+        "observed": cmp_lin.observed,
         "linear (Euler)": cmp_lin.trajectory.sel(solution="euler"),
         "Lasso (Euler)": cmp_las.trajectory.sel(solution="euler"),
         "Lasso (analytic, A + 1e-8 I)": cmp_las.trajectory.sel(solution="analytic"),

@@ -21,7 +21,7 @@ def build(ctx: Context) -> tuple[Figure, dict]:
     """Train or read what the figure needs through ``ctx``; return the figure and the numbers it shows."""
     ds, window, fits = default_fits(ctx)
     compared = {name: dynamics.compare(fit, methods=["analytic"], holdout=0) for name, fit in fits.items()}
-    observed = compared["linear"].trajectory.sel(solution="observed").isel(run=0)
+    observed = compared["linear"].observed.isel(run=0)
     solved = {name: cmp.sel(solution="analytic") for name, cmp in compared.items()}
     ks = ds.frequency.values
     cols = int(np.ceil(np.sqrt(len(ks))))

@@ -223,14 +223,18 @@ def test_rhs_accepts_dataarray_and_numpy(linear_fit, system):
 def test_compare_scores(linear_fit, system):
     data = system[0]
     result = dynamics.compare(linear_fit, data, methods=["analytic", "euler"])
-    assert list(result["solution"].values) == ["observed", "analytic", "euler"]
+    # the data sit beside the solutions, so no score carries an all-NaN "observed" entry (issue 13 item 19)
+    assert list(result["solution"].values) == ["analytic", "euler"]
+    assert result["observed"].dims == ("run", "step", "frequency")
+    np.testing.assert_array_equal(result["observed"].transpose(*data.dims).values, data.values)
     assert result["trajectory"].dims == ("solution", "run", "step", "frequency")
     assert result["r2_trajectory"].dims == ("solution", "run", "frequency")
     analytic = result.sel(solution="analytic")
     np.testing.assert_allclose(analytic["r2_trajectory"].values, 1.0, atol=1e-10)
     np.testing.assert_allclose(analytic["r2_forecast"].values, 1.0, atol=1e-6)
     assert result["r2_trajectory"].sel(solution="euler").min() < 0.999  # a coarse rollout of a continuous ODE
-    assert np.isnan(result["r2_trajectory"].sel(solution="observed")).all()
+    assert not result["r2_trajectory"].isnull().any()
+    assert result["step"].dtype == data["step"].dtype and "forecast_note" not in result.attrs
 
 
 @pytest.mark.parametrize(

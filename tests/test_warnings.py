@@ -43,3 +43,13 @@ def test_command_line_errors_name_the_options_the_user_typed(tmp_path, capsys):
     assert main(["fit", str(path), "--t-range", "5", "1"]) == 2
     err = capsys.readouterr().err
     assert "--t-range must have start < stop" in err and "t_range" not in err, err
+
+
+def test_compare_keeps_integer_steps_and_has_no_empty_note():
+    data = _series(60).astype(np.float64)
+    data = data.assign_coords(step=data.step.astype(np.int64))
+    fitted = dynamics.fit(data)
+    result = dynamics.compare(fitted, data)
+    assert result["step"].dtype == np.int64 and "forecast_note" not in result.attrs
+    assert not result["r2_trajectory"].isnull().any() and "observed" in result
+    assert "forecast_note" in dynamics.compare(fitted, data, holdout=0.01).attrs  # no held-out point: said why
