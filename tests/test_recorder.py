@@ -125,6 +125,7 @@ def test_recorder_reads_an_nn_embedding_and_its_grad_like_the_numpy_fft():
     gfft = np.abs(np.fft.fft(torch.stack(grads).numpy(), axis=-2)) ** 2
     np.testing.assert_allclose(ds["grad_signal"].values[0], gfft[:, 1:4].sum(-1), rtol=1e-5)
     assert np.isnan(ds["test_acc"].values).all() and "not recorded" in ds["test_acc"].attrs["description"]
+    assert ds["test_acc"].dtype == ds["signal"].dtype == np.float32  # the NaN fill keeps the records' precision
     np.testing.assert_allclose(ds["accuracy"].values, 0.5)
 
 

@@ -225,8 +225,9 @@ def build_recorded(
         for name, variable in VARIABLES.items()
         if variable.required and variable.dims == SCALAR and name not in arrays
     ]
+    dtype = arrays["signal"].dtype if "signal" in arrays else np.float64  # NaN in the records' own precision
     for name in missing:
-        arrays[name] = np.full((runs, len(steps)), np.nan)
+        arrays[name] = np.full((runs, len(steps)), np.nan, dtype=dtype)
     ds = build_run(
         config,
         steps=steps,
