@@ -11,14 +11,19 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from paper_figures.framework import Context
-from paper_figures.helpers import GREY, dead_and_surviving, default_ensemble, example_run
-from training import circle_plane, survivors
+from paper_figures.helpers import GREY, dead_and_surviving, default_config, default_ensemble, example_run
+from training import TrainConfig, circle_plane, survivors
 
 TITLE = "Signals over training; a dead and a surviving circle at three steps"
 CLAIM = (
     "a few frequencies (3-5) keep a large signal while all others decay towards 0; a surviving frequency's "
     "projection becomes a clear circle, a dead one collapses to its centre"
 )
+
+
+def configs(ctx: Context) -> list[TrainConfig]:
+    """The ensemble the figure draws from: the default one."""
+    return [default_config(ctx)]
 
 
 def build(ctx: Context) -> tuple[Figure, dict]:

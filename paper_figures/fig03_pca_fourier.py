@@ -12,8 +12,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from paper_figures.framework import Context
-from paper_figures.helpers import default_ensemble, new_figure
-from training import circle_plane, circularity, coefficients
+from paper_figures.helpers import default_config, default_ensemble, new_figure
+from training import TrainConfig, circle_plane, circularity, coefficients
 
 TITLE = "PCA vs Fourier projections of a trained embedding"
 CLAIM = (
@@ -32,6 +32,11 @@ def frequency_shares(points: np.ndarray) -> np.ndarray:
     K = (p - 1) // 2
     per_k = power[1 : K + 1].sum(-1) + power[p - K :][::-1].sum(-1)
     return per_k / power.sum()
+
+
+def configs(ctx: Context) -> list[TrainConfig]:
+    """The ensemble the figure draws from: the default one."""
+    return [default_config(ctx)]
 
 
 def build(ctx: Context) -> tuple[Figure, dict]:

@@ -10,10 +10,17 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from paper_figures.framework import Context
-from paper_figures.helpers import mean_and_band, new_figure, sweep_ensemble
+from paper_figures.helpers import mean_and_band, new_figure, sweep_config
+from training import TrainConfig
 
 TITLE = "Frozen embedding: test loss against d at several steps"
 CLAIM = "a phase transition around d = p = 59: test loss is sharply better for d > p than for d < p"
+
+
+def configs(ctx: Context) -> list[TrainConfig]:
+    """The ensembles the figure draws from: one with a frozen embedding per d."""
+    profile = ctx.profile
+    return [sweep_config(ctx, d=d, freeze_embedding=True, steps=profile.frozen_steps) for d in profile.frozen_dims]
 
 
 def build(ctx: Context) -> tuple[Figure, dict]:
@@ -21,7 +28,7 @@ def build(ctx: Context) -> tuple[Figure, dict]:
     profile = ctx.profile
     P = profile.p
     dims = list(profile.frozen_dims)
-    datasets = [sweep_ensemble(ctx, d=d, freeze_embedding=True, steps=profile.frozen_steps) for d in dims]
+    datasets = [ctx.load(config) for config in configs(ctx)]
     recorded = datasets[0].step.values
     wanted = np.unique(np.round(np.geomspace(max(recorded[1], profile.frozen_steps / 30), recorded[-1], 4)))
     steps = [int(recorded[np.argmin(np.abs(recorded - w))]) for w in wanted]

@@ -10,10 +10,16 @@ from __future__ import annotations
 from matplotlib.figure import Figure
 
 from paper_figures.framework import Context
-from paper_figures.helpers import counts_over, draw_counts, new_figure
+from paper_figures.helpers import counts_configs, counts_over, draw_counts, new_figure
+from training import TrainConfig
 
 TITLE = "Number of surviving circles against p and against d"
 CLAIM = "more circles survive as p grows (d = 128) and as d grows from 16 to 128 (p = 59)"
+
+
+def configs(ctx: Context) -> list[TrainConfig]:
+    """The ensembles the figure draws from: the sweeps over p and over d."""
+    return [*counts_configs(ctx, "p", ctx.profile.primes), *counts_configs(ctx, "d", ctx.profile.dims)]
 
 
 def build(ctx: Context) -> tuple[Figure, dict]:

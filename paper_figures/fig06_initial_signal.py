@@ -15,8 +15,15 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from paper_figures.framework import Context
-from paper_figures.helpers import default_ensemble, error_bars, intervention_ensemble, new_figure
-from training import correlation, survival_rate, survivors, two_circles
+from paper_figures.helpers import (
+    default_config,
+    default_ensemble,
+    error_bars,
+    intervention_config,
+    intervention_ensemble,
+    new_figure,
+)
+from training import TrainConfig, correlation, survival_rate, survivors, two_circles
 
 TITLE = "Survival rate against initial signal: empirical, perturbed, constructed"
 CLAIM = (
@@ -59,20 +66,50 @@ def empirical(ctx) -> dict:
     return {"per_embedding": rows, "pearson_r": r, "pearson_pvalue": pvalue, "trials": ctx.profile.runs}
 
 
+def perturbed_frequency(base: xr.Dataset) -> int:
+    """The frequency of an embedding that figure 6 (middle) perturbs: the one with the median initial signal."""
+    initial = base.signal.isel(run=0, step=0).values
+    return int(base.frequency.values[np.argsort(initial)[len(initial) // 2]])
+
+
+def perturbed_config(ctx: Context, embedding: int, k: int, factor: float) -> TrainConfig:
+    """Embedding ``embedding`` with frequency ``k``'s Fourier coefficient scaled by ``factor``."""
+    return intervention_config(ctx, embedding, init_perturb={k: float(factor)})
+
+
+def constructed_amplitudes(profile) -> tuple[float, list[tuple[float, dict]]]:
+    """``(s, [(r, {k1: s, k2: r s}) for each ratio])`` of figure 6 (right)."""
+    s = float(np.sqrt(profile.p * profile.d))  # the typical amplitude of one circle of a random N(0, 1) embedding
+    return s, [(r, two_circles(profile.p, s, r, seed=0)) for r in profile.construct_ratios]
+
+
+def configs(ctx: Context):
+    """The ensembles the figure draws from, in two stages: the perturbed frequency is read from the first."""
+    profile = ctx.profile
+    embeddings = range(max(profile.embeddings, profile.perturb_embeddings))
+    constructed = [intervention_config(ctx, init_construct=a) for _, a in constructed_amplitudes(profile)[1]]
+    yield [*(default_config(ctx, embedding) for embedding in embeddings), *constructed]
+    yield [
+        perturbed_config(ctx, embedding, perturbed_frequency(default_ensemble(ctx, embedding)), factor)
+        for embedding in range(profile.perturb_embeddings)
+        for factor in profile.perturb_factors
+        if factor != 1.0
+    ]
+
+
 def perturbed(ctx) -> list[dict]:
     """For each perturbed embedding: the chosen frequency's deviation and survival rate per factor."""
     profile = ctx.profile
     lines = []
     for embedding in range(profile.perturb_embeddings):
         base = default_ensemble(ctx, embedding)
-        initial = base.signal.isel(run=0, step=0).values
-        k = int(base.frequency.values[np.argsort(initial)[len(initial) // 2]])
+        k = perturbed_frequency(base)
         points = []
         for factor in profile.perturb_factors:
             if factor == 1.0:  # the unperturbed embedding is the default ensemble: reuse it
                 ds = base
             else:
-                ds = intervention_ensemble(ctx, embedding, init_perturb={k: float(factor)})
+                ds = ctx.load(perturbed_config(ctx, embedding, k, factor))
             signal = ds.signal.isel(run=0, step=0)
             others = signal.drop_sel(frequency=k).values
             deviation = (float(signal.sel(frequency=k)) - others.mean()) / others.std()
@@ -94,10 +131,9 @@ def perturbed(ctx) -> list[dict]:
 def constructed(ctx) -> dict:
     """Survival rates of the two constructed circles (and how many others revive) against r."""
     profile = ctx.profile
-    s = float(np.sqrt(profile.p * profile.d))  # the typical amplitude of one circle of a random N(0, 1) embedding
+    s, ratios = constructed_amplitudes(profile)
     rows = []
-    for r in profile.construct_ratios:
-        amplitudes = two_circles(profile.p, s, r, seed=0)
+    for r, amplitudes in ratios:
         k1, k2 = amplitudes
         ds = intervention_ensemble(ctx, init_construct=amplitudes)
         alive = survivors(ds)

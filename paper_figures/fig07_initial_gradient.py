@@ -14,8 +14,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from paper_figures.framework import Context
-from paper_figures.helpers import DEAD, SURVIVED, default_ensemble, error_bars, new_figure
-from training import correlation, growth, initial_amplitude, separability, survivors, wilson_interval
+from paper_figures.helpers import DEAD, SURVIVED, default_config, default_ensemble, error_bars, new_figure
+from training import TrainConfig, correlation, growth, initial_amplitude, separability, survivors, wilson_interval
 
 TITLE = "Initial gradient: distribution, survival rate, signal-vs-gradient scatter with a linear SVM"
 CLAIM = (
@@ -36,6 +36,11 @@ def pooled(ctx):
         signal.append((initial_amplitude(ds) ** 2).values.ravel())
         alive.append(survivors(ds).values.ravel())
     return np.concatenate(grow), np.concatenate(signal), np.concatenate(alive)
+
+
+def configs(ctx: Context) -> list[TrainConfig]:
+    """The ensembles the figure draws from: the default one of every fixed embedding."""
+    return [default_config(ctx, embedding) for embedding in range(ctx.profile.embeddings)]
 
 
 def build(ctx: Context) -> tuple[Figure, dict]:

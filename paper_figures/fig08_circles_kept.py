@@ -11,8 +11,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from paper_figures.framework import Context
-from paper_figures.helpers import default_ensemble, new_figure
-from training import ablated_metrics, snapshot_metrics
+from paper_figures.helpers import default_config, default_ensemble, new_figure
+from training import TrainConfig, ablated_metrics, snapshot_metrics
 
 TITLE = "Test loss with only 1, 2 or 3 circles kept"
 CLAIM = (
@@ -21,6 +21,11 @@ CLAIM = (
 )
 
 KEPT = (1, 2, 3)
+
+
+def configs(ctx: Context) -> list[TrainConfig]:
+    """The ensemble the figure draws from: the default one."""
+    return [default_config(ctx)]
 
 
 def build(ctx: Context) -> tuple[Figure, dict]:

@@ -14,14 +14,16 @@ import dynamics
 from paper_figures.framework import Context
 from paper_figures.helpers import (
     dead_and_surviving,
+    default_config,
     default_fits,
     example_run,
     heatmap,
     linear_and_lasso,
     new_figure,
+    sweep_config,
     sweep_ensemble,
 )
-from training import survivors
+from training import TrainConfig, survivors
 
 TITLE = "Linear ODE: R² against d, dead and surviving trajectories, Lasso coefficients"
 CLAIM = (
@@ -39,6 +41,11 @@ def r2_by_d(ctx) -> dict:
             result[model].append(float(fitted.r2_derivative.mean("target").mean()))
         result["lasso_sparsity"].append(float(fits["lasso"].sparsity.mean()))
     return result
+
+
+def configs(ctx: Context) -> list[TrainConfig]:
+    """The ensembles the figure draws from: the default one and the sweep over d."""
+    return [default_config(ctx), *(sweep_config(ctx, d=d) for d in ctx.profile.dims)]
 
 
 def build(ctx: Context) -> tuple[Figure, dict]:

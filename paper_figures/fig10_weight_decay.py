@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 
 from paper_figures.framework import Context
 from paper_figures.helpers import ABSOLUTE_FRACTION, circle_counts, draw_counts, new_figure, trend
+from training import TrainConfig
 
 TITLE = "Number of surviving circles against weight decay"
 CLAIM = (
@@ -21,12 +22,19 @@ CLAIM = (
 )
 
 
+def configs(ctx: Context) -> list[TrainConfig]:
+    """The one ensemble the figure draws from: ``sweep_runs`` runs per weight decay, a value per run."""
+    profile = ctx.profile
+    per_run = np.repeat(np.asarray(profile.weight_decays, dtype=float), profile.sweep_runs)
+    return [ctx.config(p=profile.weight_decay_p, d=profile.d, runs=len(per_run), seed=0, weight_decay=tuple(per_run))]
+
+
 def build(ctx: Context) -> tuple[Figure, dict]:
     """Train or read what the figure needs through ``ctx``; return the figure and the numbers it shows."""
     profile = ctx.profile
     decays = np.asarray(profile.weight_decays, dtype=float)
-    per_run = np.repeat(decays, profile.sweep_runs)
-    ds = ctx.train(p=profile.weight_decay_p, d=profile.d, runs=len(per_run), seed=0, weight_decay=tuple(per_run))
+    (config,) = configs(ctx)
+    ds = ctx.load(config)
     by_rule = {rule: {"counts": counts.reshape(len(decays), -1)} for rule, counts in circle_counts(ds).items()}
     relative, absolute = by_rule["relative"]["counts"], by_rule["absolute"]["counts"]
     accuracy = ds.test_acc.isel(step=-1).values.reshape(len(decays), -1)

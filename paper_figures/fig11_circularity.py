@@ -12,8 +12,8 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from paper_figures.framework import Context
-from paper_figures.helpers import DEAD, SURVIVED, default_ensemble, new_figure
-from training import circularity, correlation, survivors
+from paper_figures.helpers import DEAD, SURVIVED, default_config, default_ensemble, new_figure
+from training import TrainConfig, circularity, correlation, survivors
 
 TITLE = "Circularity: random embeddings against d, and initial circularity of survivors"
 CLAIM = (
@@ -31,6 +31,11 @@ def random_circularity(dims, samples: int, *, p: int, seed: int = 0) -> dict:
         mean.append(float(np.nanmean(c)))
         top.append(float(np.nanmean(np.nanmax(c, axis=-1))))
     return {"d": list(dims), "mean": mean, "max": top}
+
+
+def configs(ctx: Context) -> list[TrainConfig]:
+    """The ensembles the figure draws from: the default one of every fixed embedding."""
+    return [default_config(ctx, embedding) for embedding in range(ctx.profile.embeddings)]
 
 
 def build(ctx: Context) -> tuple[Figure, dict]:

@@ -13,7 +13,14 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from paper_figures.framework import Context
-from paper_figures.helpers import default_ensemble, intervention_ensemble, mean_and_band, new_figure
+from paper_figures.helpers import (
+    default_config,
+    default_ensemble,
+    intervention_config,
+    intervention_ensemble,
+    mean_and_band,
+    new_figure,
+)
 from training import survivors
 
 TITLE = "Ablated initial embeddings: keep k1 (A), k1 and k2 (B), one (C) or two (D) random circles"
@@ -34,6 +41,13 @@ def conditions(base: xr.Dataset) -> tuple[dict[str, tuple[int, ...] | None], dic
     r1, r2, r3 = (int(k) for k in rng.choice(others, size=3, replace=False))
     keep = {"all": None, "A: k1": (k1,), "B: k1, k2": (k1, k2), "C: random 1": (r1,), "D: random 2": (r2, r3)}
     return keep, {"k1": k1, "k2": k2}
+
+
+def configs(ctx: Context):
+    """The ensembles the figure draws from, in two stages: the kept circles are read from the default ensemble."""
+    yield [default_config(ctx)]
+    keep, _ = conditions(default_ensemble(ctx))
+    yield [intervention_config(ctx, init_keep=kept) for kept in keep.values() if kept is not None]
 
 
 def build(ctx: Context) -> tuple[Figure, dict]:

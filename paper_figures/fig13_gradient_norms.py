@@ -10,11 +10,16 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from paper_figures.framework import Context
-from paper_figures.helpers import GREY, default_ensemble, example_run, new_figure
-from training import survivors
+from paper_figures.helpers import GREY, default_config, default_ensemble, example_run, new_figure
+from training import TrainConfig, survivors
 
 TITLE = "Fourier-basis gradient norms over training"
 CLAIM = "the Fourier gradient spikes around step 100 and is negligible after step 1000"
+
+
+def configs(ctx: Context) -> list[TrainConfig]:
+    """The ensemble the figure draws from: the default one."""
+    return [default_config(ctx)]
 
 
 def build(ctx: Context) -> tuple[Figure, dict]:

@@ -10,11 +10,16 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from paper_figures.framework import Context
-from paper_figures.helpers import COUNTING_RULES, counts_over, draw_counts, new_figure
-from training import is_prime
+from paper_figures.helpers import COUNTING_RULES, counts_configs, counts_over, draw_counts, new_figure
+from training import TrainConfig, is_prime
 
 TITLE = "Surviving circles against p, prime and non-prime"
 CLAIM = "more variation than over primes only, but the number of circles still trends upward with p"
+
+
+def configs(ctx: Context) -> list[TrainConfig]:
+    """The ensembles the figure draws from: the sweep over every modulus, prime or not."""
+    return counts_configs(ctx, "p", ctx.profile.moduli)
 
 
 def build(ctx: Context) -> tuple[Figure, dict]:

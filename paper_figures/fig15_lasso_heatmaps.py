@@ -6,10 +6,16 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from paper_figures.framework import Context
-from paper_figures.helpers import default_fits, heatmap, new_figure
+from paper_figures.helpers import default_config, default_fits, heatmap, new_figure
+from training import TrainConfig
 
 TITLE = "Lasso coefficient heatmaps of three more runs"
 CLAIM = "the Lasso fits' interaction matrices are extremely sparse, with a few cooperative and competitive pairs"
+
+
+def configs(ctx: Context) -> list[TrainConfig]:
+    """The ensemble the figure draws from: the default one."""
+    return [default_config(ctx)]
 
 
 def build(ctx: Context) -> tuple[Figure, dict]:

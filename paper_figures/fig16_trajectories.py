@@ -11,10 +11,16 @@ from matplotlib.figure import Figure
 
 import dynamics
 from paper_figures.framework import Context
-from paper_figures.helpers import default_fits, new_figure
+from paper_figures.helpers import default_config, default_fits, new_figure
+from training import TrainConfig
 
 TITLE = "Observed and estimated trajectories of all frequencies of one run"
 CLAIM = "the linear ODE's solutions follow the observed signal of all 29 frequencies of a run"
+
+
+def configs(ctx: Context) -> list[TrainConfig]:
+    """The ensemble the figure draws from: the default one."""
+    return [default_config(ctx)]
 
 
 def build(ctx: Context) -> tuple[Figure, dict]:

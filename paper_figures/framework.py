@@ -1,7 +1,12 @@
 """How a figure is made: find the scripts, hand each a context, write its PNG and JSON.
 
 A figure is a module ``paper_figures/figNN_<topic>.py`` with ``TITLE``, ``CLAIM`` and
-``build(ctx) -> (figure, numbers)``; it is found by its file name, so adding a figure is adding a file.
+``build(ctx) -> (figure, numbers)``; it is found by its file name, so adding a figure is adding a file. It may
+also declare the ensembles it draws from, ``configs(ctx)``: a list of ``training.TrainConfig``, or a generator
+that yields such lists in stages, a later stage reading the ensembles of the earlier ones through ``ctx`` (an
+intervention chosen from a trained ensemble). :func:`train_configs` trains what the chosen figures declare,
+each stage of all of them as ONE sweep, before anything is drawn; an ensemble a figure asks for without
+declaring it is trained on its own, through the same sweep path, when it is asked for.
 :func:`make_figure` builds one through a :class:`Context` and writes ``DIR/figNN.png`` and ``DIR/figNN.json``;
 :func:`make_figures` does several with a progress bar; :func:`main` is the command line every script shares.
 """
@@ -11,13 +16,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib
+import inspect
 import json
 import math
 import os
 import re
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 
@@ -97,9 +103,66 @@ class Context:
         fields.setdefault("device", self.profile.device)
         return training.TrainConfig(**fields)
 
+    def load(self, config: training.TrainConfig) -> xr.Dataset:
+        """The run dataset of ``config``, trained once and then read from the cache."""
+        return self.cache.get(config)
+
     def train(self, **fields) -> xr.Dataset:
         """The run dataset of ``self.config(**fields)``, trained once and then read from the cache."""
-        return self.cache.get(self.config(**fields))
+        return self.load(self.config(**fields))
+
+
+def stages(module: ModuleType, ctx: Context) -> Iterator[list[training.TrainConfig]]:
+    """The configs a figure module declares with ``configs(ctx)``, stage by stage (none without ``configs``)."""
+    declare = getattr(module, "configs", None)
+    if declare is None:
+        return
+    declared = declare(ctx)
+    if inspect.isgenerator(declared):
+        for stage in declared:
+            yield list(stage)
+    else:
+        yield list(declared)
+
+
+def train_configs(
+    modules: Mapping[str, ModuleType],
+    ctx: Context,
+    *,
+    progress: bool | None = None,
+    errors: dict[str, str] | None = None,
+) -> int:
+    """Train the ensembles the figures declare: each stage of all of them as one sweep of ``ctx.cache``.
+
+    Arguments:
+        modules: figure name -> its module.
+        ctx: the context the figures will be drawn with.
+        progress: the sweep's bar over ensembles (default: the cache's).
+        errors: where to record ``{name: message}`` of a figure whose declaration fails (it is then left out);
+            None raises instead.
+
+    Returns:
+        How many ensembles were trained.
+
+    Raises:
+        InputError: as ``training.sweep``; any error of a declaration when ``errors`` is None.
+    """
+    pending = {name: stages(module, ctx) for name, module in modules.items()}
+    trained = 0
+    while pending:
+        wanted: list[training.TrainConfig] = []
+        for name, declared in list(pending.items()):
+            try:
+                wanted.extend(next(declared))
+            except StopIteration:
+                del pending[name]
+            except Exception as error:
+                if errors is None or isinstance(error, InputError):
+                    raise
+                errors[name] = f"{type(error).__name__}: {error}"
+                del pending[name]
+        trained += ctx.cache.prepare(wanted, progress=progress)
+    return trained
 
 
 def jsonable(value):
@@ -169,6 +232,7 @@ def make_figure(
     profile: str | Profile = "quick",
     out: str | os.PathLike = ".",
     cache: RunCache | str | os.PathLike | None = None,
+    prepared: bool = False,
 ) -> dict:
     """Make one figure: train (or read from the cache) what it needs, draw it, write its PNG and JSON.
 
@@ -177,10 +241,13 @@ def make_figure(
         profile: ``"quick"``, ``"paper"`` or a :class:`~paper_figures.profiles.Profile`.
         out: the folder for ``figNN.png`` and ``figNN.json`` (created; its parent must exist).
         cache: a :class:`~paper_figures.cache.RunCache` or its folder; default ``.fittest-cache``.
+        prepared: the ensembles the figure declares are trained already (:func:`make_figures` trains those of
+            all its figures first); by default they are trained now, as one sweep.
 
     Returns:
         The content of the JSON file: ``figure``, ``title``, ``claim``, ``profile``, ``numbers`` (what the figure
-        shows), ``runs`` (configurations used, how many were trained now) and ``seconds``.
+        shows), ``runs`` (configurations used, how many of them this cache trained for this figure first) and
+        ``seconds`` (drawing, after the declared ensembles were trained).
 
     Raises:
         InputError: an unknown figure or profile, or an ``out`` that is a file or lies in a missing folder.
@@ -190,18 +257,24 @@ def make_figure(
     cache = _run_cache(cache)
     out = output_folder(out, create=False)  # fail before training; made once there is a figure to write
     module = figure_module(name)
-    before_trained, before_requests = len(cache.trained), len(cache.requests)
+    ctx = Context(profile=profile, cache=cache)
+    if not prepared:
+        train_configs({name: module}, ctx)
+    before_requests = len(cache.requests)
     start = time.perf_counter()
-    figure, numbers = module.build(Context(profile=profile, cache=cache))
+    figure, numbers = module.build(ctx)
     seconds = time.perf_counter() - start
     used = {key: cache.used[key] for key in dict.fromkeys(cache.requests[before_requests:])}
+    # an ensemble trained for several figures counts as trained now for the first of them
+    trained_now = [key for key in used if key in cache.trained and key not in cache.claimed]
+    cache.claimed.update(trained_now)
     content = {
         "figure": name,
         "title": module.TITLE,
         "claim": module.CLAIM,
         "profile": profile.to_dict(),
         "numbers": numbers,
-        "runs": {"trained_now": len(cache.trained) - before_trained, "configs": used},
+        "runs": {"trained_now": len(trained_now), "configs": used},
         "seconds": round(seconds, 2),
     }
     write_png(output_folder(out) / f"{name}.png", figure)
@@ -218,12 +291,14 @@ def make_figures(
     bar: bool | None = None,
     keep_going: bool = False,
 ) -> dict[str, dict]:
-    """Make several figures (all by default) with a progress bar over them; one cache serves them all.
+    """Make several figures (all by default): train what they all declare as one sweep, then draw each.
 
     Arguments:
         names: figure names, or None for all.
-        profile, out, cache: as in :func:`make_figure`.
-        bar: show the progress bar (default: when standard error is a terminal).
+        profile, out, cache: as in :func:`make_figure`; the cache's ``workers`` or ``scheduler`` say where the
+            sweep trains.
+        bar: show the progress bars, the sweep's over ensembles and this one's over figures (default: a bar when
+            standard error is a terminal, else a line every few seconds).
         keep_going: when a figure fails, record ``{"error": message}`` for it and go on with the next, so that
             one failure does not cost the others' (possibly long) training.
 
@@ -237,12 +312,19 @@ def make_figures(
     names = figure_names(names)
     profile = get_profile(profile)
     cache = _run_cache(cache)
+    output_folder(out, create=False)  # fail before training
+    errors: dict[str, str] = {}
+    modules = {name: figure_module(name) for name in names}
+    train_configs(modules, Context(profile=profile, cache=cache), progress=bar, errors=errors if keep_going else None)
     results = {}
     with progress(names, desc=f"figures ({profile.name})", unit="fig", enabled=bar) as figures:
         for name in figures:
             figures.set_postfix(figure=name)
+            if name in errors:
+                results[name] = {"error": errors[name]}
+                continue
             try:
-                results[name] = make_figure(name, profile=profile, out=out, cache=cache)
+                results[name] = make_figure(name, profile=profile, out=out, cache=cache, prepared=True)
             except Exception as error:
                 if not keep_going or isinstance(error, InputError):
                     raise
@@ -253,7 +335,8 @@ def make_figures(
 def main(script: str, argv: Sequence[str] | None = None) -> int:
     """The command line of one figure script: ``python -m paper_figures.fig09_linear_ode --profile quick``.
 
-    Parses ``--profile``, ``--out``, ``--cache`` and ``--no-cache`` and makes the script's figure.
+    Parses ``--profile``, ``--out``, ``--cache`` and ``--no-cache`` and makes the script's figure on local workers
+    (``fittest figures`` also takes ``--workers`` and ``--scheduler``).
 
     Arguments:
         script: the script's ``__file__`` (its name says which figure it draws), or a figure name.

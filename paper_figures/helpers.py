@@ -2,10 +2,11 @@
 
 - Drawing: :func:`new_figure` (a pyplot-free figure), the colours, :func:`mean_and_band`, :func:`error_bars`,
   :func:`heatmap`.
-- Ensembles, defined once so that figures that can share one do. The default ensemble (the profile's p and d,
-  59 and 128 in the paper, weight decay 0.5, one fixed embedding with random MLPs and splits) serves figures
-  2, 3, 6, 7, 8, 9, 11, 12, 13, 15 and 16; the sweeps over d serve figures 5 and 9, and the sweep over p
-  figures 5 and 14.
+- Ensembles, defined once so that figures that can share one do; each as its config (``default_config``, ...),
+  which a figure's ``configs(ctx)`` declares before drawing, and as the dataset read through the context. The
+  default ensemble (the profile's p and d, 59 and 128 in the paper, weight decay 0.5, one fixed embedding with
+  random MLPs and splits) serves figures 2, 3, 6, 7, 8, 9, 11, 12, 13, 15 and 16; the sweeps over d serve
+  figures 5 and 9, and the sweep over p figures 5 and 14.
 - The linear and Lasso ODE fits of figures 9, 15 and 16; the example run and frequencies of figures 2, 9, 13.
 - Circle counts under two rules (figures 5, 10, 14): the authors' relative rule and the absolute rule of
   :func:`training.decay_threshold`, which also counts survivors that make up a large share of the circles.
@@ -20,7 +21,7 @@ from matplotlib.figure import Figure
 import dynamics
 from paper_figures.framework import Context
 from paper_figures.profiles import Profile
-from training import correlation, count_survivors, decay_threshold
+from training import TrainConfig, correlation, count_survivors, decay_threshold
 
 SURVIVED = "tab:orange"
 DEAD = "tab:blue"
@@ -92,13 +93,13 @@ def log_spaced_steps(steps: int, count: int = 12) -> tuple[int, ...]:
     return tuple(int(s) for s in np.unique([0, *spaced, steps]))
 
 
-def default_ensemble(ctx: Context, embedding: int = 0) -> xr.Dataset:
+def default_config(ctx: Context, embedding: int = 0) -> TrainConfig:
     """``profile.runs`` models at the profile's p and d sharing fixed embedding number ``embedding``.
 
     MLPs and train/test splits differ between runs; the MLP parameters are saved at every snapshot so that
     circles can be ablated afterwards (figure 8).
     """
-    return ctx.train(
+    return ctx.config(
         p=ctx.profile.p,
         d=ctx.profile.d,
         runs=ctx.profile.runs,
@@ -109,23 +110,38 @@ def default_ensemble(ctx: Context, embedding: int = 0) -> xr.Dataset:
     )
 
 
-def sweep_ensemble(ctx: Context, *, p: int | None = None, d: int | None = None, **fields) -> xr.Dataset:
+def default_ensemble(ctx: Context, embedding: int = 0) -> xr.Dataset:
+    """The run dataset of :func:`default_config`."""
+    return ctx.load(default_config(ctx, embedding))
+
+
+def sweep_config(ctx: Context, *, p: int | None = None, d: int | None = None, **fields) -> TrainConfig:
     """``profile.sweep_runs`` models at ``(p, d)`` (the profile's by default), each with its own embedding."""
     p = ctx.profile.p if p is None else p
     d = ctx.profile.d if d is None else d
-    return ctx.train(p=p, d=d, runs=ctx.profile.sweep_runs, seed=0, **fields)
+    return ctx.config(p=p, d=d, runs=ctx.profile.sweep_runs, seed=0, **fields)
 
 
-def intervention_ensemble(ctx: Context, embedding: int = 0, **fields) -> xr.Dataset:
+def sweep_ensemble(ctx: Context, **fields) -> xr.Dataset:
+    """The run dataset of :func:`sweep_config`."""
+    return ctx.load(sweep_config(ctx, **fields))
+
+
+def intervention_config(ctx: Context, embedding: int = 0, **fields) -> TrainConfig:
     """``profile.intervention_runs`` models with the default ensemble's embedding and run seeds, intervened on.
 
     Run r has the MLP and split of run r of :func:`default_ensemble` (seeds derive from the base seed and r),
     so the first runs of the default ensemble are this ensemble's untouched control.
     """
     profile = ctx.profile
-    return ctx.train(
+    return ctx.config(
         p=profile.p, d=profile.d, runs=profile.intervention_runs, seed=embedding, embed_seed=embedding, **fields
     )
+
+
+def intervention_ensemble(ctx: Context, embedding: int = 0, **fields) -> xr.Dataset:
+    """The run dataset of :func:`intervention_config`."""
+    return ctx.load(intervention_config(ctx, embedding, **fields))
 
 
 def linear_and_lasso(ds: xr.Dataset, profile: Profile) -> tuple[tuple[int, int], dict[str, dynamics.FittedODE]]:
@@ -210,13 +226,18 @@ def trend(x, counts) -> dict:
     return {"mean": [float(np.mean(c)) for c in counts], "spearman_rho": rho, "spearman_pvalue": pvalue}
 
 
+def counts_configs(ctx: Context, key: str, values) -> list[TrainConfig]:
+    """The sweep ensembles :func:`counts_over` counts, one per value of ``key``."""
+    return [sweep_config(ctx, **{key: int(v)}) for v in values]
+
+
 def counts_over(ctx: Context, key: str, values) -> dict:
     """Circle counts of the sweep ensembles at each value of ``key`` (``"p"`` or ``"d"``), under both rules.
 
     Returns:
         ``{key: values, rule: {"counts": per value, **trend}}`` for each rule of :data:`COUNTING_RULES`.
     """
-    per_value = [circle_counts(sweep_ensemble(ctx, **{key: int(v)})) for v in values]
+    per_value = [circle_counts(ctx.load(config)) for config in counts_configs(ctx, key, values)]
     result = {key: list(values)}
     for rule in COUNTING_RULES:
         counts = [c[rule] for c in per_value]

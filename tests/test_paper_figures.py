@@ -6,7 +6,9 @@ CPU and large enough that circles survive, so the numbers in each JSON can be ch
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
 import json
 import math
 
@@ -14,6 +16,7 @@ import numpy as np
 import pytest
 
 import paper_figures as pf
+import training
 from fittest.cli import main as cli
 from fittest.errors import InputError
 from paper_figures import jsonable, write_json
@@ -37,14 +40,38 @@ K = (TINY.p - 1) // 2
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
+MADE = ["fig02", "fig08", "fig09", "fig11", "fig13", "fig16"]
+
+
+def counting_sweep(calls: list):
+    """``training.sweep`` that records the configs and options of every call in ``calls``."""
+    real = training.sweep
+
+    def sweep(configs, **options):
+        configs = list(configs)
+        report = real(configs, **options)
+        calls.append({"configs": configs, "options": options, "completed": report.completed})
+        return report
+
+    return sweep
+
+
 @pytest.fixture(scope="module")
-def made(tmp_path_factory):
+def log():
+    """What the fixture ``made`` saw: its sweeps and its standard error (the progress bars)."""
+    return {"sweeps": [], "stderr": ""}
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory, log):
     """Make a subset of figures once (they share the tiny default ensemble); return a reader of their JSON."""
     out = tmp_path_factory.mktemp("figures")
     cache = pf.RunCache(tmp_path_factory.mktemp("cache"))
-    results = pf.make_figures(
-        ["fig02", "fig08", "fig09", "fig11", "fig13", "fig16"], profile=TINY, out=out, cache=cache, bar=False
-    )
+    stderr = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stderr(stderr):
+        patch.setattr(training, "sweep", counting_sweep(log["sweeps"]))
+        results = pf.make_figures(MADE, profile=TINY, out=out, cache=cache, bar=True)
+    log["stderr"] = stderr.getvalue()
     return out, cache, results
 
 
@@ -114,6 +141,98 @@ def test_second_call_only_redraws(made, tmp_path):
     again = pf.make_figure("fig13", profile=TINY, out=tmp_path, cache=cache)
     assert again["runs"]["trained_now"] == 0
     assert len(again["runs"]["configs"]) == 1  # the default ensemble, read from disk
+
+
+def declared(names) -> dict[str, training.TrainConfig]:
+    """The configs the figures ``names`` declare for the tiny profile, by their JSON."""
+    ctx = pf.Context(profile=TINY, cache=pf.RunCache(enabled=False))
+    return {c.to_json(): c for name in names for c in pf.figure_module(name).configs(ctx)}
+
+
+def test_the_figures_ensembles_train_in_one_sweep_and_a_second_call_trains_none(made, log, tmp_path, monkeypatch):
+    out, cache, results = made
+    wanted = declared(MADE)
+    assert len(wanted) == 2  # the default ensemble (figures 2, 8, 9, 11, 13, 16) and d = 32 of figure 9
+    # one sweep, before drawing, of exactly the declared configs, each a task of its own; drawing trained nothing
+    (call,) = log["sweeps"]
+    assert {c.to_json() for c in call["configs"]} == set(wanted)
+    assert call["options"]["merge"] is False and len(call["completed"]) == 2
+    assert sorted(cache.trained) == sorted(pf.config_key(c) for c in wanted.values()) and cache.sweeps == 1
+    assert sum(content["runs"]["trained_now"] for content in results.values()) == 2
+    assert (cache.folder / "runs.zarr").is_dir() and not list(cache.folder.glob("*.nc"))
+    # a second call, by a new cache on the same folder, finds every ensemble complete and trains none
+    calls = []
+    monkeypatch.setattr(training, "sweep", counting_sweep(calls))
+    again_cache = pf.RunCache(cache.folder)
+    again = pf.make_figures(["fig13", "fig09"], profile=TINY, out=tmp_path, cache=again_cache, bar=False)
+    assert again_cache.trained == [] and again_cache.sweeps == 0
+    assert all(call["completed"] == () for call in calls)
+    for name in ("fig13", "fig09"):
+        assert again[name]["runs"]["trained_now"] == 0
+        first = json.loads((out / f"{name}.json").read_text())["numbers"]
+        assert json.loads((tmp_path / f"{name}.json").read_text())["numbers"] == first
+
+
+def test_the_bar_numbers_each_ensemble_and_counts_down_the_whole_job(made, log):
+    text = log["stderr"]
+    assert "ensemble 1 of 2 done" in text and "ensemble 2 of 2 done" in text
+    # each ensemble is named: the default one of 3 runs and figure 9's sweep point of 2 (same p and d)
+    assert "p=23 d=32 3 runs embed_seed=0 save_mlp=True" in text and "p=23 d=32 2 runs save_mlp=False" in text
+    assert "2/2" in text and ("ensemble/s" in text or "s/ensemble" in text)  # a rate over the job's ensembles
+
+
+def test_undeclared_ensembles_train_through_the_sweep_and_old_netcdf_caches_are_read(tmp_path, monkeypatch):
+    import types
+
+    import paper_figures.framework as framework
+    from fittest.atomic import write_netcdf
+    from paper_figures.helpers import new_figure
+
+    small = {"p": 7, "d": 8, "hidden": 16, "runs": 1, "steps": 20, "dense_until": 5, "record_every": 5}
+    cache = pf.RunCache(tmp_path / "cache")
+    ctx = pf.Context(profile=TINY, cache=cache)
+    old = ctx.config(**small, seed=1)
+    (tmp_path / "cache").mkdir()
+    write_netcdf(training.train(old, progress=False), cache.path(old))  # a file of the former cache
+
+    def build(ctx):  # declares nothing: asks while drawing
+        new, former = ctx.train(**small), ctx.train(**small, seed=1)
+        figure, _ = new_figure()
+        return figure, {"loss": [float(ds.train_loss.isel(step=-1).sum()) for ds in (new, former)]}
+
+    monkeypatch.setattr(
+        framework, "figure_module", lambda name: types.SimpleNamespace(TITLE="t", CLAIM="c", build=build)
+    )
+    calls = []
+    monkeypatch.setattr(training, "sweep", counting_sweep(calls))
+    content = pf.make_figure("fig03", profile=TINY, out=tmp_path, cache=cache)
+    (call,) = calls  # the undeclared one, alone; the former cache's file is read, not trained again
+    assert [c.to_json() for c in call["configs"]] == [ctx.config(**small).to_json()]
+    assert content["runs"]["trained_now"] == 1 and len(content["runs"]["configs"]) == 2
+    assert all(math.isfinite(x) for x in content["numbers"]["loss"])
+
+
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [(["--workers", "3"], {"workers": 3}), (["--scheduler", "tcp://nowhere:1"], {"scheduler": "tcp://nowhere:1"})],
+)
+def test_workers_and_scheduler_reach_the_sweep(words, expected, tmp_path, monkeypatch, capsys):
+    seen = {}
+
+    def sweep(configs, **options):
+        seen.update(options, configs=list(configs))
+        raise InputError("stopped by the test")
+
+    monkeypatch.setattr(training, "sweep", sweep)
+    args = ["figures", "fig13", "fig02", "--profile", "quick", "--cache", str(tmp_path / "c"), "--out", str(tmp_path)]
+    assert cli([*args, *words]) == 2
+    assert "stopped by the test" in capsys.readouterr().err
+    defaults = {"workers": None, "scheduler": None}
+    assert {key: seen[key] for key in defaults} == {**defaults, **expected}
+    assert len(seen["configs"]) == 1 and seen["merge"] is False  # both figures draw from the default ensemble
+    with pytest.raises(SystemExit) as exited:  # one or the other
+        cli([*args, "--workers", "2", "--scheduler", "tcp://x:1"])
+    assert exited.value.code == 2 and "not allowed with" in capsys.readouterr().err
 
 
 def test_fig02_survivors_per_run(made):

@@ -94,6 +94,13 @@ def test_points_that_share_a_batch_become_one_task_named_by_its_config():
     assert len({t.name for t in alone}) == 4
 
 
+def test_without_merging_every_point_is_a_task_of_its_own_named_by_its_config():
+    configs = GRID.configs()
+    tasks = plan([*configs, configs[0]], merge=False)  # a repeat is trained once
+    assert [t.config for t in tasks] == configs
+    assert [t.name for t in tasks] == [task_name(c) for c in configs]
+
+
 def test_a_2x2_grid_on_two_processes_equals_a_serial_run_of_each_task(grid_store):
     store, report = grid_store
     assert report.failed == {} and report.skipped == () and len(report.completed) == 2

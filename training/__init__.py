@@ -59,6 +59,8 @@ _HOMES = {
     "SweepSpec": "training.sweeps.spec",
     "sweep": "training.sweeps.run",
     "open_sweep": "training.sweeps.store",
+    "open_task": "training.sweeps.store",
+    "task_name": "training.sweeps.tasks",
 }
 
 __all__ = list(_HOMES)

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "regenerate the paper's figures (PNG + JSON of their numbers), quick on a CPU or at paper scale on a GPU"
+from fittest.cli.options import add_cluster_options
+
+HELP = (
+    "regenerate the paper's figures (PNG + JSON of their numbers): quick on local cores, or at paper scale on"
+    " GPUs or a dask cluster"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -15,15 +20,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--profile",
         choices=["quick", "paper"],
         default="quick",
-        help="quick: minutes on a CPU; paper: the paper's counts, 30000 steps, for a GPU [%(default)s]",
+        help="quick: minutes on a CPU; paper: the paper's counts, 30000 steps, for GPUs or a cluster [%(default)s]",
     )
     parser.add_argument("--out", default="figures", help="output folder, created [%(default)s]")
     parser.add_argument(
-        "--cache", default=".fittest-cache", help="folder of trained ensembles, reused by later calls [%(default)s]"
+        "--cache",
+        default=".fittest-cache",
+        help="folder of trained ensembles (a sweep store, runs.zarr), reused by later calls [%(default)s]",
     )
     parser.add_argument("--no-cache", action="store_true", help="train everything again and store nothing")
     parser.add_argument("--device", default=None, help="cpu, cuda or auto (default: the profile's, auto)")
     parser.add_argument("--list", action="store_true", help="list the figures and what each shows, then stop")
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="bars over ensembles and figures (default: a bar on a terminal, else a line every few seconds)",
+    )
+    add_cluster_options(parser, shared="--cache", what="ensembles")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,8 +58,8 @@ def run(args: argparse.Namespace) -> int:
     profile = get_profile(args.profile)
     if args.device is not None:
         profile = dataclasses.replace(profile, device=args.device)
-    cache = RunCache(args.cache, enabled=not args.no_cache)
-    results = make_figures(names, profile=profile, out=args.out, cache=cache, keep_going=True)
+    cache = RunCache(args.cache, enabled=not args.no_cache, workers=args.workers, scheduler=args.scheduler)
+    results = make_figures(names, profile=profile, out=args.out, cache=cache, bar=args.progress, keep_going=True)
     failed = [name for name, content in results.items() if "error" in content]
     for name, content in results.items():
         if name in failed:
@@ -54,5 +68,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"{args.out}/{name}.png  {content['seconds']:7.1f} s  {content['title']}")
     reused = len(cache.used) - len(cache.trained)
     where = args.cache if cache.enabled else "memory"
-    print(f"{len(cache.trained)} ensembles trained, {reused} reused ({where}); {len(failed)} figure(s) failed")
+    print(
+        f"{len(cache.trained)} ensembles trained in {cache.sweeps} sweep(s), {reused} reused ({where});"
+        f" {len(failed)} figure(s) failed"
+    )
     return 1 if failed else 0

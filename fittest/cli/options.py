@@ -161,6 +161,29 @@ def model_options(args: argparse.Namespace, model: str) -> dict[str, Any]:
     return {key[len(prefix) :]: value for key, value in vars(args).items() if key.startswith(prefix)}
 
 
+def add_cluster_options(parser: argparse.ArgumentParser, *, shared: str, what: str = "tasks") -> None:
+    """``--workers N`` or ``--scheduler ADDRESS``: the local worker processes, or the dask cluster, a sweep uses.
+
+    Arguments:
+        parser: the command's parser.
+        shared: the option naming the folder the cluster's workers must share (``--store``, ``--cache``).
+        what: what the workers train, for the help.
+    """
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help=f"local worker processes that train the {what} (default: one per GPU, or else one per core, each"
+        " with one torch thread)",
+    )
+    where.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help=f"run on an existing dask cluster, e.g. tcp://host:8786 ({shared} must be on a filesystem it shares)",
+    )
+
+
 def add_solutions_option(parser: argparse.ArgumentParser) -> None:
     """``--methods``: the solutions a report compares with the data."""
     from dynamics import catalog

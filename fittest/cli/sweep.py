@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from fittest.cli.options import add_cluster_options
+
 HELP = "train a sweep (a TOML spec of a base config and the axes it varies) on local worker processes or a dask cluster"
 SHOWN_FAILURES = 10
 
@@ -21,18 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         required=True,
         help="the zarr store of the results, one group per task (made when missing); a rerun skips complete tasks",
     )
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument(
-        "--workers",
-        type=int,
-        metavar="N",
-        help="local worker processes (default: one per GPU, or else one per core, each with one torch thread)",
-    )
-    where.add_argument(
-        "--scheduler",
-        metavar="ADDRESS",
-        help="run on an existing dask cluster, e.g. tcp://host:8786 (the store must be on a filesystem it shares)",
-    )
+    add_cluster_options(parser, shared="the store")
     parser.add_argument(
         "--runs-per-task",
         type=int,

@@ -26,7 +26,7 @@ from fittest.progress import progress as progress_bar
 from training.config import TrainConfig
 from training.sweeps.spec import SweepSpec
 from training.sweeps.store import COMPLETE, FAILED, open_sweep, prepare, status, write_failure, write_result
-from training.sweeps.tasks import Task, plan, varying_fields
+from training.sweeps.tasks import PER_RUN, Task, axis_values, plan, varying_fields
 
 WORKER_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 """The environment of local worker processes: one thread each for every numerical library."""
@@ -136,6 +136,7 @@ def sweep(
     scheduler: str | None = None,
     workers: int | None = None,
     max_runs: int | None = None,
+    merge: bool = True,
     retries: int = 2,
     torch_threads: int | None = 1,
     progress: bool | None = None,
@@ -155,10 +156,13 @@ def sweep(
         workers: without ``client`` or ``scheduler``, the number of local worker processes; by default one per
             GPU, or else one per core (never more than there are tasks to train).
         max_runs: the most runs one task holds (:func:`~training.sweeps.tasks.plan`); None merges all that can.
+        merge: False trains every config as a task of its own, exactly as ``training.train(config)`` would, and
+            :func:`training.open_task` reads it back by its config (the paper's figures sweep so).
         retries: how many more times a task that raised an unexpected error is tried.
         torch_threads: torch's thread count on every worker; None leaves it as the workers have it.
-        progress: show a bar over the tasks (rate, ETA) and the dashboard address; by default only when
-            standard error is a terminal.
+        progress: show a bar over the ensembles (each finished one labelled "ensemble 2 of 5" with its swept
+            values; rate; ETA for all of them) and the dashboard address; by default a bar when standard error is
+            a terminal, else a line every few seconds.
 
     Returns:
         A :class:`SweepReport`; :func:`training.open_sweep` reads the results.
@@ -179,7 +183,7 @@ def sweep(
     points, axes = _configs(configs)
     if not points:
         raise InputError("the sweep has no points: give at least one config")
-    tasks = plan(points, max_runs=max_runs)
+    tasks = plan(points, max_runs=max_runs, merge=merge)
     if axes is None:
         axes = varying_fields(points)
     names = tuple(task.name for task in tasks)
@@ -190,11 +194,27 @@ def sweep(
         if not todo:
             return SweepReport(path, names, skipped=skipped, seconds=time.perf_counter() - started)
         with _client(client, scheduler, workers, len(todo)) as active:
-            report = _run(active, todo, path, retries, torch_threads, progress)
+            report = _run(active, todo, path, retries, torch_threads, progress, axes)
     return SweepReport(path, names, skipped=skipped, **report, seconds=time.perf_counter() - started)
 
 
-def _run(client, todo: Sequence[Task], path: Path, retries: int, torch_threads: int | None, progress) -> dict:
+def label(config: TrainConfig, axes: Sequence[str], *, width: int = 70) -> str:
+    """A short name of a task for its progress line: ``p=23 d=32 3 runs`` and the swept fields with one plain
+    value in it (a list or a mapping would crowd the line out)."""
+    parts = [f"p={config.p} d={config.d} {config.runs} run{'s' if config.runs > 1 else ''}"]
+    for axis in axes:
+        values = set(axis_values(config, axis))
+        plain = axis in PER_RUN or isinstance(getattr(config, axis), bool | int | float | str)
+        if axis not in ("p", "d") and plain and len(values) == 1:
+            (value,) = values
+            parts.append(f"{axis}={value:g}" if isinstance(value, float) else f"{axis}={value}")
+    text = " ".join(parts)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _run(
+    client, todo: Sequence[Task], path: Path, retries: int, torch_threads: int | None, progress, axes: Sequence[str]
+) -> dict:
     from distributed import as_completed
 
     if torch_threads is not None:
@@ -202,7 +222,8 @@ def _run(client, todo: Sequence[Task], path: Path, retries: int, torch_threads: 
 
         client.register_plugin(TorchThreads(torch_threads))
     dashboard = getattr(client, "dashboard_link", None)
-    bar = progress_bar(total=len(todo), desc="sweep", unit="task", enabled=progress)
+    # a task is one ensemble; the ETA is for every ensemble this call trains
+    bar = progress_bar(total=len(todo), desc="sweep", unit="ensemble", enabled=progress)
     if dashboard and not bar.disable:
         bar.write(f"dashboard: {dashboard}", file=sys.stderr)
     futures = {}
@@ -240,8 +261,10 @@ def _run(client, todo: Sequence[Task], path: Path, retries: int, torch_threads: 
                 else:
                     completed.append(task.name)
                     diverged += result["diverged"]
+            done = len(completed) + len(failed)
+            note = f", {len(failed)} failed" if failed else ""
+            bar.set_postfix_str(f"ensemble {done} of {len(todo)} done: {label(task.config, axes)}{note}", refresh=False)
             bar.update(1)
-            bar.set_postfix(failed=len(failed), refresh=False)
     finally:
         bar.close()
         client.cancel(list(futures))

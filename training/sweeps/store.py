@@ -23,7 +23,7 @@ from fittest.errors import InputError
 from training.analysis.survival import count_survivors
 from training.config import TrainConfig
 from training.rundata import check_run
-from training.sweeps.tasks import axis_values
+from training.sweeps.tasks import axis_values, task_name
 
 SCHEMA = "fittest.sweep/1"
 STATUS = "sweep_status"
@@ -122,6 +122,30 @@ def write_failure(store: str | os.PathLike, name: str, config: TrainConfig, erro
     """Record that a task failed: a group holding only its status, its error and its config."""
     attributes = {STATUS: FAILED, "error": error, "config": config.to_json()}
     _zarr().open_group(store, path=name, mode="w", zarr_format=3, attributes=attributes)
+
+
+def open_task(store: str | os.PathLike, config: TrainConfig) -> xr.Dataset | None:
+    """The run dataset of ``config``'s task in a sweep store, loaded into memory, or None while it is not complete.
+
+    A task is found by its config's hash, so this reads what ``training.sweep(configs, store=...,
+    merge=False)`` trained for ``config`` (or a point that was a task of its own); a point merged with others
+    into one task is found through :func:`open_sweep`'s summary instead.
+
+    Arguments:
+        store: the folder :func:`training.sweep` wrote.
+        config: a ``training.TrainConfig``.
+
+    Returns:
+        The run dataset, or None when the store or the task's group is missing, partial or failed.
+
+    Raises:
+        InputError: the group is complete but is not a run dataset.
+    """
+    name = task_name(config)
+    if not Path(store).is_dir() or status(store, name) != COMPLETE:
+        return None
+    with xr.open_dataset(store, group=name, engine="zarr", consolidated=False) as ds:
+        return check_run(ds.load(), source=f"task group {name!r} of {str(store)!r}")
 
 
 def open_sweep(

@@ -52,7 +52,7 @@ def _merge(configs: Sequence[TrainConfig]) -> TrainConfig:
     return configs[0].replace(**changes)
 
 
-def plan(configs: Iterable[TrainConfig], *, max_runs: int | None = None) -> list[Task]:
+def plan(configs: Iterable[TrainConfig], *, max_runs: int | None = None, merge: bool = True) -> list[Task]:
     """Group configs into tasks, in the order of their first config.
 
     Arguments:
@@ -60,6 +60,9 @@ def plan(configs: Iterable[TrainConfig], *, max_runs: int | None = None) -> list
         max_runs: the most runs one task holds (points are never split, so a point with more runs is a task of
             its own); None merges every point that can share a batch. On a CPU, where runs are trained one after
             another anyway, a small value spreads a sweep over more workers.
+        merge: False keeps every point a task of its own, named by its own config, so that its runs draw the
+            seeds they draw alone (``training.train(config)`` gives the same dataset) and
+            :func:`~training.sweeps.store.open_task` finds it by that config.
 
     Returns:
         The tasks.
@@ -77,7 +80,7 @@ def plan(configs: Iterable[TrainConfig], *, max_runs: int | None = None) -> list
         text = config.to_json()
         if text not in seen:
             seen.add(text)
-            buckets.setdefault(_batch_key(config), []).append(config)
+            buckets.setdefault(_batch_key(config) if merge else text, []).append(config)
     tasks = []
     for bucket in buckets.values():
         chunk: list[TrainConfig] = []
