@@ -10,6 +10,8 @@ choice is the largest penalty whose mean score is within one standard error (ove
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from dynamics.fitted import evaluate_rhs
@@ -42,10 +44,12 @@ def wants_cv(model: str, model_options: dict) -> str | None:
 def _candidates(model: str, xs: np.ndarray, ds: np.ndarray, fit) -> np.ndarray:
     """A geometric grid of penalties from one that keeps nearly every term to one that drops them all."""
     if model == "lasso":
-        centred_x = xs - xs.mean(axis=1, keepdims=True)
-        centred_d = ds - ds.mean(axis=1, keepdims=True)
+        # NaN rows are a shorter sample's padding: they add nothing
+        centred_x = np.nan_to_num(xs - np.nanmean(xs, axis=1, keepdims=True))
+        centred_d = np.nan_to_num(ds - np.nanmean(ds, axis=1, keepdims=True))
         # scikit-learn's smallest alpha that zeroes every coefficient
-        top = float(np.abs(np.einsum("snc,snk->sck", centred_x, centred_d)).max() / xs.shape[1])
+        rows = np.isfinite(xs).all(axis=2).sum(axis=1)[:, None, None]
+        top = float(np.abs(np.einsum("snc,snk->sck", centred_x, centred_d) / rows).max())
     else:
         top = float(np.abs(fit(0.0).coefficients).max())
     top = top if np.isfinite(top) and top > 0 else 1.0
@@ -94,7 +98,7 @@ def choose(
 
     candidates = _candidates(model, xs, ds, fit)
     folds = _folds(xs.shape[1], xs.shape[0], pooled)
-    variance = ds.var(axis=1, keepdims=True)
+    variance = np.nanvar(ds, axis=1, keepdims=True)
     variance = np.where(variance > 0, variance, 1.0)
     errors = np.zeros((candidates.size, len(folds)))
     for i, value in enumerate(candidates):
@@ -110,9 +114,12 @@ def choose(
                 coefficients, models = result.coefficients, result.models
                 if pooled:
                     x_test, d_test = x_test.reshape(1, -1, xs.shape[2]), d_test.reshape(1, -1, xs.shape[2])
-                    v_test = ds.reshape(1, -1, xs.shape[2]).var(axis=1, keepdims=True)
+                    v_test = np.nanvar(ds.reshape(1, -1, xs.shape[2]), axis=1, keepdims=True)
             predicted = evaluate_rhs(result.library, coefficients, models, x_test)
-            errors[i, k] = float((((predicted - d_test) ** 2) / v_test).mean(axis=1).sum())
+            with warnings.catch_warnings():
+                # a shorter sample may have no rows in a block: it adds nothing to that fold's error
+                warnings.simplefilter("ignore", RuntimeWarning)
+                errors[i, k] = float(np.nansum(np.nanmean(((predicted - d_test) ** 2) / v_test, axis=1)))
     mean = errors.mean(axis=1)
     se = errors.std(axis=1, ddof=1) / np.sqrt(len(folds))
     best = int(np.nanargmin(mean))

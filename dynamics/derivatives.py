@@ -7,6 +7,8 @@ last time point, which is what the authors' code regressed (increments on states
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import xarray as xr
 
@@ -42,6 +44,9 @@ def differentiate(
         window: Savitzky-Golay window length (odd); None: the catalog's default. Only for ``"savgol"``.
         polyorder: Savitzky-Golay polynomial order, below ``window``; None: the catalog's default.
 
+    Ragged trajectories (NaN padding at the end of shorter samples) are differentiated per length, each sample
+    on its observed points only: rows beyond a sample's end are NaN in ``x`` and ``dxdt``.
+
     Returns:
         ``(x, dxdt, index)``: the states and derivatives, both ``(S, T', C)``, and the time indices (into
         ``traj.t``) they belong to, shape ``(T',)``.
@@ -63,6 +68,8 @@ def differentiate(
             f"window and polyorder are Savitzky-Golay options, but the derivative is {derivative_name(method)!r}: "
             "drop them or use derivative='savgol'"
         )
+    if traj.ragged and not isinstance(method, xr.DataArray):
+        return _by_length(traj, method, window=window, polyorder=polyorder)
     states = x
     if isinstance(method, str):
         if method == "forward":
@@ -109,9 +116,37 @@ def differentiate(
             f"derivative must be one of {DERIVATIVES}, a pysindy differentiation object, or a DataArray, "
             f"got {type(method).__name__}"
         )
-    if not np.all(np.isfinite(dxdt)):
+    observed = traj.observed[:, index]  # known derivatives on a ragged sample's padding are not used
+    if not np.all(np.isfinite(dxdt[observed])):
         raise InputError("the derivatives hold NaN or inf: check the data and the derivative method")
+    dxdt = np.where(observed[..., None], dxdt, np.nan)
     return states[:, index], dxdt, index
+
+
+def _by_length(traj: Trajectories, method, **options) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`differentiate` of ragged trajectories: each group of samples of one length on its own points, the
+    results on the union of their time indices, NaN where a sample has none."""
+    groups = []
+    for length in np.unique(traj.lengths):
+        members = np.flatnonzero(traj.lengths == length)
+        whole = dataclasses.replace(
+            traj,
+            values=traj.values[members, :length],
+            t=traj.t[:length],
+            sample_dims=("sample",),
+            sample_shape=(members.size,),
+            sample_coords={},
+            lengths=None,
+        )
+        groups.append((members, differentiate(whole, method, **options)))
+    index = np.unique(np.concatenate([part[2] for _, part in groups]))
+    shape = (traj.n_samples, index.size, traj.values.shape[2])
+    x, dxdt = np.full(shape, np.nan), np.full(shape, np.nan)
+    for members, (states, rates, rows) in groups:
+        at = np.searchsorted(index, rows)
+        x[members[:, None], at[None, :]] = states
+        dxdt[members[:, None], at[None, :]] = rates
+    return x, dxdt, index
 
 
 def _savgol(x, t, *, window, polyorder):

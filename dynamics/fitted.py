@@ -62,10 +62,14 @@ def evaluate_rhs(
     """
     if library.is_polynomial:
         return solvers.rhs_numpy(coefficients, library.factors, x)
-    rows = [
-        np.asarray(m.predict(xs.reshape(-1, xs.shape[-1]))).reshape(xs.shape) for m, xs in zip(models, x, strict=True)
-    ]
-    return np.stack(rows)
+    out = np.full(x.shape, np.nan)
+    for sample, (model, xs) in enumerate(zip(models, x, strict=True)):
+        flat = xs.reshape(-1, xs.shape[-1])
+        rows = np.isfinite(flat).all(axis=-1)  # a shorter sample's NaN padding: nothing to predict there
+        values = out[sample].reshape(flat.shape)
+        values[rows] = np.asarray(model.predict(flat[rows])).reshape(-1, flat.shape[-1])
+        out[sample] = values.reshape(xs.shape)
+    return out
 
 
 class FittedODE:

@@ -2,7 +2,9 @@
 
 A fitter takes states and derivatives of shape ``(S, N, C)`` (``S`` samples, each with its own ODE) and
 returns a :class:`FitResult` with coefficients of shape ``(S, C, P)`` on a term :class:`~dynamics.library.Library`.
-With ``pooled=True`` it fits one ODE to all samples together and returns ``S = 1``.
+With ``pooled=True`` it fits one ODE to all samples together and returns ``S = 1``. A row that is NaN (the
+padding of a shorter sample, see :func:`observed_rows`) is left out of its sample's regression, and out of the
+pooled one.
 """
 
 from __future__ import annotations
@@ -72,18 +74,42 @@ def _pool(x: np.ndarray) -> np.ndarray:
     return x.reshape(1, -1, x.shape[-1])
 
 
+def observed_rows(x: np.ndarray, dxdt: np.ndarray) -> np.ndarray | None:
+    """Shape ``(S, N)``: True where a row holds data, False on the NaN padding of a shorter sample; None when
+    every row holds data (the fitters then take their unmasked path, bit for bit as before)."""
+    rows = np.isfinite(x).all(axis=-1) & np.isfinite(dxdt).all(axis=-1)
+    return None if rows.all() else rows
+
+
+def _fewest_rows(x: np.ndarray, rows: np.ndarray | None) -> int:
+    """The number of data rows of the shortest sample."""
+    return x.shape[1] if rows is None else int(rows.sum(axis=1).min())
+
+
 def _masked_lstsq(library: lib.Library, x: np.ndarray, dxdt: np.ndarray, *, rcond: float | None = None):
-    """Least squares of each target on the terms its mask allows; one solve for all targets when unmasked."""
+    """Least squares of each target on the terms its mask allows; one solve for all targets when unmasked.
+
+    Padded rows (NaN) are zeroed in the design and the target: a zero row adds nothing to a least-squares
+    problem, so each sample is solved on its own rows, all samples still in one stacked solve.
+    """
     factors = library.factors
     n_samples, _, n_components = x.shape
     coefficients = np.zeros((n_samples, n_components, library.n_terms))
+    rows = observed_rows(x, dxdt)
+
+    def design(columns):
+        terms = lib.evaluate(columns, x)
+        return terms if rows is None else np.where(rows[..., None], terms, 0.0)
+
+    if rows is not None:
+        dxdt = np.where(rows[..., None], dxdt, 0.0)
     if library.mask.all():
-        coef, rank = lstsq(lib.evaluate(factors, x), dxdt, rcond=rcond)
+        coef, rank = lstsq(design(factors), dxdt, rcond=rcond)
         return coef.transpose(0, 2, 1), rank
     rank = np.full(n_samples, np.iinfo(np.int64).max)
     for target in range(n_components):
         columns = np.flatnonzero(library.mask[target])
-        coef, target_rank = lstsq(lib.evaluate(factors[columns], x), dxdt[..., target : target + 1], rcond=rcond)
+        coef, target_rank = lstsq(design(factors[columns]), dxdt[..., target : target + 1], rcond=rcond)
         coefficients[:, target, columns] = coef[..., 0]
         rank = np.minimum(rank, target_rank)
     return coefficients, rank
@@ -100,7 +126,7 @@ def fit_linear(
     if pooled:
         x, dxdt = _pool(x), _pool(dxdt)
     library = lib.affine(names)
-    lib.check_terms(library, x.shape[1])
+    lib.check_terms(library, _fewest_rows(x, observed_rows(x, dxdt)))
     coefficients, rank = _masked_lstsq(library, x, dxdt, rcond=rcond)
     return FitResult(library, coefficients, {"rank": rank}, {"rcond": rcond})
 
@@ -146,7 +172,8 @@ def fit_lasso(
     if pooled:
         x, dxdt = _pool(x), _pool(dxdt)
     library = lib.affine(names)
-    lib.check_terms(library, x.shape[1])
+    rows = observed_rows(x, dxdt)
+    lib.check_terms(library, _fewest_rows(x, rows))
     n_samples, _, n_components = x.shape
     coefficients = np.zeros((n_samples, n_components, n_components + 1))
     converged = np.ones(n_samples, dtype=bool)
@@ -157,7 +184,8 @@ def fit_lasso(
             model = Lasso(alpha=alpha, fit_intercept=True, max_iter=int(max_iter), tol=float(tol))
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
-            model.fit(x[sample], dxdt[sample])
+            keep = slice(None) if rows is None else rows[sample]
+            model.fit(x[sample][keep], dxdt[sample][keep])
         converged[sample] = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
         coefficients[sample, :, :n_components] = model.coef_
         coefficients[sample, :, n_components] = model.intercept_
@@ -189,7 +217,7 @@ def fit_lotka_volterra(
         raise InputError(f"unknown Lotka-Volterra form {form!r}: use 'glv' or 'quadratic'")
     if pooled:
         x, dxdt = _pool(x), _pool(dxdt)
-    lib.check_terms(library, x.shape[1])
+    lib.check_terms(library, _fewest_rows(x, observed_rows(x, dxdt)))
     coefficients, rank = _masked_lstsq(library, x, dxdt)
     return FitResult(library, coefficients, {"rank": rank}, {"form": form})
 
@@ -238,7 +266,10 @@ def fit_sindy(
         optimizer = ps.STLSQ() if threshold is None else ps.STLSQ(threshold=float(threshold))
     if t is None:
         t = np.arange(x.shape[1], dtype=np.float64)
-    n_points = x.shape[1] * (x.shape[0] if pooled else 1)
+    rows = observed_rows(x, dxdt)
+    if rows is None:
+        rows = np.ones(x.shape[:2], dtype=bool)
+    n_points = int(rows.sum()) if pooled else _fewest_rows(x, rows)
     expected = _polynomial_terms(feature_library, x.shape[2], ps)
     if expected is not None and expected > n_points:
         # before fitting: a degree-50 library would take minutes to build only to be refused
@@ -248,17 +279,20 @@ def fit_sindy(
         )
     # pysindy parses its term names on spaces and ^: give it plain names, and label the terms with ours
     plain = [f"x{index}" for index in range(len(names))]
-    groups = [(list(x), list(dxdt))] if pooled else [([xs], [ds]) for xs, ds in zip(x, dxdt, strict=True)]
+    # each sample's data rows only: pysindy takes trajectories of different lengths as a list
+    samples = [(xs[keep], ds[keep], t[keep]) for xs, ds, keep in zip(x, dxdt, rows, strict=True)]
+    groups = [samples] if pooled else [[sample] for sample in samples]
     models, coefficients = [], []
-    for xs, ds in groups:
+    for group in groups:
+        xs, ds, ts = (list(part) for part in zip(*group, strict=True))
         model = ps.SINDy(optimizer=_fresh(optimizer), feature_library=_fresh(feature_library))
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
                 if len(xs) == 1:
-                    model.fit(xs[0], t=t, x_dot=ds[0], feature_names=plain)
+                    model.fit(xs[0], t=ts[0], x_dot=ds[0], feature_names=plain)
                 else:
-                    model.fit(xs, t=[t] * len(xs), x_dot=ds, feature_names=plain)
+                    model.fit(xs, t=ts, x_dot=ds, feature_names=plain)
         except (ValueError, TypeError) as error:
             raise InputError(f"pysindy refused the data: {error}") from error
         models.append(model)

@@ -154,7 +154,7 @@ def fit(
     if not np.all(np.isfinite(result.coefficients)):
         raise InputError(
             f"the {model} fit gave NaN or inf coefficients: the data's scale (largest |x| "
-            f"{np.abs(x).max():.3g}) is beyond what the model can fit; rescale the data or use model='linear'"
+            f"{np.nanmax(np.abs(x)):.3g}) is beyond what the model can fit; rescale the data or use model='linear'"
         )
     fit_options = {
         "model": model,
@@ -310,12 +310,12 @@ def _scale(x: np.ndarray, dxdt: np.ndarray, model: str, pooled: bool):
     Raises:
         InputError: a penalised model on data beyond 1e-100 .. 1e100.
     """
-    peak = np.abs(x).max(axis=(0, 1) if pooled else 1, keepdims=True)  # (S or 1, 1, C)
+    peak = np.nanmax(np.abs(x), axis=(0, 1) if pooled else 1, keepdims=True)  # (S or 1, 1, C); NaN: padding
     if model in _SCALE_FREE:
         if np.all((peak >= 1e-3) & (peak <= 1e3) | (peak == 0)):
             return _UNSCALED  # order one already: fit the data as given, to the last bit
         return np.broadcast_to(np.where(peak > 0, peak, 1.0), (x.shape[0], 1, x.shape[2]))
-    largest = max(float(peak.max()), float(np.abs(dxdt).max()))
+    largest = max(float(peak.max()), float(np.nanmax(np.abs(dxdt))))
     nonzero = peak[peak > 0]
     if largest > _HUGE or (nonzero.size and float(nonzero.min()) < _TINY):
         raise InputError(

@@ -9,7 +9,8 @@ def r2(observed: np.ndarray, predicted: np.ndarray, *, axis, mean_axis=None) -> 
     """The coefficient of determination ``1 - SS_res / SS_tot`` along ``axis``.
 
     NaN in ``predicted`` (a diverged solution) gives NaN; a constant observation gives NaN too, since any
-    prediction explains none of its zero variance.
+    prediction explains none of its zero variance. NaN in ``observed`` is a point not observed (the padding of
+    a shorter sample): it is left out of every sum and mean.
 
     Arguments:
         observed: the observations.
@@ -22,25 +23,28 @@ def r2(observed: np.ndarray, predicted: np.ndarray, *, axis, mean_axis=None) -> 
     Returns:
         The R², with the summed axes removed.
     """
-    residual = _sum((observed - predicted) ** 2, axis)
-    centre = observed.mean(axis=axis if mean_axis is None else mean_axis, keepdims=True)
-    total = _sum((observed - centre) ** 2, axis)
+    seen = ~np.isnan(observed)
+    residual = _sum(np.where(seen, (observed - predicted) ** 2, 0.0), axis)
+    mean_over = axis if mean_axis is None else mean_axis
     with np.errstate(divide="ignore", invalid="ignore"):
+        centre = _sum(np.where(seen, observed, 0.0), mean_over, keepdims=True) / _sum(seen, mean_over, keepdims=True)
+        total = _sum(np.where(seen, (observed - centre) ** 2, 0.0), axis)
         return np.where(total > 0, 1.0 - residual / np.where(total > 0, total, 1.0), np.nan)
 
 
-def _sum(values: np.ndarray, axis) -> np.ndarray:
+def _sum(values: np.ndarray, axis, *, keepdims: bool = False) -> np.ndarray:
     """``values`` summed over each of ``axis`` in turn: a fixed order keeps pooled scores equal to the last bit
     to sums of the per-axis sums (a sample's R² and its components' sums of squares)."""
     if not isinstance(axis, tuple):
-        return values.sum(axis=axis)
+        return values.sum(axis=axis, keepdims=keepdims)
     for one in axis:
         values = values.sum(axis=one, keepdims=True)
-    return values.squeeze(axis=axis)
+    return values if keepdims else values.squeeze(axis=axis)
 
 
 def rmse(observed: np.ndarray, predicted: np.ndarray, *, axis) -> np.ndarray:
-    """The root-mean-square error along ``axis``; NaN in ``predicted`` gives NaN.
+    """The root-mean-square error along ``axis``; NaN in ``predicted`` gives NaN, NaN in ``observed`` (a point
+    not observed) is left out.
 
     Arguments:
         observed: the observations.
@@ -50,4 +54,7 @@ def rmse(observed: np.ndarray, predicted: np.ndarray, *, axis) -> np.ndarray:
     Returns:
         The RMSE, with those axes removed.
     """
-    return np.sqrt(((observed - predicted) ** 2).mean(axis=axis))
+    seen = ~np.isnan(observed)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        squares = np.where(seen, (observed - predicted) ** 2, 0.0).sum(axis=axis)
+        return np.sqrt(squares / seen.sum(axis=axis))

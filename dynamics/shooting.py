@@ -53,8 +53,8 @@ class ShootingResult:
 
 
 @functools.cache
-def _compiled(max_steps: int, ode_steps: int):
-    """The jitted, vmapped solve; compiled once per shape for each ``(max_steps, ode_steps)``."""
+def _compiled(max_steps: int, ode_steps: int, ode_rtol: float, ode_atol: float, rtol: float, atol: float):
+    """The jitted, vmapped solve; compiled once per shape for each set of step limits and tolerances."""
     jax, jnp, diffrax = jax64()
     import optimistix as optx
 
@@ -75,7 +75,7 @@ def _compiled(max_steps: int, ode_steps: int):
                 y0=y0,
                 args=coef,
                 saveat=diffrax.SaveAt(ts=ts),
-                stepsize_controller=diffrax.PIDController(rtol=1e-9, atol=1e-12),
+                stepsize_controller=diffrax.PIDController(rtol=ode_rtol, atol=ode_atol),
                 # Levenberg-Marquardt builds its Jacobian by forward-mode differentiation through the solver
                 adjoint=diffrax.ForwardMode(),
                 max_steps=ode_steps,
@@ -98,7 +98,7 @@ def _compiled(max_steps: int, ode_steps: int):
         # padded or unsampled time points weigh nothing, whatever the solution does there
         return jnp.where(weights[..., None] > 0, misfit * jnp.sqrt(weights)[..., None], 0.0)
 
-    solver = optx.LevenbergMarquardt(rtol=1e-10, atol=1e-10)
+    solver = optx.LevenbergMarquardt(rtol=rtol, atol=atol)
 
     def problem(theta0, y00, observed, weights, spread, keep, bound, rows, cols, factors, ts, log):
         args = (observed, weights, spread, keep, rows, cols, factors, ts, bound, log)
@@ -127,6 +127,10 @@ def fit_trajectories(
     scale: str = "linear",
     max_steps: int = 200,
     ode_steps: int = 16_384,
+    ode_rtol: float = 1e-9,
+    ode_atol: float = 1e-12,
+    rtol: float = 1e-10,
+    atol: float = 1e-10,
 ) -> ShootingResult:
     """Refine coefficients and initial states so that the solved ODEs match the observed trajectories.
 
@@ -136,12 +140,14 @@ def fit_trajectories(
             Only the terms that are non-zero in some problem's start are fitted; a term that is zero in one
             problem's start stays zero there (a sparse model keeps its support).
         observed: shape ``(N, G, T, C)``: the ``G`` samples each problem fits (``G = 1`` for one ODE per sample).
-            NaN where ``weights`` is 0.
+            A time point with NaN (the padding of a shorter sample) weighs nothing, whatever ``weights`` says.
         t: shape ``(T,)``, the time grid.
         weights: shape ``(N, G, T)``, non-negative; 1 everywhere when None.
         scale: ``"linear"`` or ``"log"`` (the misfit of the logarithms; positive data only).
         max_steps: Levenberg-Marquardt steps at most.
         ode_steps: ODE solver steps at most per solve.
+        ode_rtol, ode_atol: the ODE solver's tolerances (diffrax's PID step-size controller).
+        rtol, atol: Levenberg-Marquardt's tolerances on the parameters' and the cost's changes.
 
     Returns:
         The :class:`ShootingResult`.
@@ -159,6 +165,7 @@ def fit_trajectories(
     observed = np.asarray(observed, dtype=np.float64)
     n, g, _, c = observed.shape
     weights = np.ones(observed.shape[:3]) if weights is None else np.asarray(weights, dtype=np.float64)
+    weights = np.where(np.isfinite(observed).all(axis=3), weights, 0.0)
     seen = weights > 0
     values = np.where(seen[..., None], observed, np.nan)
     if scale == "log":
@@ -179,7 +186,7 @@ def fit_trajectories(
     rows, cols = np.nonzero(keep.any(axis=0))
     theta0 = coefficients[:, rows, cols]
     bound = 1e6 * np.maximum(1.0, np.nanmax(np.abs(values), axis=(1, 2, 3)))
-    jnp, run = _compiled(int(max_steps), int(ode_steps))
+    jnp, run = _compiled(int(max_steps), int(ode_steps), float(ode_rtol), float(ode_atol), float(rtol), float(atol))
     coef, x0, ok, cost, steps = run(
         jnp.asarray(theta0),
         jnp.asarray(y00),

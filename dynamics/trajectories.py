@@ -34,6 +34,8 @@ class Trajectories:
         t_range: the time window that was selected, if any.
         unit_steps: True when the data had no time coordinate, so that ``t`` is ``0, 1, 2, ...``: rates are
             then per step, whatever the data's real spacing.
+        lengths: shape ``(S,)``, each sample's number of observed time points when some samples are shorter
+            (ragged data: ``values`` is NaN from ``lengths[s]`` on, the padding); None when every sample is whole.
     """
 
     values: np.ndarray
@@ -47,10 +49,23 @@ class Trajectories:
     variable: str | None = None
     t_range: tuple[float, float] | None = None
     unit_steps: bool = False
+    lengths: np.ndarray | None = None
 
     @property
     def n_samples(self) -> int:
         return self.values.shape[0]
+
+    @property
+    def ragged(self) -> bool:
+        """True when some sample is shorter than the time axis (NaN padding at its end)."""
+        return self.lengths is not None
+
+    @property
+    def observed(self) -> np.ndarray:
+        """Shape ``(S, T)``: True at the time points each sample observed (False on the padding)."""
+        if self.lengths is None:
+            return np.ones(self.values.shape[:2], dtype=bool)
+        return np.arange(self.t.size)[None, :] < self.lengths[:, None]
 
     @property
     def x0(self) -> np.ndarray:
@@ -87,7 +102,7 @@ class Trajectories:
         return xr.DataArray(shaped, dims=self.sample_dims + tuple(dims), coords=all_coords, **kwargs)
 
     def with_values(self, values: np.ndarray, t: np.ndarray) -> Trajectories:
-        """A copy with other values on another time grid (same samples and components)."""
+        """A copy with other values on another time grid (same samples and components), every sample whole."""
         return Trajectories(
             values=values,
             t=t,
@@ -162,8 +177,13 @@ def as_trajectories(
         The checked :class:`Trajectories`.
 
     Raises:
-        InputError: a dimension is missing, a sample dimension is empty, values are not finite, the time
-            coordinate is not strictly increasing or not numeric, or the window holds fewer than two time points.
+        InputError: a dimension is missing, a sample dimension is empty, values are infinite or NaN anywhere but
+            in padding at the end of a sample, a sample has fewer than two observed points, the time coordinate is
+            not strictly increasing or not numeric, or the window holds fewer than two time points.
+
+    Samples of different lengths are given as NaN padding at the end of the time axis (every component NaN
+    from some time on, as ``xr.concat`` of shorter runs makes): :attr:`Trajectories.lengths` then holds each
+    sample's length, and the fits, the trajectory objective and the scores use the observed points only.
     """
     da = select_variable(data, variable)
     name = None if da.name is None else str(da.name)
@@ -237,14 +257,8 @@ def as_trajectories(
         )
     da = da.transpose(*sample_dims, time, component)
     values = np.asarray(da.values, dtype=np.float64)
-    bad = ~np.isfinite(values)
-    if bad.any():
-        where = dict(zip(da.dims, (int(i[0]) for i in np.nonzero(bad)), strict=True))
-        raise InputError(
-            f"the data holds {int(bad.sum())} NaN or inf value(s) (first at index {where}): select a window "
-            "without them (t_range=...), drop those samples, or fill them (.interpolate_na)"
-        )
     sample_shape = tuple(da.sizes[d] for d in sample_dims)
+    lengths = _lengths(values.reshape((-1,) + values.shape[-2:]), da.dims, sample_shape)
     sample_coords = {str(k): v.variable for k, v in da.coords.items() if set(v.dims) <= set(sample_dims) and v.dims}
     if component in da.coords:
         components = np.asarray(da[component].values)
@@ -262,4 +276,43 @@ def as_trajectories(
         variable=name,
         t_range=window,
         unit_steps=unit_steps,
+        lengths=lengths,
     )
+
+
+def _lengths(values: np.ndarray, dims: tuple, sample_shape: tuple[int, ...]) -> np.ndarray | None:
+    """Each sample's observed length when some end in NaN padding; None when every sample is whole.
+
+    Raises:
+        InputError: inf anywhere, NaN that is not padding (a gap, or one component missing), or a sample with
+            fewer than two observed points.
+    """
+    bad = ~np.isfinite(values)  # (S, T, C)
+    if not bad.any():
+        return None
+    missing = bad.any(axis=2)  # (S, T)
+    n_t = values.shape[1]
+    lengths = np.where(missing.any(axis=1), np.argmax(missing, axis=1), n_t)
+    padding = np.arange(n_t)[None, :] >= lengths[:, None]
+    # padding is all-NaN rows after the last observed one; anything else missing is a hole in the data
+    hole = (bad & ~padding[..., None]) | (padding[..., None] & ~np.isnan(values)) | np.isinf(values)
+
+    def where(sample: int, *rest: int) -> dict:
+        index = np.unravel_index(sample, sample_shape) if sample_shape else ()
+        return dict(zip(dims, (*map(int, index), *rest), strict=False))
+
+    if hole.any():
+        sample = int(np.argmax(hole.any(axis=(1, 2))))
+        raise InputError(
+            f"the data holds NaN or inf value(s) that are not padding at the end of a sample (first at index "
+            f"{where(sample, int(np.argmax(hole[sample].any(axis=1))))}): select a window without them "
+            "(t_range=...), drop those samples, or fill them (.interpolate_na); only a shorter sample's end may "
+            "be NaN, in every component"
+        )
+    if lengths.min() < 2:
+        sample = int(np.argmin(lengths))
+        raise InputError(
+            f"a sample ({where(sample)}) has {int(lengths.min())} observed time point(s) before its NaN padding; "
+            "at least 2 are needed: drop it"
+        )
+    return lengths if (lengths < n_t).any() else None
