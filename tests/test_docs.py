@@ -69,6 +69,17 @@ def test_maths_renders_without_internet(site):
     assert (site / "_static" / "mathjax" / "tex-chtml.js").is_file()
 
 
+def test_source_pages_link_back_to_their_objects(site):
+    # viewcode's "[docs]" links from the highlighted source must land on the object, not at the page's top
+    missing = []
+    for source in (site / "_modules").rglob("*.html"):
+        for href in re.findall(r'href="([^"]+)#([^"]+)">\[docs\]', source.read_text()):
+            target = (source.parent / href[0]).resolve()
+            if f'id="{href[1]}"' not in target.read_text():
+                missing.append(f"{source.relative_to(site)} -> {href[0]}#{href[1]}")
+    assert not missing, "\n".join(missing[:10])
+
+
 def test_there_are_tutorials():
     assert len(TUTORIALS) >= 1, "docs/tutorials/index.md lists no tutorial"
 

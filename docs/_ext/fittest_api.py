@@ -26,6 +26,7 @@ from types import ModuleType
 
 from docutils import nodes
 from docutils.statemachine import StringList
+from sphinx import addnodes
 from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 from sphinx.util.nodes import nested_parse_with_titles
@@ -195,8 +196,28 @@ def _scan(app: Sphinx) -> None:
     app.env.fittest_tutorial_usage = tutorial_usage(Path(app.srcdir))
 
 
+def _package_anchors(app: Sphinx, doctree: nodes.document) -> None:
+    """Give every object documented under its module (``training.engine.loop.resolve_device``) the anchor of its
+    package too (``training.resolve_device``), when no other object on the page has it.
+
+    viewcode keeps one anchor prefix per source module, taken from the first object of that module on the
+    page; when that object is a package export (``training.train``), the source page's "[docs]" links of the
+    module's other objects point at ``training.<name>``, which without this alias lands at the page's top.
+    """
+    for signature in doctree.findall(addnodes.desc_signature):
+        module, fullname = signature.get("module") or "", signature.get("fullname")
+        package = module.split(".")[0]
+        if package not in PACKAGES or module == package or not fullname:
+            continue
+        alias = f"{package}.{fullname}"
+        if alias not in doctree.ids:
+            signature["ids"].append(alias)
+            doctree.ids[alias] = signature
+
+
 def setup(app: Sphinx) -> dict:
     app.add_directive("fittest-api", FittestApi)
+    app.connect("doctree-read", _package_anchors)
     app.connect("builder-inited", _scan)
     app.connect("autodoc-process-docstring", _add_examples)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
