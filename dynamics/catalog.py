@@ -191,5 +191,6 @@ FIT_OPTIONS: tuple[Option, ...] = (
     Option("bootstrap", int, 0, "refit on this many resamples for confidence intervals (0: none)"),
     Option("seed", int, 0, "the bootstrap's random seed"),
     Option("block", int, None, "bootstrap block length in time points (None: the cube root of the length)"),
+    Option("u", str, None, "a Dataset variable of control inputs (linear: dx/dt = A x + B u + b; sindy: pysindy's u)"),
 )
 """Options of :func:`dynamics.fit` beyond the model's and the derivative's, with their defaults."""

@@ -80,7 +80,7 @@ def compare(
 
     Raises:
         InputError: no data and none remembered, data without the fit's sample dimensions or with another
-            number of components, an unknown method, or a holdout outside [0, 1).
+            number of components, an unknown method, a holdout outside [0, 1), or a fit with control inputs.
     """
     if methods is None:
         methods = ["analytic"] if fitted.is_affine else ["diffrax"]
@@ -90,6 +90,11 @@ def compare(
             raise InputError(f"unknown method {method!r}: use some of {SOLUTIONS}")
     if not 0 <= holdout < 1:
         raise InputError(f"holdout must be a fraction in [0, 1), got {holdout!r}")
+    if fitted.inputs:
+        raise InputError(
+            f"compare() scores fits without control inputs; this one has {list(fitted.inputs)}: solve it with "
+            "fitted.simulate(u=...) and score that"
+        )
     if data is None:
         if fitted.trajectories is None:
             raise InputError("this fit was loaded from a file: pass the data it was fitted to")

@@ -93,6 +93,7 @@ class FittedODE:
         models: list | None = None,
         trajectories: Trajectories | None = None,
         fit_options: dict | None = None,
+        inputs: np.ndarray | None = None,
     ):
         """Wrap a fit's Dataset.
 
@@ -102,6 +103,8 @@ class FittedODE:
             trajectories: the fitted trajectories, when the fit was made in this session.
             fit_options: the arguments of :func:`dynamics.fit` that made it; from a file, the JSON-safe ones
                 with ``"replayable": False`` when some could not be stored.
+            inputs: the control inputs it was fitted with, ``(S, T, m)`` on the fitted grid, when made in
+                this session.
         """
         self._ds = dataset
         self._models = models
@@ -112,7 +115,11 @@ class FittedODE:
         self._fit_options = stored
         names = [str(v) for v in dataset["term"].values]
         powers = dataset["powers"].values if "powers" in dataset else None
-        self.library = lib.Library(tuple(names), powers, dataset["mask"].values.astype(bool))
+        n_inputs = dataset.sizes.get("input", 0) if "input_powers" in dataset else 0
+        if n_inputs:
+            powers = np.concatenate([powers, dataset["input_powers"].values], axis=1)
+        self.library = lib.Library(tuple(names), powers, dataset["mask"].values.astype(bool), n_inputs)
+        self._inputs = inputs
 
     # ----------------------------------------------------------------- labelled views
     @property
@@ -297,14 +304,38 @@ class FittedODE:
             InputError: the model has terms of degree 2 or more (see :attr:`is_affine`).
         """
         linear = self._affine_index()
-        n = self.library.powers.shape[1]
+        n = self.coefficients.sizes["target"]
         values = np.zeros(self.coefficients.shape[:-1] + (n,))
         for term, source in enumerate(linear):
-            if source >= 0:
+            if 0 <= source < n:  # beyond n: a control input's column, which B holds
                 values[..., source] += self.coefficients.values[..., term]
         coords = {k: v for k, v in self.coefficients.coords.items() if "term" not in v.dims}
         coords["source"] = ("source", self._ds["source"].values)
         return xr.DataArray(values, dims=self.sample_dims + ("target", "source"), coords=coords, name="A")
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The control inputs' names (the fit's ``u``); empty when it had none."""
+        return tuple(str(v) for v in self._ds["input"].values) if self.library.n_inputs else ()
+
+    @property
+    def B(self) -> xr.DataArray:
+        """DataArray (samples..., ``target``, ``input``): the matrix B of ``dx/dt = A x + B u + b``.
+
+        Raises:
+            InputError: the fit had no control inputs, or the model has terms of degree 2 or more.
+        """
+        if not self.library.n_inputs:
+            raise InputError("this fit has no control inputs, so no B: fit with dynamics.fit(..., u=...)")
+        linear = self._affine_index()
+        n = self.coefficients.sizes["target"]
+        values = np.zeros(self.coefficients.shape[:-1] + (self.library.n_inputs,))
+        for term, source in enumerate(linear):
+            if source >= n:
+                values[..., source - n] += self.coefficients.values[..., term]
+        coords = {k: v for k, v in self.coefficients.coords.items() if "term" not in v.dims}
+        coords["input"] = ("input", list(self.inputs))
+        return xr.DataArray(values, dims=self.sample_dims + ("target", "input"), coords=coords, name="B")
 
     @property
     def b(self) -> xr.DataArray:
@@ -414,6 +445,11 @@ class FittedODE:
             InputError: ``x`` lacks the component dimension, has another number of components, or its sample
                 sizes do not match the fit's.
         """
+        if self.library.n_inputs:
+            raise InputError(
+                f"this fit's right-hand side also takes the control inputs {list(self.inputs)}: rhs() evaluates "
+                "fits without inputs; solve it with simulate(u=...)"
+            )
         as_numpy = not isinstance(x, xr.DataArray)
         states = self._broadcast(self._states(x))
         values = states.values
@@ -438,6 +474,7 @@ class FittedODE:
         atol: float = 1e-10,
         max_steps: int = 100_000,
         bound: float | None = None,
+        u=None,
     ) -> xr.DataArray:
         """Solve the fitted ODE.
 
@@ -450,14 +487,20 @@ class FittedODE:
             form: analytic only: ``"augmented"`` (no inverse of A) or ``"paper"`` (eq. 4 with ``A + eps I``).
             eps: the paper form's shift.
             solver, rtol, atol, max_steps, bound: diffrax only; see :func:`dynamics.solve.diffrax_solve`.
+            u: the control inputs on the solution's grid ``t`` (a fit with inputs needs them; the fitted ones
+                by default, on the fitted grid): a DataArray with the time dimension, any of the sample dims
+                and one dimension of the inputs (absent for one input), or numpy ``(T,)``, ``(T, m)`` or
+                ``(*samples, T, m)``. diffrax interpolates u linearly between the grid's points, Euler holds
+                ``u[k]`` over step ``k``; ``"analytic"`` is refused (its matrix exponential has no inputs).
 
         Returns:
             DataArray (samples..., time, component) with a ``diverged`` coordinate (samples...): True where the
             solution left the finite numbers (or diffrax gave up); that sample is NaN from then on.
 
         Raises:
-            InputError: an unknown method, ``"analytic"`` for a non-affine model, ``"diffrax"`` for terms that are
-                not monomials, an unknown ``form`` or ``solver``, non-positive tolerances, bad ``x0`` or ``t``.
+            InputError: an unknown method, ``"analytic"`` for a non-affine model or a fit with inputs,
+                ``"diffrax"`` for terms that are not monomials, an unknown ``form`` or ``solver``, non-positive
+                tolerances, bad ``x0``, ``t`` or ``u``, or no ``u`` for a fit with inputs.
         """
         if method not in SOLUTIONS:
             raise InputError(f"unknown method {method!r}: use one of {SOLUTIONS}")
@@ -469,8 +512,11 @@ class FittedODE:
         times = self.t if t is None else np.asarray(t, dtype=np.float64)
         if times.ndim != 1 or times.size < 1 or not np.all(np.isfinite(times)) or np.any(np.diff(times) <= 0):
             raise InputError("t must be a 1-D, finite, strictly increasing array of times (x0 is at t[0])")
+        inputs = self._solution_inputs(u, states, times, t is None)
         if times.size == 1:
             values, diverged = x0_flat[:, None, :].copy(), np.zeros(n, dtype=bool)
+        elif method == "analytic" and inputs is not None:
+            raise InputError("method='analytic' solves dx/dt = A x + b without inputs: use method='diffrax'")
         elif method == "analytic":
             if not self.is_affine:
                 raise InputError(f"method='analytic' needs an affine model; {self.model!r} is not: use 'diffrax'")
@@ -481,7 +527,7 @@ class FittedODE:
             if self.library.is_polynomial:
                 # laid out once, not on every one of the T - 1 steps
                 coef, factors = self._broadcast_param(self.coefficients, n), self.library.factors
-                values, diverged = solvers.euler(lambda x: solvers.rhs_numpy(coef, factors, x), x0_flat, times)
+                values, diverged = solvers.euler(lambda x: solvers.rhs_numpy(coef, factors, x), x0_flat, times, inputs)
             else:
                 values, diverged = solvers.euler(self._rhs_flat, x0_flat, times)
         else:
@@ -498,6 +544,7 @@ class FittedODE:
                 atol=atol,
                 max_steps=max_steps,
                 bound=bound,
+                inputs=inputs,
             )
         sample_dims = tuple(d for d in states.dims if d != self.component)
         coords = {k: v for k, v in states.coords.items() if k != self.component}
@@ -511,6 +558,52 @@ class FittedODE:
             attrs={"method": method, "model": self.model},
         )
         return out.assign_coords(diverged=(sample_dims, diverged.reshape(sample_shape)))
+
+    def _solution_inputs(self, u, states: xr.DataArray, times: np.ndarray, fitted_grid: bool) -> np.ndarray | None:
+        """The control inputs laid out like the flattened states on the grid ``times``, ``(n, T, m)``; None for
+        a fit without inputs.
+
+        Raises:
+            InputError: inputs for a fit without them, none for a fit with them, or the wrong shape.
+        """
+        m = self.library.n_inputs
+        if not m:
+            if u is not None:
+                raise InputError("this fit has no control inputs: drop u (fit with dynamics.fit(..., u=...))")
+            return None
+        rest = states.isel({self.component: 0}, drop=True)
+        n = int(np.prod(rest.shape))
+        if u is None:
+            if self._inputs is None or not fitted_grid or self._inputs.shape[0] != n:
+                raise InputError(f"this fit has control inputs {list(self.inputs)}: pass u on the solution's grid")
+            return self._inputs
+        if isinstance(u, xr.DataArray):
+            if self.time not in u.dims:
+                raise InputError(f"u has no {self.time!r} dimension (dims {tuple(map(str, u.dims))})")
+            extra = [d for d in u.dims if d != self.time and d not in rest.dims]
+            if len(extra) > 1:
+                raise InputError(f"u has the dimensions {extra} beyond the solution's: keep one, for the inputs")
+            u = u.rename({extra[0]: "input"}) if extra else u.expand_dims("input", axis=-1)
+            try:
+                grid = u.isel({self.time: 0, "input": 0}, drop=True)
+                u = u.broadcast_like(rest.drop_vars(list(rest.coords))) if grid.dims != rest.dims else u
+                u = u.transpose(*rest.dims, self.time, "input")
+            except ValueError as error:
+                raise InputError(f"u does not fit the solution's samples {dict(rest.sizes)}: {error}") from None
+            values = np.asarray(u.values, dtype=np.float64)
+        else:
+            values = np.asarray(u, dtype=np.float64)
+            values = values[:, None] if values.ndim == 1 else values
+        try:
+            values = np.broadcast_to(values, rest.shape + (times.size, m)).reshape(n, times.size, m)
+        except ValueError:
+            raise InputError(
+                f"u must have shape {rest.shape} + ({times.size}, {m}) (the solution's samples, its {times.size} "
+                f"times, the fit's {m} input(s)), or a shape that broadcasts to it; got {values.shape}"
+            ) from None
+        if not np.all(np.isfinite(values)):
+            raise InputError("u holds NaN or inf: the solution needs the inputs at every time of its grid")
+        return values
 
     def _broadcast_param(self, param: xr.DataArray, n: int) -> np.ndarray:
         """A sample-indexed parameter laid out like the flattened states (fit samples first, then the rest)."""
@@ -605,7 +698,7 @@ class FittedODE:
 
 
 def build_dataset(
-    *, result, traj, r2, model, derivative, pooled, fit_options, x0=None, objective="derivative"
+    *, result, traj, r2, model, derivative, pooled, fit_options, x0=None, objective="derivative", inputs=()
 ) -> xr.Dataset:
     """The Dataset behind a :class:`FittedODE`, from a fitter's result and the trajectories it saw.
 
@@ -619,6 +712,7 @@ def build_dataset(
         fit_options: the arguments of :func:`dynamics.fit`; the JSON-safe ones are stored for a refit.
         x0: the fitted initial states ``(S, C)`` (the trajectory objective); the first observed states when None.
         objective: what the fit minimised, ``"derivative"`` or ``"trajectory"``.
+        inputs: the control inputs' names, when the terms include them.
 
     Returns:
         The Dataset that :meth:`FittedODE.to_dataset` returns and :meth:`FittedODE.save` writes.
@@ -648,7 +742,13 @@ def build_dataset(
         coords={"source": ("source", traj.components)},
     )
     if result.library.is_polynomial:
-        ds["powers"] = xr.DataArray(result.library.powers, dims=("term", "source"))
+        n_states = result.library.powers.shape[1] - result.library.n_inputs
+        ds["powers"] = xr.DataArray(result.library.powers[:, :n_states], dims=("term", "source"))
+        if result.library.n_inputs:
+            # the control inputs' exponents: the terms are monomials of [x, u]
+            ds["input_powers"] = xr.DataArray(
+                result.library.powers[:, n_states:], dims=("term", "input"), coords={"input": list(inputs)}
+            )
     ds.attrs = {
         "schema": SCHEMA,
         "model": model,

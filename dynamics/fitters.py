@@ -93,7 +93,7 @@ def _masked_lstsq(library: lib.Library, x: np.ndarray, dxdt: np.ndarray, *, rcon
     problem, so each sample is solved on its own rows, all samples still in one stacked solve.
     """
     factors = library.factors
-    n_samples, _, n_components = x.shape
+    n_samples, _, n_components = dxdt.shape  # x may hold the control inputs beside the states
     coefficients = np.zeros((n_samples, n_components, library.n_terms))
     rows = observed_rows(x, dxdt)
 
@@ -116,16 +116,28 @@ def _masked_lstsq(library: lib.Library, x: np.ndarray, dxdt: np.ndarray, *, rcon
 
 
 def fit_linear(
-    x, dxdt, *, names: Sequence[str], t=None, pooled: bool = False, rcond: float | None = _LINEAR["rcond"]
+    x,
+    dxdt,
+    *,
+    names: Sequence[str],
+    t=None,
+    pooled: bool = False,
+    rcond: float | None = _LINEAR["rcond"],
+    u: np.ndarray | None = None,
+    inputs: Sequence[str] = (),
 ) -> FitResult:
-    """``dx/dt = A x + b`` by ordinary least squares (a direct SVD solve, no iterations).
+    """``dx/dt = A x + b`` by ordinary least squares (a direct SVD solve, no iterations); with control inputs
+    ``u``, ``dx/dt = A x + B u + b``.
 
     Options:
         rcond: relative cut-off for small singular values (rank-deficient data gives the minimum-norm fit).
+        u, inputs: the inputs at the rows of ``x``, shape ``(S, N, m)``, and their names.
     """
+    if u is not None:
+        x = np.concatenate([x, u], axis=-1)  # the terms are monomials of [x, u], as in pysindy
     if pooled:
         x, dxdt = _pool(x), _pool(dxdt)
-    library = lib.affine(names)
+    library = lib.affine(names, inputs if u is not None else ())
     lib.check_terms(library, _fewest_rows(x, observed_rows(x, dxdt)))
     coefficients, rank = _masked_lstsq(library, x, dxdt, rcond=rcond)
     return FitResult(library, coefficients, {"rank": rank}, {"rcond": rcond})
@@ -233,6 +245,8 @@ def fit_sindy(
     threshold: float | None = _SINDY["threshold"],
     feature_library=_SINDY["feature_library"],
     optimizer=_SINDY["optimizer"],
+    u: np.ndarray | None = None,
+    inputs: Sequence[str] = (),
 ) -> FitResult:
     """A real :class:`pysindy.SINDy` fit per sample (or one on all samples' trajectories when pooled).
 
@@ -244,9 +258,12 @@ def fit_sindy(
         threshold: STLSQ threshold of the default optimizer (pysindy's default 0.1 when None).
         feature_library: any pysindy feature library, instead of the polynomial one.
         optimizer: any pysindy optimizer, instead of STLSQ.
+        u, inputs: control inputs at the rows of ``x``, shape ``(S, N, m)``, and their names: passed to
+            pysindy's ``fit(x, t, x_dot, u=...)``, whose library then spans ``[x, u]``.
 
     Raises:
-        InputError: the degree is not a positive integer, the threshold is negative, or pysindy refuses the data.
+        InputError: the degree is not a positive integer, the threshold is negative, inputs with a library whose
+            terms are not monomials, or pysindy refuses the data.
     """
     import pysindy as ps
 
@@ -270,7 +287,8 @@ def fit_sindy(
     if rows is None:
         rows = np.ones(x.shape[:2], dtype=bool)
     n_points = int(rows.sum()) if pooled else _fewest_rows(x, rows)
-    expected = _polynomial_terms(feature_library, x.shape[2], ps)
+    n_inputs = 0 if u is None else u.shape[2]
+    expected = _polynomial_terms(feature_library, x.shape[2] + n_inputs, ps)
     if expected is not None and expected > n_points:
         # before fitting: a degree-50 library would take minutes to build only to be refused
         raise InputError(
@@ -278,21 +296,27 @@ def fit_sindy(
             "widen t_range or lower the degree"
         )
     # pysindy parses its term names on spaces and ^: give it plain names, and label the terms with ours
-    plain = [f"x{index}" for index in range(len(names))]
+    plain = [f"x{index}" for index in range(len(names))] + [f"u{index}" for index in range(n_inputs)]
+    us = [None] * x.shape[0] if u is None else list(u)
     # each sample's data rows only: pysindy takes trajectories of different lengths as a list
-    samples = [(xs[keep], ds[keep], t[keep]) for xs, ds, keep in zip(x, dxdt, rows, strict=True)]
+    samples = [
+        (xs[keep], ds[keep], t[keep], None if us_ is None else us_[keep])
+        for xs, ds, keep, us_ in zip(x, dxdt, rows, us, strict=True)
+    ]
     groups = [samples] if pooled else [[sample] for sample in samples]
     models, coefficients = [], []
     for group in groups:
-        xs, ds, ts = (list(part) for part in zip(*group, strict=True))
+        xs, ds, ts, controls = (list(part) for part in zip(*group, strict=True))
+        controls = None if u is None else controls
         model = ps.SINDy(optimizer=_fresh(optimizer), feature_library=_fresh(feature_library))
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
                 if len(xs) == 1:
-                    model.fit(xs[0], t=ts[0], x_dot=ds[0], feature_names=plain)
+                    one = None if controls is None else controls[0]
+                    model.fit(xs[0], t=ts[0], x_dot=ds[0], u=one, feature_names=plain)
                 else:
-                    model.fit(xs, t=ts, x_dot=ds, feature_names=plain)
+                    model.fit(xs, t=ts, x_dot=ds, u=controls, feature_names=plain)
         except (ValueError, TypeError) as error:
             raise InputError(f"pysindy refused the data: {error}") from error
         models.append(model)
@@ -304,6 +328,11 @@ def fit_sindy(
             "widen t_range or lower the degree"
         )
     powers = lib.parse_pysindy_names(feature_names, plain)
+    if powers is None and n_inputs:
+        raise InputError(
+            "control inputs need a library of monomials of [x, u] (the fitted ODE is solved with u): use a "
+            "PolynomialLibrary, or fit without u"
+        )
     if powers is None:
         try:
             labelled = list(models[0].feature_library.get_feature_names(list(names)))
@@ -313,7 +342,7 @@ def fit_sindy(
             labelled = list(feature_names)
         library = lib.Library(tuple(labelled), None, np.ones((len(names), len(feature_names)), dtype=bool))
     else:
-        library = lib.from_powers(powers, names)
+        library = lib.from_powers(powers, list(names) + list(inputs)[:n_inputs], n_inputs=n_inputs)
         models = None  # the monomials say everything; no need to keep pysindy objects around
     options = {
         "degree": degree,

@@ -18,7 +18,7 @@ from dynamics.fitted import FittedODE, build_dataset, evaluate_rhs, with_bootstr
 from dynamics.fitters import MODELS
 from dynamics.metrics import r2
 from dynamics.shooting import SCALES
-from dynamics.trajectories import as_trajectories
+from dynamics.trajectories import as_inputs, as_trajectories
 from fittest.errors import InputError
 
 _FIT = {option.name: option.default for option in FIT_OPTIONS}
@@ -41,6 +41,7 @@ def fit(
     bootstrap: int = _FIT["bootstrap"],
     seed: int = _FIT["seed"],
     block: int | None = _FIT["block"],
+    u: xr.DataArray | str | None = _FIT["u"],
     **model_options,
 ) -> FittedODE:
     """Fit an ODE ``dx/dt = f(x)`` to trajectories, one per sample in one vectorised call.
@@ -73,6 +74,12 @@ def fit(
             blocks of time of each sample otherwise); :meth:`~dynamics.FittedODE.confidence` gives intervals.
         seed: the bootstrap's random seed.
         block: the bootstrap's block length in time points; None: the cube root of the series length.
+        u: control inputs, as pysindy's ``u``: a DataArray (or the name of a Dataset variable) with the data's
+            time axis, the sample dims or none of them, and at most one dimension indexing the inputs (see
+            :func:`dynamics.trajectories.as_inputs`). The terms are then monomials of ``[x, u]``:
+            ``dx/dt = A x + B u + b`` for ``"linear"`` (:attr:`~dynamics.FittedODE.B`), pysindy's control
+            library for ``"sindy"``. Derivative objective only, without bootstrap or cross-validation;
+            :meth:`~dynamics.FittedODE.simulate` then needs ``u`` on its time grid.
         **model_options: passed to the model's fitting function. ``alpha="cv"`` (lasso) and ``threshold="cv"``
             (sindy) choose the value by cross-validation that keeps time order (see :mod:`dynamics.crossval`);
             :attr:`~dynamics.FittedODE.cv` holds the table and ``fit.options`` the value chosen (the bootstrap's
@@ -83,8 +90,9 @@ def fit(
 
     Raises:
         InputError: an unknown model, option or objective, ``pool`` that is not a bool, too few time points for
-            the model, bad bootstrap options, or bad data (see :func:`dynamics.trajectories.as_trajectories`) or
-            derivatives.
+            the model, bad bootstrap options, inputs ``u`` with another model than linear or sindy, with the
+            trajectory objective, bootstrap or cross-validation, bad inputs, or bad data (see
+            :func:`dynamics.trajectories.as_trajectories`) or derivatives.
     """
     if not isinstance(model, str) or model not in MODELS:
         raise InputError(f"unknown model {model!r}: use one of {sorted(MODELS)}")
@@ -103,6 +111,7 @@ def fit(
     x, dxdt, index = differentiate(traj, derivative, window=window, polyorder=polyorder)
     names = lib.component_names(traj.components)
     scale_by = _scale(x, dxdt, model, pool)
+    inputs, controls = _controls(u, data, traj, index, model, objective, bootstrap, model_options, scale_by)
     xs, ds = x / scale_by, dxdt / scale_by
     t_fit = traj.t[index]
     cv_option, cv_table, chosen = crossval.wants_cv(model, model_options), None, model_options
@@ -111,7 +120,7 @@ def fit(
             model, cv_option, xs, ds, names=names, t=t_fit, pooled=pool, model_options=model_options
         )
         chosen = {**model_options, cv_option: value}
-    result = _model_fit(model, xs, ds, names, t_fit, pool, chosen)
+    result = _model_fit(model, xs, ds, names, t_fit, pool, {**chosen, **controls})
     observed = traj.values / scale_by  # (S, T, C)
     x0 = None
     if objective == "trajectory":
@@ -123,7 +132,7 @@ def fit(
         result.info["trajectory_cost"] = shot.cost
         result.info["trajectory_steps"] = shot.steps
     # R² is the same on every component's own scale, where squares of 1e200 data do not overflow
-    predicted = _predict(result, xs, pool)
+    predicted = _predict(result, xs, pool, controls.get("u"))
     if pool:
         scores = r2(ds.reshape(1, -1, x.shape[2]), predicted.reshape(1, -1, x.shape[2]), axis=1)
     else:
@@ -170,6 +179,7 @@ def fit(
         **({"scale": scale} if scale != _FIT["scale"] else {}),
         **({"bootstrap": bootstrap, "seed": seed} if bootstrap else {}),
         **({"block": block} if bootstrap and block is not None else {}),
+        **({"u": u} if u is not None else {}),
         **model_options,
     }
     dataset = build_dataset(
@@ -182,6 +192,7 @@ def fit(
         fit_options=fit_options,
         x0=x0,
         objective=objective,
+        inputs=controls.get("inputs", ()),
     )
     if replicates is not None:
         dataset = with_bootstrap(
@@ -195,7 +206,33 @@ def fit(
         )
     if cv_table is not None:
         dataset = with_cv(dataset, cv_option, chosen[cv_option], cv_table)
-    return FittedODE(dataset, models=result.models, trajectories=traj, fit_options=fit_options)
+    return FittedODE(dataset, models=result.models, trajectories=traj, fit_options=fit_options, inputs=inputs)
+
+
+def _controls(u, data, traj, index, model, objective, bootstrap, model_options, scale_by):
+    """The inputs ``u`` read on the trajectories' grid, ``(S, T, m)``, and the fitter's keywords for them
+    (``u`` at the derivative rows and the ``inputs`` names); ``(None, {})`` without inputs.
+
+    Raises:
+        InputError: inputs with a model, objective or option that does not take them, or data that would need
+            scaling.
+    """
+    if u is None:
+        return None, {}
+    if model not in _WITH_INPUTS:
+        raise InputError(f"control inputs u enter the models {_WITH_INPUTS} only, not {model!r}")
+    if objective != "derivative" or bootstrap or crossval.wants_cv(model, model_options) is not None:
+        raise InputError(
+            "control inputs u are fitted by the derivative objective without bootstrap or cross-validation: "
+            "drop objective='trajectory', bootstrap and 'cv' options, or u"
+        )
+    if scale_by is not _UNSCALED:
+        raise InputError(
+            "with control inputs the data are fitted as given, and their magnitude is far from one: rescale "
+            "the data (divide by their maximum)"
+        )
+    names, values = as_inputs(u, data, traj)
+    return values, {"u": values[:, index], "inputs": names}
 
 
 def _model_fit(model, xs, ds, names, t, pooled, model_options):
@@ -296,6 +333,8 @@ def refit(
 _UNSCALED = np.float64(1.0)
 # least squares on monomials is equivariant under scaling each component: these models are fitted on scaled data
 _SCALE_FREE = ("linear", "lotka_volterra")
+# the models whose terms may include control inputs u (pysindy's control input)
+_WITH_INPUTS = ("linear", "sindy")
 # beyond these magnitudes squares and products of the states over- or underflow float64
 _TINY, _HUGE = 1e-100, 1e100
 
@@ -337,7 +376,9 @@ def _unscale(coefficients: np.ndarray, powers: np.ndarray, scale: np.ndarray) ->
     return coefficients * np.exp(np.log(s)[:, :, None] - log_term[:, None, :])
 
 
-def _predict(result, x: np.ndarray, pooled: bool) -> np.ndarray:
-    """The fitted right-hand side at the fitted states, shape ``(S, N, C)``."""
+def _predict(result, x: np.ndarray, pooled: bool, u: np.ndarray | None = None) -> np.ndarray:
+    """The fitted right-hand side at the fitted states (and inputs), shape ``(S, N, C)``."""
+    if u is not None:
+        x = np.concatenate([x, u], axis=-1)
     flat = x.reshape(1, -1, x.shape[2]) if pooled else x
-    return evaluate_rhs(result.library, result.coefficients, result.models, flat).reshape(x.shape)
+    return evaluate_rhs(result.library, result.coefficients, result.models, flat).reshape(x.shape[:2] + (-1,))

@@ -26,11 +26,14 @@ class Library:
         powers: shape ``(P, C)``, the exponent of each component in each term; None for terms that are not
             monomials (a pysindy Fourier library, ...), which only the fitting library can evaluate.
         mask: shape ``(C, P)``, which terms each target equation may use; all True when unrestricted.
+        n_inputs: the number of control inputs ``u``: the last ``n_inputs`` columns of ``powers`` are the
+            inputs' exponents, so that the terms are monomials of ``[x, u]`` (pysindy's control input).
     """
 
     names: tuple[str, ...]
     powers: np.ndarray | None
     mask: np.ndarray
+    n_inputs: int = 0
 
     @property
     def is_polynomial(self) -> bool:
@@ -94,19 +97,22 @@ def term_name(exponents: np.ndarray, names: Sequence[str]) -> str:
     return " ".join(parts) if parts else "1"
 
 
-def from_powers(powers: np.ndarray, names: Sequence[str], mask: np.ndarray | None = None) -> Library:
-    """A library from an exponent matrix of shape ``(P, C)``."""
+def from_powers(
+    powers: np.ndarray, names: Sequence[str], mask: np.ndarray | None = None, *, n_inputs: int = 0
+) -> Library:
+    """A library from an exponent matrix of shape ``(P, C + n_inputs)`` (``names`` names its columns)."""
     powers = np.asarray(powers, dtype=np.int64)
     if mask is None:
-        mask = np.ones((powers.shape[1], powers.shape[0]), dtype=bool)
-    return Library(tuple(term_name(row, names) for row in powers), powers, np.asarray(mask, dtype=bool))
+        mask = np.ones((powers.shape[1] - n_inputs, powers.shape[0]), dtype=bool)
+    terms = tuple(term_name(row, names) for row in powers)
+    return Library(terms, powers, np.asarray(mask, dtype=bool), n_inputs)
 
 
-def affine(names: Sequence[str]) -> Library:
-    """``x_1 .. x_C`` and ``1``: the library of ``dx/dt = A x + b``."""
-    n = len(names)
+def affine(names: Sequence[str], inputs: Sequence[str] = ()) -> Library:
+    """``x_1 .. x_C``, the inputs ``u_1 .. u_m`` and ``1``: the library of ``dx/dt = A x + B u + b``."""
+    n = len(names) + len(inputs)
     powers = np.vstack([np.eye(n, dtype=np.int64), np.zeros((1, n), dtype=np.int64)])
-    return from_powers(powers, names)
+    return from_powers(powers, list(names) + list(inputs), n_inputs=len(inputs))
 
 
 def quadratic(names: Sequence[str], *, bias: bool = False) -> Library:

@@ -125,13 +125,14 @@ def rhs_numpy(coefficients: np.ndarray, factors: np.ndarray, x: np.ndarray) -> n
     return out.reshape(x.shape[:-1] + (coefficients.shape[1],))
 
 
-def euler(rhs, x0: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def euler(rhs, x0: np.ndarray, t: np.ndarray, inputs: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The discrete rollout ``x[k+1] = x[k] + (t[k+1] - t[k]) f(x[k])`` that the authors' code used.
 
     Arguments:
-        rhs: maps states ``(S, C)`` to derivatives ``(S, C)``.
+        rhs: maps states ``(S, C)`` (with the inputs appended, ``(S, C + m)``) to derivatives ``(S, C)``.
         x0: shape ``(S, C)``.
         t: shape ``(T,)``.
+        inputs: control inputs on the grid, ``(S, T, m)``: step ``k`` uses ``u[k]``.
 
     Returns:
         ``(x, diverged)``: shapes ``(S, T, C)`` and ``(S,)``.
@@ -140,7 +141,7 @@ def euler(rhs, x0: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     out[:, 0] = state = x0
     with np.errstate(over="ignore", invalid="ignore"):
         for k, dt in enumerate(np.diff(t)):
-            state = state + dt * rhs(state)
+            state = state + dt * rhs(state if inputs is None else np.concatenate([state, inputs[:, k]], axis=-1))
             out[:, k + 1] = state
     return _mask_after_blowup(out)
 
@@ -168,8 +169,12 @@ def _compiled():
     jax, jnp, diffrax = jax64()
 
     @functools.partial(jax.jit, static_argnames=("solver", "max_steps"))
-    def solve(coefficients, factors, x0, ts, rtol, atol, bound, *, solver, max_steps):
-        def field(t, y, coef):
+    def solve(coefficients, factors, x0, ts, rtol, atol, bound, inputs, *, solver, max_steps):
+        def field(t, y, args):
+            coef, us = args
+            if us.shape[-1]:
+                # control inputs between the grid's points: linear interpolation
+                y = jnp.concatenate([y, diffrax.LinearInterpolation(ts, us).evaluate(t)])
             return polynomial_field(jnp, coef, factors, y)
 
         def blown_up(t, y, args, **kwargs):
@@ -177,7 +182,7 @@ def _compiled():
 
         method = diffrax.Kvaerno5() if solver == "kvaerno5" else diffrax.Tsit5()
 
-        def one(coef, y0):
+        def one(coef, y0, us):
             solution = diffrax.diffeqsolve(
                 diffrax.ODETerm(field),
                 method,
@@ -185,7 +190,7 @@ def _compiled():
                 t1=ts[-1],
                 dt0=None,
                 y0=y0,
-                args=coef,
+                args=(coef, us),
                 saveat=diffrax.SaveAt(ts=ts),
                 stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol),
                 event=diffrax.Event(blown_up),
@@ -194,7 +199,7 @@ def _compiled():
             )
             return solution.ys, solution.result == diffrax.RESULTS.successful
 
-        return jax.vmap(one)(coefficients, x0)
+        return jax.vmap(one)(coefficients, x0, inputs)
 
     return jax, jnp, solve
 
@@ -210,6 +215,7 @@ def diffrax_solve(
     atol: float = 1e-10,
     max_steps: int = 100_000,
     bound: float | None = None,
+    inputs: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Integrate a polynomial ODE with diffrax in float64, vmapped over samples, compiled once per shape.
 
@@ -223,6 +229,8 @@ def diffrax_solve(
         max_steps: the most steps per sample; a sample that needs more counts as diverged.
         bound: a state component beyond this magnitude ends that sample's solve as a blow-up; by default
             ``1e6`` times the largest initial magnitude (at least 1).
+        inputs: control inputs on the grid ``t``, shape ``(S, T, m)``, linearly interpolated between its points;
+            the terms are then monomials of ``[x, u]``.
 
     Returns:
         ``(x, diverged)``: shapes ``(S, T, C)`` and ``(S,)``.
@@ -245,6 +253,7 @@ def diffrax_solve(
         jnp.float64(rtol),
         jnp.float64(atol),
         jnp.float64(bound),
+        jnp.asarray(np.zeros(x0.shape[:1] + t.shape + (0,)) if inputs is None else inputs, dtype=jnp.float64),
         solver=solver,
         max_steps=int(max_steps),
     )

@@ -316,3 +316,59 @@ def _lengths(values: np.ndarray, dims: tuple, sample_shape: tuple[int, ...]) -> 
             "at least 2 are needed: drop it"
         )
     return lengths if (lengths < n_t).any() else None
+
+
+def as_inputs(u, data: xr.Dataset | xr.DataArray, traj: Trajectories) -> tuple[list[str], np.ndarray]:
+    """Control inputs ``u`` on the trajectories' samples and time grid, as pysindy's ``u`` enters a model.
+
+    Arguments:
+        u: a DataArray, or the name of a variable of the Dataset ``data``, with the data's time dimension (and
+            coordinate, from which the fit's window is selected), any of the sample dimensions (an input shared
+            by every sample may lack them) and at most one more dimension, which indexes the inputs.
+        data: what the trajectories were read from.
+        traj: the trajectories.
+
+    Returns:
+        ``(names, values)``: the inputs' names (the coordinate of their dimension; the DataArray's name, or
+        ``u``, for a single input) and their values, shape ``(S, T, m)``.
+
+    Raises:
+        InputError: a name that is no variable of a Dataset, u without the time dimension, with other sample
+            sizes or more than one extra dimension, another time grid, or values that are not finite.
+    """
+    if isinstance(u, str):
+        if not isinstance(data, xr.Dataset) or u not in data.data_vars:
+            raise InputError(
+                f"u={u!r} names no variable of the data: pass a Dataset holding it, or the input as a DataArray"
+            )
+        u = data[u]
+    if not isinstance(u, xr.DataArray):
+        raise InputError(f"u must be a DataArray or a Dataset variable's name, got {type(u).__name__}")
+    if traj.time not in u.dims:
+        raise InputError(f"u has no time dimension {traj.time!r} (dims {tuple(map(str, u.dims))}): give it the data's")
+    extra = [str(d) for d in u.dims if d != traj.time and d not in traj.sample_dims]
+    if len(extra) > 1:
+        raise InputError(f"u has the dimensions {extra} beyond the data's: keep one, which indexes the inputs")
+    if traj.t_range is not None and traj.time in u.coords:
+        start, stop = traj.t_range
+        u = u.sel({traj.time: slice(start, stop)})
+    if u.sizes[traj.time] != traj.t.size or (
+        traj.time in u.coords and not np.allclose(np.asarray(u[traj.time], dtype=np.float64), traj.t)
+    ):
+        raise InputError(f"u must be on the data's time grid ({traj.t.size} points of {traj.time!r})")
+    for dim in traj.sample_dims:
+        if dim in u.dims and u.sizes[dim] != traj.sample_shape[traj.sample_dims.index(dim)]:
+            raise InputError(f"u has {u.sizes[dim]} entries along {dim!r}, the data {traj.sample_shape}")
+    if extra:
+        names = [str(v) for v in (u[extra[0]].values if extra[0] in u.coords else range(u.sizes[extra[0]]))]
+        names = [name if extra[0] in u.coords else f"u_{name}" for name in names]
+    else:
+        u = u.expand_dims("input", axis=-1)
+        extra, names = ["input"], [str(u.name) if u.name is not None else "u"]
+    sizes = dict(zip(traj.sample_dims, traj.sample_shape, strict=True))
+    u = u.expand_dims({d: n for d, n in sizes.items() if d not in u.dims})
+    values = np.asarray(u.transpose(*traj.sample_dims, traj.time, extra[0]).values, dtype=np.float64)
+    values = values.reshape(traj.n_samples, traj.t.size, -1)
+    if not np.all(np.isfinite(values[traj.observed])):
+        raise InputError("u holds NaN or inf at observed time points: fill them (.interpolate_na)")
+    return names, values
