@@ -1,13 +1,17 @@
 """Speed of the trajectory fit against a per-sample scipy loop, side by side in one process (issue 10).
 
-The problem: a 4-species generalised Lotka-Volterra system (Vano et al. 2006), one per sample with its own
-initial state, 200 time points, 2% multiplicative noise. ``dynamics.fit(..., objective="trajectory")`` fits all
+The problem: a 4-species competitive generalised Lotka-Volterra system with a stable interior equilibrium (not
+chaotic: the issue asks for 4 species, not for chaos; on the chaotic Vano et al. 2006 system the per-sample
+optima are not unique enough to agree to 1e-4), one per sample with its own initial state, 200 time points over
+t = 0..20, 2% multiplicative noise. ``dynamics.fit(..., objective="trajectory")`` fits all
 samples in one compiled call. The baseline minimises the same objective per sample: the same start (the
 derivative fit), the same residuals ``(x̂(t) - x(t)) / spread`` on the same free coefficients and the initial
 state, with ``scipy.optimize.least_squares`` (its default trust-region reflective method, finite-difference
 Jacobian) over ``scipy.integrate.solve_ivp`` (DOP853). Both must reach the same optimum: the parameters agree to
 1e-4 relative. The loop is timed on ``--reference`` samples and scaled to all (its samples are independent).
-The dynamics time is printed with and without compilation (a warm-up call on the same shapes compiles first).
+The dynamics time is printed with and without compilation (a warm-up call on the same shapes compiles first),
+and how many of its samples converged: the batch is one vmapped Levenberg-Marquardt, which runs until its
+slowest problem stops, so a few samples at the step limit set the time of all.
 Run with one thread::
 
     OMP_NUM_THREADS=1 python benchmarks/bench_trajectory.py
@@ -25,10 +29,9 @@ import xarray as xr
 
 import dynamics
 
-GROWTH = np.array([1.0, 0.72, 1.53, 1.27])
-INTERACTION = -np.array(
-    [[1.0, 1.09, 1.52, 0.0], [0.0, 1.0, 0.44, 1.36], [2.33, 0.0, 1.0, 0.47], [1.21, 0.51, 0.35, 1.0]]
-)
+GROWTH = np.array([1.0, 0.8, 1.2, 0.9])
+# diagonally dominant competition: the equilibrium (0.68, 0.29, 0.93, 0.48) attracts, eigenvalues -0.25 .. -1.08
+INTERACTION = -np.array([[1.0, 0.3, 0.2, 0.1], [0.2, 1.0, 0.3, 0.2], [0.1, 0.2, 1.0, 0.3], [0.3, 0.1, 0.2, 1.0]])
 
 
 def glv(t, x):
@@ -40,7 +43,7 @@ def ensemble(samples: int, points: int, noise: float, seed: int = 0) -> xr.DataA
     t = np.linspace(0, 20, points)
     runs = []
     for _ in range(samples):
-        x0 = 0.2 + 0.4 * rng.random(4)
+        x0 = 0.05 + 0.55 * rng.random(4)
         runs.append(scipy.integrate.solve_ivp(glv, (0, 20), x0, t_eval=t, rtol=1e-10, atol=1e-12).y.T)
     x = np.stack(runs) * np.exp(noise * rng.normal(size=(samples, points, 4)))
     return xr.DataArray(x, dims=("run", "t", "species"), coords={"t": t, "species": list("abcd")})
