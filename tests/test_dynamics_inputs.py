@@ -107,3 +107,13 @@ def test_inputs_that_cannot_be_fitted_are_refused(driven, options, message):
     options = {"model": "linear", "u": "force", **options}
     with pytest.raises(InputError, match=message):
         dynamics.fit(driven, variable="x", time="t", component="q", **options)
+
+
+def test_command_line_fits_with_a_dataset_variable_as_input(driven, tmp_path):
+    from fittest.cli import main
+
+    driven.to_netcdf(tmp_path / "driven.nc")
+    argv = ["fit", str(tmp_path / "driven.nc"), "--variable", "x", "--time", "t", "--component", "q"]
+    assert main([*argv, "--u", "force", "--out", str(tmp_path / "fit.nc")]) == 0
+    np.testing.assert_allclose(dynamics.load(tmp_path / "fit.nc").B.values, fit(driven).B.values)
+    assert main([*argv, "--u", "missing"]) == 2  # a name that is no variable: one line, exit 2
