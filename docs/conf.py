@@ -31,6 +31,12 @@ os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [os.environ.get("PYTHONWARN
 # the machine (torch's default of a thread per core ran up to 9x slower then).
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+# The tutorial kernels get CurveZMQ keys from the kernel manager, so their TCP traffic is encrypted and
+# ipykernel has no reason to warn, once per tutorial, that it is not.
+from jupyter_client import KernelManager  # noqa: E402
+
+KernelManager.transport_encryption.default_value = "required"
+
 import fittest  # noqa: E402
 
 project = "fittest"

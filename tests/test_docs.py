@@ -50,6 +50,7 @@ def site(tmp_path_factory) -> Path:
         timeout=3000,  # a hung build, not a slow one: a busy machine has taken several times the idle 80 s
     )
     assert result.returncode == 0, f"docs build failed:\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}"
+    (out.parent / "build.log").write_text(result.stdout + result.stderr)
     return out
 
 
@@ -78,6 +79,11 @@ def test_source_pages_link_back_to_their_objects(site):
             if f'id="{href[1]}"' not in target.read_text():
                 missing.append(f"{source.relative_to(site)} -> {href[0]}#{href[1]}")
     assert not missing, "\n".join(missing[:10])
+
+
+def test_the_build_log_is_free_of_kernel_warnings(site):
+    log = (site.parent / "build.log").read_text()
+    assert "without encryption" not in log, log[-3000:]
 
 
 def test_there_are_tutorials():
