@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from fittest.cli.options import add_cluster_options
+from fittest.cli.options import add_cluster_options, add_progress_option
 
 HELP = (
     "regenerate the paper's figures (PNG + JSON of their numbers): quick on local cores, or at paper scale on"
@@ -31,12 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-cache", action="store_true", help="train everything again and store nothing")
     parser.add_argument("--device", default=None, help="cpu, cuda or auto (default: the profile's, auto)")
     parser.add_argument("--list", action="store_true", help="list the figures and what each shows, then stop")
-    parser.add_argument(
-        "--progress",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="bars over ensembles and figures (default: a bar on a terminal, else a line every few seconds)",
-    )
+    add_progress_option(parser, what="the ensembles and the figures")
     add_cluster_options(parser, shared="--cache", what="ensembles")
 
 

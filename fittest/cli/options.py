@@ -184,6 +184,16 @@ def add_cluster_options(parser: argparse.ArgumentParser, *, shared: str, what: s
     )
 
 
+def add_progress_option(parser: argparse.ArgumentParser, *, what: str) -> None:
+    """``--progress`` / ``--no-progress``: the progress of ``what``, as :func:`fittest.progress.progress` shows it."""
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help=f"show the progress of {what} (default: a bar on a terminal, else a line every 10 s)",
+    )
+
+
 def add_solutions_option(parser: argparse.ArgumentParser) -> None:
     """``--methods``: the solutions a report compares with the data."""
     from dynamics import catalog

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from fittest.cli.options import add_cluster_options
+from fittest.cli.options import add_cluster_options, add_progress_option
 
 HELP = "train a sweep (a TOML spec of a base config and the axes it varies) on local worker processes or a dask cluster"
 SHOWN_FAILURES = 10
@@ -37,12 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="how many more times a task that raised an unexpected error is tried (default: 2)",
     )
-    parser.add_argument(
-        "--progress",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="show the progress bar over tasks and the dashboard address (default: when standard error is a terminal)",
-    )
+    add_progress_option(parser, what="the tasks, with the dashboard address")
 
 
 def run(args: argparse.Namespace) -> int:

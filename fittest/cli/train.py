@@ -7,7 +7,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from fittest.cli.options import add_config_options, config_command, config_from_args
+from fittest.cli.options import add_config_options, add_progress_option, config_command, config_from_args
 from fittest.errors import InputError
 
 DEFAULT_OUT = "run.nc"
@@ -29,12 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="checkpoint file (default: FILE.nc.ckpt beside --out; removed once --out is written)",
     )
     parser.add_argument("--resume", action="store_true", help="continue from the checkpoint when it exists")
-    parser.add_argument(
-        "--progress",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="show the progress bar (default: when standard error is a terminal)",
-    )
+    add_progress_option(parser, what="the steps, with the losses")
 
 
 def _command(args: argparse.Namespace, cls: type) -> str:

@@ -201,7 +201,7 @@ def train(
         checkpoint: a file to save the full training state to every ``config.checkpoint_every`` steps.
         resume: continue from ``checkpoint`` when that file exists (it must come from the same config); the
             result is the one an uninterrupted run gives.
-        progress: show a progress bar; by default only when standard error is a terminal.
+        progress: True: a bar; False: nothing; by default a bar on a terminal, else a line every 10 s.
         command: how the run was made, stored in the ``command`` attribute; by default the Python call.
         quantities: what to record at each recorded step (:mod:`training.engine.quantities`); the standard
             quantities by default. The optional ones that the config switches on (``record_neurons``) are

@@ -75,7 +75,6 @@ def sizes(config: TrainConfig) -> dict[str, int]:
         "frequency": len(frequencies(config.p, group=config.task_spec.group)),
         "token": config.p,
         "dim": config.d,
-        "unit": config.hidden,
         "unit1": config.hidden,
     }
 
