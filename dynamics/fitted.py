@@ -17,6 +17,7 @@ from dynamics import library as lib
 from dynamics import solve as solvers
 from dynamics.catalog import DEFAULT_SOLUTION, SOLUTIONS
 from dynamics.trajectories import Trajectories
+from fittest.atomic import read_netcdf, write_netcdf
 from fittest.errors import InputError
 
 SCHEMA = "fittest.fit/1"
@@ -625,8 +626,6 @@ class FittedODE:
             InputError: the fit's terms are not monomials (a custom pysindy library), the folder is missing, or
                 ``path`` is a folder.
         """
-        from fittest.atomic import write_netcdf
-
         if not self.library.is_polynomial:
             raise InputError("a fit whose terms are not monomials cannot be saved: use a polynomial library")
         return write_netcdf(self.to_dataset(), path)
@@ -810,17 +809,7 @@ def load(path: str | os.PathLike) -> FittedODE:
     Raises:
         InputError: the file is missing, not netCDF, or not a saved fit.
     """
-    if not os.path.isfile(path):
-        raise InputError(f"no such file: {os.fspath(path)!r}")
-    try:
-        with xr.open_dataset(path, engine="h5netcdf") as opened:
-            ds = opened.load()
-    except (OSError, ValueError) as error:
-        # h5py's own message spans several lines of C-level detail: name the kind, keep the message one line
-        raise InputError(
-            f"{os.fspath(path)!r} is not a netCDF file ({type(error).__name__}): give a fit saved by "
-            "FittedODE.save or 'fittest fit --out'"
-        ) from error
+    ds = read_netcdf(path, what="a netCDF file (give a fit saved by FittedODE.save or 'fittest fit --out')")
     if ds.attrs.get("schema") != SCHEMA:
         raise InputError(
             f"{os.fspath(path)!r} is not a saved fit (schema {ds.attrs.get('schema')!r}, expected {SCHEMA!r})"

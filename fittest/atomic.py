@@ -328,6 +328,8 @@ def read_netcdf(path: str | os.PathLike, *, what: str = "a netCDF file") -> xr.D
         with xr.open_dataset(path) as opened:
             return opened.load()
     except Exception as error:  # h5py, scipy and xarray raise many types for a file that is not netCDF
+        # their messages run over several lines (xarray's lists its engines and links): keep the first
+        reason = (str(error).strip().splitlines() or [""])[0]
         raise InputError(
-            f"{str(path)!r} is not {what}: cannot be read as netCDF ({type(error).__name__}: {error})"
+            f"{str(path)!r} is not {what}: cannot be read as netCDF ({type(error).__name__}: {reason})"
         ) from None

@@ -69,8 +69,12 @@ def test_cli_fit_report_and_errors(tmp_path, capsys):
     assert main(["report", str(tmp_path / "fit-linear.nc"), "--data", str(path), "--out", str(tmp_path / "r2")]) == 0
     assert "R² of x(t), analytic" in (tmp_path / "r2" / "report.md").read_text()
     capsys.readouterr()
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not netCDF")  # xarray's own refusal runs over several lines: the command's stays one
     for argv, message in [
         (["fit", str(tmp_path / "missing.nc")], "no such file"),
+        (["fit", str(notes)], "cannot be read as netCDF"),
+        (["report", str(notes), "--data", str(path), "--out", str(report)], "cannot be read as netCDF"),
         (["fit", str(path), "--model", "cubic"], "unknown model"),
         (["fit", str(path), "--model", "lasso", "--alpha", "-1"], "alpha must be a positive"),
         (["fit", str(path), "--component", "k"], "component dimension 'k'"),
