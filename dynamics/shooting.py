@@ -7,14 +7,21 @@ coefficients ``c`` on the terms the derivative fit kept and the initial states `
 
     sum over samples g, times t, components i of  w[g, t] * ((x̂_gi(t; c, x0_g) - x_gi(t)) / s_gi)^2
 
-with ``x̂`` solved by diffrax (Tsit5, float64) and the sum minimised by optimistix's Levenberg-Marquardt, both
-vmapped over the problems so that a batch is one compiled call. ``s`` is each sample's component spread (its
-standard deviation over time), so that components of different magnitudes weigh alike; with ``scale="log"``
-the residual is ``log x̂ - log x`` instead (multiplicative noise on positive series). ``w`` are time-point
-weights: 1 by default, bootstrap counts for a resample, 0 on the NaN padding of a shorter sample.
+with ``x̂`` solved by diffrax (Tsit5, float64) and the sum minimised by optimistix's Levenberg-Marquardt.
+``s`` is each sample's component spread (its standard deviation over time), so that components of different
+magnitudes weigh alike; with ``scale="log"`` the residual is ``log x̂ - log x`` instead (multiplicative noise on
+positive series). ``w`` are time-point weights: 1 by default, bootstrap counts for a resample, 0 on the NaN
+padding of a shorter sample.
+
+Two choices make it fast. The Jacobian comes from the forward sensitivity equations, ``dS/dt = (df/dx) S +
+df/dc``, solved beside the states in one diffrax solve whose steps are chosen on the states alone, rather than by
+differentiating through the solver (which also differentiates its step-size control and interpolation, 1.7x
+the work). And the problems run in a fixed number of vmapped *lanes*: a lane whose problem converges writes its
+answer and takes the next problem from the queue, so that a batch costs the sum of its problems' steps instead
+of its slowest problem's steps times the batch.
 
 A problem whose iterations fail (the solver's step limit, a solution that blows up) is flagged by
-``converged=False``; vmapped problems do not interact, so the others are unaffected.
+``converged=False``; lanes do not interact, so the others are unaffected.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dynamics import library as lib
-from dynamics.solve import jax64, polynomial_field
+from dynamics.solve import jax64, polynomial_terms
 from fittest.errors import InputError
 
 SCALES = ("linear", "log")
@@ -53,31 +60,48 @@ class ShootingResult:
 
 
 @functools.cache
-def _compiled(max_steps: int, ode_steps: int, ode_rtol: float, ode_atol: float, rtol: float, atol: float):
-    """The jitted, vmapped solve; compiled once per shape for each set of step limits and tolerances."""
+def _compiled(lanes: int, max_steps: int, ode_steps: int, ode_rtol: float, ode_atol: float, rtol: float, atol: float):
+    """The jitted solve over all problems; compiled once per shape for each set of limits and tolerances."""
     jax, jnp, diffrax = jax64()
+    import equinox as eqx
     import optimistix as optx
 
-    def solve_group(coef, y0s, factors, ts, bound):
-        def field(t, y, c):
-            # a state past the bound is frozen (and penalised below) so that a blow-up of a trial step ends the
-            # solve cheaply; a diffrax Event would do the same at several seconds more compilation
-            inside = jnp.all(jnp.abs(y) < bound)
-            return jnp.where(inside, polynomial_field(jnp, c, factors, jnp.where(inside, y, 0.0)), 0.0)
+    def sensitivities(coef, keep, y0s, factors, ts, bound, rows, cols):
+        """The solutions ``(G, T, C)`` of a problem's samples and their derivatives ``(G, T, C, R + C)`` with
+        respect to the ``R`` free coefficients and the sample's initial state."""
+        n_free, n_states = rows.shape[0], coef.shape[0]
+        # which state each free coefficient's term drives, as a 0/1 matrix (C, R)
+        drives = (rows[None, :] == jnp.arange(n_states)[:, None]) * keep[rows, cols][None, :]
+
+        def terms(y):
+            return polynomial_terms(jnp, factors, y)
+
+        def field(t, z, args):
+            x, s = z
+            # a state past the bound is frozen (and penalised by the residual) so that a blow-up of a trial step
+            # ends the solve cheaply instead of at the step limit
+            inside = jnp.all(jnp.abs(x) < bound)
+            x = jnp.where(inside, x, 0.0)
+            phi, dphi = terms(x), jax.jacfwd(terms)(x)
+            dx = coef @ phi
+            ds = (coef @ dphi) @ s + jnp.concatenate([drives * phi[cols][None, :], jnp.zeros((n_states, n_states))], 1)
+            return jnp.where(inside, dx, 0.0), jnp.where(inside, ds, 0.0)
 
         def one(y0):
+            s0 = jnp.concatenate([jnp.zeros((n_states, n_free)), jnp.eye(n_states)], axis=1)
             solution = diffrax.diffeqsolve(
                 diffrax.ODETerm(field),
                 diffrax.Tsit5(),
                 t0=ts[0],
                 t1=ts[-1],
                 dt0=None,
-                y0=y0,
-                args=coef,
+                y0=(y0, s0),
                 saveat=diffrax.SaveAt(ts=ts),
-                stepsize_controller=diffrax.PIDController(rtol=ode_rtol, atol=ode_atol),
-                # Levenberg-Marquardt builds its Jacobian by forward-mode differentiation through the solver
-                adjoint=diffrax.ForwardMode(),
+                # steps are chosen on the states alone, as when differentiating through the solver: the
+                # sensitivities only steer Levenberg-Marquardt, the residuals set the optimum
+                stepsize_controller=diffrax.PIDController(
+                    rtol=ode_rtol, atol=ode_atol, norm=lambda error: jnp.sqrt(jnp.mean(error[0] ** 2))
+                ),
                 max_steps=ode_steps,
                 throw=False,
             )
@@ -85,36 +109,114 @@ def _compiled(max_steps: int, ode_steps: int, ode_rtol: float, ode_atol: float, 
 
         return jax.vmap(one)(y0s)
 
-    def residuals(params, args):
+    def residuals_and_jacobian(params, args):
         theta, y0s = params
-        observed, weights, spread, keep, rows, cols, factors, ts, bound, log = args
+        observed, weights, spread, keep, bound, rows, cols, factors, ts, log = args
         coef = jnp.zeros(keep.shape, dtype=theta.dtype).at[rows, cols].set(theta) * keep
-        ys = solve_group(coef, y0s, factors, ts, bound)
+        xs, s = sensitivities(coef, keep, y0s, factors, ts, bound, rows, cols)
         # both misfits are cheap next to the solve; choosing at run time keeps one compiled function
-        positive = (ys > 0) & (ys < bound)
-        logged = jnp.where(positive, jnp.log(jnp.where(positive, ys, 1.0)) - observed, _PENALTY)
-        plain = jnp.where(jnp.abs(ys) < bound, (ys - observed) / spread[:, None, :], _PENALTY)
-        misfit = jnp.where(log, logged, plain)
+        positive = (xs > 0) & (xs < bound)
+        safe = jnp.where(positive, xs, 1.0)
+        plain_ok = jnp.abs(xs) < bound
+        misfit = jnp.where(
+            log,
+            jnp.where(positive, jnp.log(safe) - observed, _PENALTY),
+            jnp.where(plain_ok, (xs - observed) / spread[:, None, :], _PENALTY),
+        )
+        slope = jnp.where(log, jnp.where(positive, 1.0 / safe, 0.0), jnp.where(plain_ok, 1.0 / spread[:, None, :], 0.0))
         # padded or unsampled time points weigh nothing, whatever the solution does there
-        return jnp.where(weights[..., None] > 0, misfit * jnp.sqrt(weights)[..., None], 0.0)
+        root = jnp.where(weights > 0, jnp.sqrt(weights), 0.0)[..., None]
+        residual = jnp.where(root > 0, misfit * root, 0.0)
+        return residual, s * (slope * root)[..., None]
+
+    @jax.custom_jvp
+    def residuals(params, args):
+        return residuals_and_jacobian(params, args)[0]
+
+    @residuals.defjvp
+    def _residuals_jvp(primals, tangents):
+        params, args = primals
+        d_theta, d_y0s = tangents[0]
+        residual, jacobian = residuals_and_jacobian(params, args)
+        n_free = d_theta.shape[0]
+        # zero tangents of args: the data are constants of the fit
+        change = jnp.einsum("gtck,k->gtc", jacobian[..., :n_free], d_theta)
+        change = change + jnp.einsum("gtck,gk->gtc", jacobian[..., n_free:], d_y0s)
+        return residual, change
 
     solver = optx.LevenbergMarquardt(rtol=rtol, atol=atol)
+    tags = frozenset()
 
-    def problem(theta0, y00, observed, weights, spread, keep, bound, rows, cols, factors, ts, log):
-        args = (observed, weights, spread, keep, rows, cols, factors, ts, bound, log)
-        solution = optx.least_squares(residuals, solver, (theta0, y00), args, max_steps=max_steps, throw=False)
-        theta, y0s = solution.value
-        # a failed solve (its step limit, a blow-up) leaves inf in the solution, which the residual turns into
-        # the penalty: the final residual says whether the optimum's solution is whole
-        final = residuals((theta, y0s), args)
-        coef = jnp.zeros(keep.shape, dtype=theta.dtype).at[rows, cols].set(theta) * keep
-        cost = 0.5 * jnp.sum(final**2)
-        ok = (solution.result == optx.RESULTS.successful) & jnp.isfinite(cost)
-        ok = ok & jnp.all(jnp.abs(final) < _PENALTY)
-        return coef, y0s, ok, cost, solution.stats["num_steps"]
+    def fn(params, args):
+        return residuals(params, args), None
 
-    batched = jax.vmap(problem, in_axes=(0, 0, 0, 0, 0, 0, 0, None, None, None, None, None))
-    return jnp, jax.jit(batched)
+    def lane_init(params, args):
+        f_struct = jax.eval_shape(residuals, params, args)
+        return solver.init(fn, params, args, {}, f_struct, None, tags)
+
+    def lane_step(params, state, args):
+        params, state, _ = solver.step(fn, params, args, {}, state, tags)
+        done, result = solver.terminate(fn, params, args, {}, state, tags)
+        return params, state, done, result == optx.RESULTS.successful
+
+    def run(theta0, y00, observed, weights, spread, keep, bound, rows, cols, factors, ts, log):
+        n = theta0.shape[0]
+        per_problem = (observed, weights, spread, keep, bound)
+        shared = (rows, cols, factors, ts, log)
+
+        def lane_args(index):
+            return tuple(a[index] for a in per_problem) + shared
+
+        def fresh(index):
+            params = (theta0[index], y00[index])
+            state = eqx.filter_vmap(lane_init, in_axes=(0, (0,) * 5 + (None,) * 5))(params, lane_args(index))
+            return params, state
+
+        index = jnp.arange(lanes)
+        params, state = fresh(index)
+        dynamic, static = eqx.partition(state, eqx.is_array)
+        outputs = (jnp.zeros_like(theta0), jnp.zeros_like(y00), jnp.zeros(n, bool), jnp.zeros(n), jnp.zeros(n, int))
+        carry = (params, dynamic, index, jnp.ones(lanes, bool), jnp.zeros(lanes, int), jnp.asarray(lanes), outputs)
+
+        def cond(carry):
+            return jnp.any(carry[3])
+
+        def body(carry):
+            params, dynamic, index, active, steps, queued, outputs = carry
+            state = eqx.combine(dynamic, static)
+            step = eqx.filter_vmap(lane_step, in_axes=(0, eqx.if_array(0), (0,) * 5 + (None,) * 5))
+            params, state, done, ok = step(params, state, lane_args(index))
+            dynamic = eqx.partition(state, eqx.is_array)[0]
+            steps = steps + 1
+            finite = jnp.isfinite(params[0]).all(axis=1) & jnp.isfinite(params[1]).all(axis=(1, 2))
+            finished = active & (done | ~ok | ~finite | (steps >= max_steps))
+            # a problem is finished once: its lane writes its answer, then takes the next problem in the queue
+            residual = state.f_info.residual
+            cost = 0.5 * jnp.sum(residual**2, axis=(1, 2, 3))
+            whole = jnp.all(jnp.abs(residual) < _PENALTY, axis=(1, 2, 3))
+            converged = done & ok & finite & whole & jnp.isfinite(cost)
+            slot = jnp.where(finished, index, n)  # n: out of range, dropped
+            values = (params[0], params[1], converged, cost, steps)
+            outputs = tuple(o.at[slot].set(v, mode="drop") for o, v in zip(outputs, values, strict=True))
+            following = queued + jnp.cumsum(finished) - 1
+            take = finished & (following < n)
+            queued = queued + jnp.sum(finished)
+            active = jnp.where(finished, take, active)
+            index = jnp.where(take, following, index)
+            new_params, new_state = fresh(index)
+            new_dynamic = eqx.partition(new_state, eqx.is_array)[0]
+
+            def pick(new, old):
+                return jnp.where(take.reshape((-1,) + (1,) * (old.ndim - 1)), new, old)
+
+            params = jax.tree.map(pick, new_params, params)
+            dynamic = jax.tree.map(pick, new_dynamic, dynamic)
+            steps = jnp.where(take, 0, steps)
+            return params, dynamic, index, active, steps, queued, outputs
+
+        return jax.lax.while_loop(cond, body, carry)[-1]
+
+    return jnp, jax.jit(run)
 
 
 def fit_trajectories(
@@ -127,10 +229,11 @@ def fit_trajectories(
     scale: str = "linear",
     max_steps: int = 200,
     ode_steps: int = 16_384,
-    ode_rtol: float = 1e-9,
+    ode_rtol: float = 1e-8,
     ode_atol: float = 1e-12,
-    rtol: float = 1e-10,
-    atol: float = 1e-10,
+    rtol: float = 1e-8,
+    atol: float = 1e-8,
+    lanes: int = 16,
 ) -> ShootingResult:
     """Refine coefficients and initial states so that the solved ODEs match the observed trajectories.
 
@@ -148,6 +251,9 @@ def fit_trajectories(
         ode_steps: ODE solver steps at most per solve.
         ode_rtol, ode_atol: the ODE solver's tolerances (diffrax's PID step-size controller).
         rtol, atol: Levenberg-Marquardt's tolerances on the parameters' and the cost's changes.
+        lanes: problems solved side by side (at most ``N``); a finished lane takes the next problem. Measured
+            on 100 four-species problems, one thread: 8 lanes 5.3 s, 16 lanes 4.9 s, 32 lanes 5.0 s, all 100 at
+            once 13.0 s.
 
     Returns:
         The :class:`ShootingResult`.
@@ -186,8 +292,11 @@ def fit_trajectories(
     rows, cols = np.nonzero(keep.any(axis=0))
     theta0 = coefficients[:, rows, cols]
     bound = 1e6 * np.maximum(1.0, np.nanmax(np.abs(values), axis=(1, 2, 3)))
-    jnp, run = _compiled(int(max_steps), int(ode_steps), float(ode_rtol), float(ode_atol), float(rtol), float(atol))
-    coef, x0, ok, cost, steps = run(
+    n_lanes = min(n, int(lanes))
+    jnp, run = _compiled(
+        n_lanes, int(max_steps), int(ode_steps), float(ode_rtol), float(ode_atol), float(rtol), float(atol)
+    )
+    theta, x0, ok, cost, steps = run(
         jnp.asarray(theta0),
         jnp.asarray(y00),
         jnp.asarray(np.nan_to_num(target)),
@@ -201,7 +310,10 @@ def fit_trajectories(
         jnp.asarray(t, dtype=jnp.float64),
         jnp.asarray(scale == "log"),
     )
-    coef, x0, ok = np.asarray(coef), np.asarray(x0), np.asarray(ok)
+    coef = np.zeros(keep.shape)
+    coef[:, rows, cols] = np.asarray(theta)
+    coef = coef * keep
+    x0, ok = np.asarray(x0), np.asarray(ok)
     # a problem that failed keeps its start, flagged, rather than NaN that would poison the whole fit
     finite = np.isfinite(coef).all(axis=(1, 2)) & np.isfinite(x0).all(axis=(1, 2))
     coef = np.where(finite[:, None, None], coef, coefficients)

@@ -158,10 +158,15 @@ def jax64():
     return jax, jnp, diffrax
 
 
+def polynomial_terms(jnp, factors, y):
+    """The ``P`` monomials of one state ``(C,)`` in JAX, from the library's factors ``(P, D)``."""
+    padded = jnp.concatenate([y, jnp.ones((1,), dtype=y.dtype)])
+    return jnp.prod(padded[factors], axis=-1)
+
+
 def polynomial_field(jnp, coefficients, factors, y):
     """``dy/dt`` of one polynomial ODE in JAX: coefficients ``(C, P)``, factors ``(P, D)``, state ``(C,)``."""
-    padded = jnp.concatenate([y, jnp.ones((1,), dtype=y.dtype)])
-    return coefficients @ jnp.prod(padded[factors], axis=-1)
+    return coefficients @ polynomial_terms(jnp, factors, y)
 
 
 @functools.cache
