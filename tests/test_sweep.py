@@ -128,6 +128,20 @@ def test_the_summary_is_indexed_by_the_swept_fields(grid_store):
     np.testing.assert_array_equal(point["embed_seed"], ds["embed_seed"].isel(run=runs))
 
 
+def test_a_store_that_two_sweeps_wrote_opens_as_one(threads, tmp_path):
+    store = tmp_path / "both.zarr"
+    training.sweep(SweepSpec(base=TINY, grid={"p": [7, 11]}), store=store, client=threads)
+    training.sweep(SweepSpec(base={**TINY, "p": 7}, grid={"weight_decay": [0.1, 0.2]}), store=store, client=threads)
+    _, summary = training.open_sweep(store)
+    # the first sweep's tasks stay listed and its axis stays an axis: 4 points of 2 runs each
+    assert summary.attrs["axes"] == ["p", "weight_decay"]
+    assert summary.attrs["tasks"] == 3 and summary.attrs["complete"] == 3  # p = 7 and 11; one for both decays
+    assert int(summary["test_acc"].notnull().sum()) == 8
+    default = TrainConfig().weight_decay
+    assert bool(summary["test_acc"].sel(p=11, weight_decay=default).notnull().all())
+    assert bool(summary["test_acc"].sel(p=7, weight_decay=0.2).notnull().all())
+
+
 def test_reading_a_sweep_loads_no_torch(grid_store):
     store, _ = grid_store
     code = (

@@ -5,7 +5,8 @@ write one array or chunk): first the whole run dataset of the contract (:mod:`tr
 the group's ``sweep_status`` attribute. A group counts only once that mark says ``complete``; a group without
 it was cut short and is written again. A task that failed has a group holding only its status ``failed``, its
 error and its config. Only the process that runs the sweep writes the root group's attributes: the schema,
-the swept fields (``axes``) and the names of the sweep's tasks.
+the swept fields (``axes``) and the names of the tasks. A store that several sweeps wrote (the figures' cache,
+a sweep extended by more seeds) keeps the union of their tasks and axes, so that it opens as one sweep.
 """
 
 from __future__ import annotations
@@ -67,8 +68,8 @@ def prepare(store: str | os.PathLike, *, axes: Sequence[str], tasks: Sequence[st
 
     Arguments:
         store: a folder; its parent must exist. An existing folder must be empty or a sweep store.
-        axes: the swept fields, the summary's dimensions.
-        tasks: the names of the sweep's task groups.
+        axes: the swept fields, the summary's dimensions (added to those of an earlier sweep in the store).
+        tasks: the names of the sweep's task groups (added likewise).
 
     Returns:
         The store's absolute path.
@@ -94,8 +95,16 @@ def prepare(store: str | os.PathLike, *, axes: Sequence[str], tasks: Sequence[st
             f"{str(path)!r} is a zarr store but not a fittest sweep store (schema {root.attrs.get('schema')!r}):"
             " give a new or empty folder"
         )
+    # a later sweep adds to what the store holds: the tasks and axes of the earlier ones stay listed
+    known = root.attrs.asdict()
+    plan = {key: _union(known.get(key, []), values) for key, values in plan.items()}
     root.attrs.update(plan)
     return path
+
+
+def _union(first: Sequence[str], second: Sequence[str]) -> list[str]:
+    """``first``, then what ``second`` adds, in order."""
+    return [*first, *(name for name in second if name not in first)]
 
 
 def status(store: str | os.PathLike, name: str) -> str | None:
