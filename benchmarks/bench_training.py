@@ -14,11 +14,14 @@ is reported, so that the ratios compare like with like on a shared machine:
 And the default thread count: our loop step with 1 and with 2 torch threads.
 
 Measured on the project's 2-core machine (torch 2.13 CPU, idle, best of 9 rounds), per model step:
-naive float64 28.0 ms; ours 5.77 ms unrecorded, 7.02 ms recorded; the unavoidable matmuls 3.29 ms. So the
-step is 4.9x faster than the authors' loop over a whole default 30 000-step schedule and 1.75x the matmul
-floor; the floor itself is only 8.5x below the naive step, which bounds what any float32 single-thread step
-can gain. Batched / loop per model: 1.09x (the loop is the CPU default). 2 threads / 1 thread: 0.59x when the
-machine was idle, 2-9x slower while other jobs ran, so train() leaves torch's thread count to the caller.
+naive float64 14.8 ms; ours 3.67 ms unrecorded, 5.10 ms recorded; the unavoidable matmuls 1.78 ms. So the
+step is 4.0x faster than the authors' loop over a whole default 30 000-step schedule and 2.06x the matmul
+floor (it was 5.25 ms, 2.85x, before the SiLU, first layer, softmax and AdamW each became one fused pass; the
+rest is those single passes over the (2784, 100) activations, which the floor does not count). The floor itself
+is only 8.3x below the naive step, which bounds what any float32 single-thread step can gain. Batched / loop
+per model: 0.95x (the CPU default stays the loop, ``CPU_CHUNK = 1``, until this is measured under load too).
+2 threads / 1 thread: 0.66x when the machine was idle, 2-9x slower while other jobs ran, so train() leaves
+torch's thread count to the caller.
 """
 
 from __future__ import annotations
