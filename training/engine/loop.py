@@ -323,6 +323,11 @@ def _train(config, device, out, checkpoint, resume, progress, command, quantitie
 
     bar = progress_bar(total=config.steps, desc="train", unit="step", enabled=progress)
     bar.update(start)
+    # float32 on the CPU: as the model grows confident, softmax probabilities and the gradients they carry
+    # underflow to subnormal numbers, which the CPU computes with microcode. Measured on the default p = 59
+    # model, one core: 3.7 ms a step up to step 8000, then 5.2, 12.6, 32 and 47 ms by step 12 000; flushed to
+    # zero, 3.6-3.9 ms throughout. Values below 1.2e-38 do not change a float32 model's training.
+    flush = device.type == "cpu" and torch.set_flush_denormal(True)
     try:
         for step in range(start, config.steps + 1):
             if checkpoint is not None and step > start and step % config.checkpoint_every == 0 and step < config.steps:
@@ -351,6 +356,8 @@ def _train(config, device, out, checkpoint, resume, progress, command, quantitie
                 )
     finally:
         bar.close()
+        if flush:
+            torch.set_flush_denormal(False)  # the process's default again
 
     arrays = {name: value.cpu().numpy() for name, value in records.items()}
     arrays["diverged"] = diverged(records, config.runs)
