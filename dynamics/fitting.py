@@ -78,7 +78,8 @@ def fit(
             time axis, the sample dims or none of them, and at most one dimension indexing the inputs (see
             :func:`dynamics.trajectories.as_inputs`). The terms are then monomials of ``[x, u]``:
             ``dx/dt = A x + B u + b`` for ``"linear"`` (:attr:`~dynamics.FittedODE.B`), pysindy's control
-            library for ``"sindy"``. Derivative objective only, without bootstrap or cross-validation;
+            library for ``"sindy"``. Either objective (the trajectory's solve interpolates ``u`` linearly
+            between the grid's points), without bootstrap or cross-validation;
             :meth:`~dynamics.FittedODE.simulate` then needs ``u`` on its time grid.
         **model_options: passed to the model's fitting function. ``alpha="cv"`` (lasso) and ``threshold="cv"``
             (sindy) choose the value by cross-validation that keeps time order (see :mod:`dynamics.crossval`);
@@ -111,7 +112,7 @@ def fit(
     x, dxdt, index = differentiate(traj, derivative, window=window, polyorder=polyorder)
     names = lib.component_names(traj.components)
     scale_by = _scale(x, dxdt, model, pool)
-    inputs, controls = _controls(u, data, traj, index, model, objective, bootstrap, model_options, scale_by)
+    inputs, controls = _controls(u, data, traj, index, model, bootstrap, model_options, scale_by)
     xs, ds = x / scale_by, dxdt / scale_by
     t_fit = traj.t[index]
     cv_option, cv_table, chosen = crossval.wants_cv(model, model_options), None, model_options
@@ -125,7 +126,10 @@ def fit(
     x0 = None
     if objective == "trajectory":
         grouped = observed[None] if pool else observed[:, None]
-        shot = shooting.fit_trajectories(result.library, result.coefficients, grouped, traj.t, scale=scale)
+        forcing = None if inputs is None else (inputs[None] if pool else inputs[:, None])
+        shot = shooting.fit_trajectories(
+            result.library, result.coefficients, grouped, traj.t, inputs=forcing, scale=scale
+        )
         result.coefficients = shot.coefficients
         x0 = shot.x0.reshape(observed.shape[0], -1) * _per_sample(scale_by, observed.shape)
         result.info["trajectory_converged"] = shot.converged
@@ -209,22 +213,20 @@ def fit(
     return FittedODE(dataset, models=result.models, trajectories=traj, fit_options=fit_options, inputs=inputs)
 
 
-def _controls(u, data, traj, index, model, objective, bootstrap, model_options, scale_by):
+def _controls(u, data, traj, index, model, bootstrap, model_options, scale_by):
     """The inputs ``u`` read on the trajectories' grid, ``(S, T, m)``, and the fitter's keywords for them
     (``u`` at the derivative rows and the ``inputs`` names); ``(None, {})`` without inputs.
 
     Raises:
-        InputError: inputs with a model, objective or option that does not take them, or data that would need
-            scaling.
+        InputError: inputs with a model or option that does not take them, or data that would need scaling.
     """
     if u is None:
         return None, {}
     if model not in _WITH_INPUTS:
         raise InputError(f"control inputs u enter the models {_WITH_INPUTS} only, not {model!r}")
-    if objective != "derivative" or bootstrap or crossval.wants_cv(model, model_options) is not None:
+    if bootstrap or crossval.wants_cv(model, model_options) is not None:
         raise InputError(
-            "control inputs u are fitted by the derivative objective without bootstrap or cross-validation: "
-            "drop objective='trajectory', bootstrap and 'cv' options, or u"
+            "control inputs u are fitted without bootstrap or cross-validation: drop bootstrap and 'cv' options, or u"
         )
     if scale_by is not _UNSCALED:
         raise InputError(

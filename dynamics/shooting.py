@@ -66,28 +66,32 @@ def _compiled(lanes: int, max_steps: int, ode_steps: int, ode_rtol: float, ode_a
     import equinox as eqx
     import optimistix as optx
 
-    def sensitivities(coef, keep, y0s, factors, ts, bound, rows, cols):
+    def sensitivities(coef, keep, y0s, us, factors, ts, bound, rows, cols):
         """The solutions ``(G, T, C)`` of a problem's samples and their derivatives ``(G, T, C, R + C)`` with
-        respect to the ``R`` free coefficients and the sample's initial state."""
+        respect to the ``R`` free coefficients and the sample's initial state; ``us`` ``(G, T, m)`` are the
+        samples' inputs on the grid (``m = 0``: none), the last factors of the terms."""
         n_free, n_states = rows.shape[0], coef.shape[0]
         # which state each free coefficient's term drives, as a 0/1 matrix (C, R)
         drives = (rows[None, :] == jnp.arange(n_states)[:, None]) * keep[rows, cols][None, :]
 
-        def terms(y):
-            return polynomial_terms(jnp, factors, y)
-
-        def field(t, z, args):
+        def field(t, z, u):
             x, s = z
             # a state past the bound is frozen (and penalised by the residual) so that a blow-up of a trial step
             # ends the solve cheaply instead of at the step limit
             inside = jnp.all(jnp.abs(x) < bound)
             x = jnp.where(inside, x, 0.0)
+            # inputs between the grid's points: linear interpolation, as when the fit is solved
+            now = diffrax.LinearInterpolation(ts, u).evaluate(t) if u.shape[-1] else u[0]
+
+            def terms(state):
+                return polynomial_terms(jnp, factors, jnp.concatenate([state, now]))
+
             phi, dphi = terms(x), jax.jacfwd(terms)(x)
             dx = coef @ phi
             ds = (coef @ dphi) @ s + jnp.concatenate([drives * phi[cols][None, :], jnp.zeros((n_states, n_states))], 1)
             return jnp.where(inside, dx, 0.0), jnp.where(inside, ds, 0.0)
 
-        def one(y0):
+        def one(y0, u):
             s0 = jnp.concatenate([jnp.zeros((n_states, n_free)), jnp.eye(n_states)], axis=1)
             solution = diffrax.diffeqsolve(
                 diffrax.ODETerm(field),
@@ -96,6 +100,7 @@ def _compiled(lanes: int, max_steps: int, ode_steps: int, ode_rtol: float, ode_a
                 t1=ts[-1],
                 dt0=None,
                 y0=(y0, s0),
+                args=u,
                 saveat=diffrax.SaveAt(ts=ts),
                 # steps are chosen on the states alone, as when differentiating through the solver: the
                 # sensitivities only steer Levenberg-Marquardt, the residuals set the optimum
@@ -107,13 +112,13 @@ def _compiled(lanes: int, max_steps: int, ode_steps: int, ode_rtol: float, ode_a
             )
             return solution.ys
 
-        return jax.vmap(one)(y0s)
+        return jax.vmap(one)(y0s, us)
 
     def residuals_and_jacobian(params, args):
         theta, y0s = params
-        observed, weights, spread, keep, bound, rows, cols, factors, ts, log = args
+        observed, weights, spread, keep, bound, us, rows, cols, factors, ts, log = args
         coef = jnp.zeros(keep.shape, dtype=theta.dtype).at[rows, cols].set(theta) * keep
-        xs, s = sensitivities(coef, keep, y0s, factors, ts, bound, rows, cols)
+        xs, s = sensitivities(coef, keep, y0s, us, factors, ts, bound, rows, cols)
         # both misfits are cheap next to the solve; choosing at run time keeps one compiled function
         positive = (xs > 0) & (xs < bound)
         safe = jnp.where(positive, xs, 1.0)
@@ -159,9 +164,9 @@ def _compiled(lanes: int, max_steps: int, ode_steps: int, ode_rtol: float, ode_a
         done, result = solver.terminate(fn, params, args, {}, state, tags)
         return params, state, done, result == optx.RESULTS.successful
 
-    def run(theta0, y00, observed, weights, spread, keep, bound, rows, cols, factors, ts, log):
+    def run(theta0, y00, observed, weights, spread, keep, bound, us, rows, cols, factors, ts, log):
         n = theta0.shape[0]
-        per_problem = (observed, weights, spread, keep, bound)
+        per_problem = (observed, weights, spread, keep, bound, us)
         shared = (rows, cols, factors, ts, log)
 
         def lane_args(index):
@@ -169,7 +174,7 @@ def _compiled(lanes: int, max_steps: int, ode_steps: int, ode_rtol: float, ode_a
 
         def fresh(index):
             params = (theta0[index], y00[index])
-            state = eqx.filter_vmap(lane_init, in_axes=(0, (0,) * 5 + (None,) * 5))(params, lane_args(index))
+            state = eqx.filter_vmap(lane_init, in_axes=(0, (0,) * 6 + (None,) * 5))(params, lane_args(index))
             return params, state
 
         index = jnp.arange(lanes)
@@ -184,7 +189,7 @@ def _compiled(lanes: int, max_steps: int, ode_steps: int, ode_rtol: float, ode_a
         def body(carry):
             params, dynamic, index, active, steps, queued, outputs = carry
             state = eqx.combine(dynamic, static)
-            step = eqx.filter_vmap(lane_step, in_axes=(0, eqx.if_array(0), (0,) * 5 + (None,) * 5))
+            step = eqx.filter_vmap(lane_step, in_axes=(0, eqx.if_array(0), (0,) * 6 + (None,) * 5))
             params, state, done, ok = step(params, state, lane_args(index))
             dynamic = eqx.partition(state, eqx.is_array)[0]
             steps = steps + 1
@@ -226,6 +231,7 @@ def fit_trajectories(
     t: np.ndarray,
     *,
     weights: np.ndarray | None = None,
+    inputs: np.ndarray | None = None,
     scale: str = "linear",
     max_steps: int = 200,
     ode_steps: int = 16_384,
@@ -246,6 +252,8 @@ def fit_trajectories(
             A time point with NaN (the padding of a shorter sample) weighs nothing, whatever ``weights`` says.
         t: shape ``(T,)``, the time grid.
         weights: shape ``(N, G, T)``, non-negative; 1 everywhere when None.
+        inputs: shape ``(N, G, T, m)``: the control inputs ``u`` on the grid, whose monomials with the states
+            are the library's terms (linearly interpolated between the grid's points); None for none.
         scale: ``"linear"`` or ``"log"`` (the misfit of the logarithms; positive data only).
         max_steps: Levenberg-Marquardt steps at most.
         ode_steps: ODE solver steps at most per solve.
@@ -292,6 +300,7 @@ def fit_trajectories(
     rows, cols = np.nonzero(keep.any(axis=0))
     theta0 = coefficients[:, rows, cols]
     bound = 1e6 * np.maximum(1.0, np.nanmax(np.abs(values), axis=(1, 2, 3)))
+    us = np.zeros(observed.shape[:3] + (0,)) if inputs is None else np.asarray(inputs, dtype=np.float64)
     n_lanes = min(n, int(lanes))
     jnp, run = _compiled(
         n_lanes, int(max_steps), int(ode_steps), float(ode_rtol), float(ode_atol), float(rtol), float(atol)
@@ -304,6 +313,7 @@ def fit_trajectories(
         jnp.asarray(spread),
         jnp.asarray(keep.astype(np.float64)),
         jnp.asarray(bound),
+        jnp.asarray(us),
         jnp.asarray(rows),
         jnp.asarray(cols),
         jnp.asarray(library.factors),
