@@ -203,7 +203,7 @@ def test_snapshot_loss_recomputes_recorded_loss():
 
 def test_cpu_training_flushes_subnormal_numbers_and_restores_the_default():
     """Subnormal float32 arithmetic costs the CPU microcode (a default run's step grew from 3.7 to 47 ms by step
-    12 000): training flushes them to zero, and the process computes them again afterwards."""
+    12 000): training flushes them to zero, and leaves the mode as the caller had it."""
     from training.engine.quantities import QUANTITIES, Quantity
     from training.rundata import Variable
 
@@ -214,6 +214,12 @@ def test_cpu_training_flushes_subnormal_numbers_and_restores_the_default():
     ds = train(tiny(steps=3), quantities=(*QUANTITIES, probe))
     assert float(ds["probe"].max()) == 0.0
     assert float(torch.tensor(1e-38, dtype=torch.float32) * 0.01) > 0.0
+    torch.set_flush_denormal(True)  # a caller who flushes already keeps flushing
+    try:
+        train(tiny(steps=1))
+        assert float(torch.tensor(1e-38, dtype=torch.float32) * 0.01) == 0.0
+    finally:
+        torch.set_flush_denormal(False)
 
 
 def test_record_schedule():
