@@ -75,11 +75,12 @@ def main() -> None:
     data = ensemble(args.runs, args.components, args.steps)
     print(f"data: {args.runs} runs x {args.components} components x {args.steps + 1} time points")
 
-    dynamics.fit(data.isel(run=[0]), "linear").simulate()  # warm-up: first-call imports and caches
+    # the loop below regresses forward differences, as the paper did; ours must use the same derivative
+    dynamics.fit(data.isel(run=[0]), "linear", derivative="forward").simulate()  # warm-up: imports and caches
     fit_s = solve_s = float("inf")
     for _ in range(3):  # best of three: the machine is shared
         start = time.perf_counter()
-        fitted = dynamics.fit(data, "linear")
+        fitted = dynamics.fit(data, "linear", derivative="forward")
         fit_s = min(fit_s, time.perf_counter() - start)
         start = time.perf_counter()
         solved = fitted.simulate(method="analytic")
@@ -99,7 +100,7 @@ def main() -> None:
     traj_error = np.abs(solved.values[:n_ref] - reference_traj).max() / np.abs(reference_traj).max()
     print(f"pysindy loop (fit + simulate): {loop_s:.2f} s for {args.runs} runs (timed on {n_ref}, scaled)")
     print(f"  coefficients agree to {coef_error:.1e} (relative); trajectories to {traj_error:.1e}")
-    print(f"  ratio pysindy loop / dynamics: {loop_s / ours:.0f}x  (target >= 20x)")
+    print(f"  ratio pysindy loop / dynamics: {loop_s / ours:.0f}x  (target >= 1000x)")
 
     n_expm = min(args.expm_runs, args.runs)
     t = data["step"].values.astype(np.float64)

@@ -16,13 +16,18 @@ paper's 30 000 steps record 4% of them.
 
 Measured on the project's idle 2-core machine:
 
-- 1000 steps: naive 57.8 model-steps/s; sweep 146.2 with 1 worker (27.4 s, 2.53x naive), 268.0 with 2 workers
-  (14.9 s, 4.64x); 2 workers over 1: 1.83x (ideal 2x).
-- 30 000 steps: see the project notes (measured after the step's fusion).
+- 30 000 steps (the default): naive 52.8 model-steps/s; sweep 237.9 with 1 worker (504.5 s, 4.51x naive), 447.5
+  with 2 workers (268.1 s, 8.48x); 2 workers over 1: 1.88x (ideal 2x). Before training flushed subnormal
+  numbers, a run's step grew from 3.7 ms to 47 ms between steps 8000 and 12 000, so this sweep ran for about
+  17 minutes on 1 worker before it was stopped.
+- 1000 steps (every step recorded): naive 57.8; sweep 146.2 with 1 worker (27.4 s, 2.53x), 268.0 with 2
+  workers (14.9 s, 4.64x); 2 workers over 1: 1.83x.
 
-The issue's 12x is not reached. It needs 2.8 ms per model step on each core against a naive step of 16.8 ms;
-the step is 3.7 ms, 2.06x the 1.78 ms of matmuls it cannot avoid (bench_training.py). When the issue was
-written the naive step measured 28 ms on this machine, against which the same sweep would be about 2x further.
+The issue's 12x is not reached. Against this naive step (18.9 ms) it needs 634 model-steps/s, 3.2 ms per model
+step on each core even with perfect scaling; the sweep's runs take 4.2 ms per model step with their records,
+writes and start-up, the bare step 3.7 ms, 2.06x the 1.78 ms of matmuls it cannot avoid (bench_training.py),
+and what is left of it is single fused passes over the (2784, 100) activations. When the issue was written the
+naive step measured 28 ms on this machine; against that the same sweep is 12.5x.
 """
 
 from __future__ import annotations

@@ -132,6 +132,8 @@ def _compiled(lanes: int, max_steps: int, ode_steps: int, ode_rtol: float, ode_a
         # padded or unsampled time points weigh nothing, whatever the solution does there
         root = jnp.where(weights > 0, jnp.sqrt(weights), 0.0)[..., None]
         residual = jnp.where(root > 0, misfit * root, 0.0)
+        # past a failed solve (its step limit) diffrax fills in inf, where the residual is the penalty
+        s = jnp.where(jnp.isfinite(s), s, 0.0)
         return residual, s * (slope * root)[..., None]
 
     @jax.custom_jvp
