@@ -32,7 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from dynamics import library as lib
-from dynamics.solve import jax64, polynomial_terms
+from dynamics.solve import jax64, polynomial_terms, step_size_controller
+from fittest.checks import integer
 from fittest.errors import InputError
 
 SCALES = ("linear", "log")
@@ -104,8 +105,12 @@ def _compiled(lanes: int, max_steps: int, ode_steps: int, ode_rtol: float, ode_a
                 saveat=diffrax.SaveAt(ts=ts),
                 # steps are chosen on the states alone, as when differentiating through the solver: the
                 # sensitivities only steer Levenberg-Marquardt, the residuals set the optimum
-                stepsize_controller=diffrax.PIDController(
-                    rtol=ode_rtol, atol=ode_atol, norm=lambda error: jnp.sqrt(jnp.mean(error[0] ** 2))
+                stepsize_controller=step_size_controller(
+                    diffrax,
+                    rtol=ode_rtol,
+                    atol=ode_atol,
+                    kinks=ts if u.shape[-1] else None,
+                    norm=lambda error: jnp.sqrt(jnp.mean(error[0] ** 2)),
                 ),
                 max_steps=ode_steps,
                 throw=False,
@@ -196,11 +201,13 @@ def _compiled(lanes: int, max_steps: int, ode_steps: int, ode_rtol: float, ode_a
             dynamic = eqx.partition(state, eqx.is_array)[0]
             steps = steps + 1
             finite = jnp.isfinite(params[0]).all(axis=1) & jnp.isfinite(params[1]).all(axis=(1, 2))
-            finished = active & (done | ~ok | ~finite | (steps >= max_steps))
-            # a problem is finished once: its lane writes its answer, then takes the next problem in the queue
             residual = state.f_info.residual
             cost = 0.5 * jnp.sum(residual**2, axis=(1, 2, 3))
             whole = jnp.all(jnp.abs(residual) < _PENALTY, axis=(1, 2, 3))
+            # a problem is finished once: its lane writes its answer, then takes the next problem in the queue. An
+            # accepted solution that left the bounds ends it too: the penalty is flat, so the steps that would
+            # follow only creep (200 of them, at the cost of every other lane's steps)
+            finished = active & (done | ~ok | ~finite | ~whole | (steps >= max_steps))
             converged = done & ok & finite & whole & jnp.isfinite(cost)
             slot = jnp.where(finished, index, n)  # n: out of range, dropped
             values = (params[0], params[1], converged, cost, steps)
@@ -269,8 +276,10 @@ def fit_trajectories(
         The :class:`ShootingResult`.
 
     Raises:
-        InputError: terms that are not monomials, an unknown scale, or non-positive data with ``scale="log"``.
+        InputError: terms that are not monomials, an unknown scale, non-positive data with ``scale="log"``, or
+            ``lanes`` not a positive integer.
     """
+    lanes = integer("lanes", lanes, 1)
     if not library.is_polynomial:
         raise InputError(
             "objective='trajectory' solves the ODE, which needs monomial terms; this pysindy library has others: "

@@ -158,6 +158,13 @@ def jax64():
     return jax, jnp, diffrax
 
 
+def step_size_controller(diffrax, *, rtol: float, atol: float, kinks=None, norm=None):
+    """diffrax's PID step-size controller; with ``kinks`` (the grid of linearly interpolated inputs) it also steps
+    onto each kink, where the field's derivative jumps: stepping over them left errors far above ``rtol``."""
+    controller = diffrax.PIDController(rtol=rtol, atol=atol, **({} if norm is None else {"norm": norm}))
+    return controller if kinks is None else diffrax.ClipStepSizeController(controller, jump_ts=kinks)
+
+
 def polynomial_terms(jnp, factors, y):
     """The ``P`` monomials of one state ``(C,)`` in JAX, from the library's factors ``(P, D)``."""
     padded = jnp.concatenate([y, jnp.ones((1,), dtype=y.dtype)])
@@ -197,7 +204,9 @@ def _compiled():
                 y0=y0,
                 args=(coef, us),
                 saveat=diffrax.SaveAt(ts=ts),
-                stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol),
+                stepsize_controller=step_size_controller(
+                    diffrax, rtol=rtol, atol=atol, kinks=ts if us.shape[-1] else None
+                ),
                 event=diffrax.Event(blown_up),
                 max_steps=max_steps,
                 throw=False,

@@ -89,8 +89,8 @@ def test_a_failed_problem_is_flagged_and_the_others_are_unaffected(herds, both):
     _, trajectory = both
     start = fit(herds)
     coefficients = start.coefficients.transpose("herd", "target", "term").values.copy()
-    # herd 1 starts from hares that grow at e^(30 t): its solution leaves every bound at once, so the solver
-    # sees a flat penalty and cannot move
+    # herd 1 starts from hares that grow at e^(30 t), a misfit 10^4 times the others': it does not converge
+    # within the step limit
     coefficients[1, 0, list(start.coefficients["term"].values).index("hare")] = 30.0
     observed = herds.transpose("herd", "year", "species").values[:, None]
     result = shooting.fit_trajectories(start.library, coefficients, observed, herds["year"].values)
@@ -103,6 +103,15 @@ def test_a_failed_problem_is_flagged_and_the_others_are_unaffected(herds, both):
         rtol=1e-6,
         atol=1e-9,
     )
+
+
+def test_lanes_must_be_a_positive_integer(herds, both):
+    start = fit(herds)
+    coefficients = start.coefficients.transpose("herd", "target", "term").values
+    observed = herds.transpose("herd", "year", "species").values[:, None]
+    for lanes in (0, -2, 1.5):
+        with pytest.raises(InputError, match="lanes"):
+            shooting.fit_trajectories(start.library, coefficients, observed, herds["year"].values, lanes=lanes)
 
 
 def test_a_pysindy_library_that_is_not_polynomial_is_refused(herds):
