@@ -175,13 +175,14 @@ def _compiled(lanes: int, max_steps: int, ode_steps: int, ode_rtol: float, ode_a
         n = theta0.shape[0]
         per_problem = (observed, weights, spread, keep, bound, us)
         shared = (rows, cols, factors, ts, log)
+        arg_axes = (0,) * len(per_problem) + (None,) * len(shared)
 
         def lane_args(index):
             return tuple(a[index] for a in per_problem) + shared
 
         def fresh(index):
             params = (theta0[index], y00[index])
-            state = eqx.filter_vmap(lane_init, in_axes=(0, (0,) * 6 + (None,) * 5))(params, lane_args(index))
+            state = eqx.filter_vmap(lane_init, in_axes=(0, arg_axes))(params, lane_args(index))
             return params, state
 
         index = jnp.arange(lanes)
@@ -196,7 +197,7 @@ def _compiled(lanes: int, max_steps: int, ode_steps: int, ode_rtol: float, ode_a
         def body(carry):
             params, dynamic, index, active, steps, queued, outputs = carry
             state = eqx.combine(dynamic, static)
-            step = eqx.filter_vmap(lane_step, in_axes=(0, eqx.if_array(0), (0,) * 6 + (None,) * 5))
+            step = eqx.filter_vmap(lane_step, in_axes=(0, eqx.if_array(0), arg_axes))
             params, state, done, ok = step(params, state, lane_args(index))
             dynamic = eqx.partition(state, eqx.is_array)[0]
             steps = steps + 1
@@ -312,7 +313,7 @@ def fit_trajectories(
     theta0 = coefficients[:, rows, cols]
     bound = 1e6 * np.maximum(1.0, np.nanmax(np.abs(values), axis=(1, 2, 3)))
     us = np.zeros(observed.shape[:3] + (0,)) if inputs is None else np.asarray(inputs, dtype=np.float64)
-    n_lanes = min(n, int(lanes))
+    n_lanes = min(n, lanes)
     jnp, run = _compiled(
         n_lanes, int(max_steps), int(ode_steps), float(ode_rtol), float(ode_atol), float(rtol), float(atol)
     )
