@@ -114,14 +114,11 @@ def flat_rows(index: torch.Tensor, runs: int, rows: int) -> torch.Tensor:
     return (index.expand(runs, -1) + offset).reshape(-1)
 
 
-def gather_rows(table: torch.Tensor, flat: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+def gather_rows(table: torch.Tensor, flat: torch.Tensor) -> torch.Tensor:
     """``table[r, index[r]]`` for every run r, (R, n, h), from a table (R, rows, h) and :func:`flat_rows` indices."""
     runs, rows, width = table.shape
     # index_select on a 2-D table: an order of magnitude faster than advanced indexing on the CPU
-    if out is None:
-        return table.reshape(runs * rows, width).index_select(0, flat).view(runs, -1, width)
-    torch.index_select(table.reshape(runs * rows, width), 0, flat, out=out.view(-1, width))
-    return out
+    return table.reshape(runs * rows, width).index_select(0, flat).view(runs, -1, width)
 
 
 def _scatter(values: torch.Tensor, flat: torch.Tensor, rows: int) -> torch.Tensor:
@@ -132,12 +129,18 @@ def _scatter(values: torch.Tensor, flat: torch.Tensor, rows: int) -> torch.Tenso
 
 
 def hidden_input(params: dict[str, torch.Tensor], a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """The first layer's pre-activation on the pairs (a, b), factorized: ``U[a] + V[b] + b1``, shape (R, n, h)."""
+    """The first layer's pre-activation on the pairs (a, b), factorized: ``U[a] + V[b] + b1``, shape (R, n, h).
+
+    One embedding-bag sum over the table ``[U + b1; V]``: one pass writing the result, 2.5x faster on the CPU
+    than two gathers and two additions.
+    """
     embedding, w1 = params["embedding"], params["w1"]
     runs, p, d = embedding.shape
     u = _mm(embedding, w1[..., :d].transpose(-1, -2))
     v = _mm(embedding, w1[..., d:].transpose(-1, -2))
-    return gather_rows(u, flat_rows(a, runs, p)) + gather_rows(v, flat_rows(b, runs, p)) + params["b1"].unsqueeze(1)
+    table = torch.cat([u + params["b1"].unsqueeze(1), v], dim=1).view(runs * 2 * p, -1)
+    pairs = torch.stack([flat_rows(a, runs, 2 * p), flat_rows(b, runs, 2 * p) + p], dim=1)
+    return F.embedding_bag(pairs, table, mode="sum").view(runs, a.shape[-1], -1)
 
 
 def head(params: dict[str, torch.Tensor], pre1: torch.Tensor, *, activation: str = "silu") -> torch.Tensor:
@@ -183,15 +186,6 @@ def _activate(z: torch.Tensor, activation: str, workspace: dict | None = None, t
     return F.gelu(z), lambda grad: torch.ops.aten.gelu_backward(grad, z)
 
 
-def _first_layer(u: torch.Tensor, v: torch.Tensor, bias: torch.Tensor, a: torch.Tensor, b: torch.Tensor):
-    """``U[a] + V[b] + b1`` of every run, (R, n, h), as one embedding-bag sum over the table ``[U + b1; V]``:
-    one pass writing the result, 2.5x faster than two gathers and two additions on the CPU."""
-    runs, p, hidden = u.shape
-    table = torch.cat([u + bias.unsqueeze(1), v], dim=1).view(runs * 2 * p, hidden)
-    pairs = torch.stack([flat_rows(a, runs, 2 * p), flat_rows(b, runs, 2 * p) + p], dim=1)
-    return F.embedding_bag(pairs, table, mode="sum").view(runs, -1, hidden)
-
-
 @torch.no_grad()
 def loss_gradients(
     params: dict[str, torch.Tensor],
@@ -228,15 +222,13 @@ def loss_gradients(
     runs, p, d = embedding.shape
     flat_a, flat_b = flat_rows(a, runs, p), flat_rows(b, runs, p)
     w1a, w1b = w1[..., :d], w1[..., d:]
-    u = _mm(embedding, w1a.transpose(-1, -2))
-    v = _mm(embedding, w1b.transpose(-1, -2))
-    n, hidden = (a.shape[-1], u.shape[-1])
-    wide = (runs, n, hidden)
-    z1 = _first_layer(u, v, params["b1"], a, b)
+    z1 = hidden_input(params, a, b)
+    wide = z1.shape
+    n = wide[1]
     h1, back1 = _activate(z1, activation, workspace, "1")
-    z2 = _affine(params["b2"], h1, params["w2"], _buffer(workspace, "z2", wide, u))
+    z2 = _affine(params["b2"], h1, params["w2"], _buffer(workspace, "z2", wide, z1))
     h2, back2 = _activate(z2, activation, workspace, "2")
-    logits = _affine(params["b3"], h2, params["w3"], _buffer(workspace, "logits", (runs, n, p), u))
+    logits = _affine(params["b3"], h2, params["w3"], _buffer(workspace, "logits", (runs, n, p), z1))
     labels = c.expand(runs, n).reshape(-1)
     rows = torch.arange(runs * n, device=labels.device)
     loss = accuracy = None
@@ -248,9 +240,9 @@ def loss_gradients(
     g3 = torch._softmax(logits, -1, False, out=_buffer(workspace, "g3", logits.shape, logits))
     g3.view(-1, p)[rows, labels] -= 1
     grads = {"w3": _mm(g3.transpose(-1, -2), h2).div_(n), "b3": g3.sum(1).div_(n)}
-    g2 = back2(_mm(g3, params["w3"] / n, _buffer(workspace, "g2", wide, u)))
+    g2 = back2(_mm(g3, params["w3"] / n, _buffer(workspace, "g2", wide, z1)))
     grads["w2"], grads["b2"] = _mm(g2.transpose(-1, -2), h1), g2.sum(1)
-    g1 = back1(_mm(g2, params["w2"], _buffer(workspace, "g1", wide, u)))
+    g1 = back1(_mm(g2, params["w2"], _buffer(workspace, "g1", wide, z1)))
     gu, gv = _scatter(g1, flat_a, p), _scatter(g1, flat_b, p)
     grads["b1"] = gu.sum(1)  # every pair adds its row to gu once: the sum over p rows, not n
     grads["w1"] = torch.cat([_mm(gu.transpose(-1, -2), embedding), _mm(gv.transpose(-1, -2), embedding)], dim=-1)
