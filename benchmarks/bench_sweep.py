@@ -33,6 +33,7 @@ naive step measured 28 ms on this machine; against that the same sweep is 12.5x.
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
 from pathlib import Path
 
@@ -56,10 +57,20 @@ def main() -> None:
     base = TrainConfig(runs=1, steps=args.steps)
     configs = [base.replace(seed=seed) for seed in range(4)]
 
-    naive = 1 / timed(naive_stepper(base), repeat=min(args.steps, 200))
+    stepper = naive_stepper(base)
+
+    def naive_rounds() -> list[float]:
+        return [1 / timed(stepper, repeat=200) for _ in range(5)]
+
+    # the naive loop's rate is taken in rounds before and after the sweeps and the median used, so that it
+    # sees the same machine the sweeps saw (a single short measurement had read 18.9 ms where 14.8 ms was usual)
+    rates = naive_rounds()
     with tempfile.TemporaryDirectory() as tmp:
         one, one_s = sweep_rate(configs, 1, Path(tmp))
         two, two_s = sweep_rate(configs, 2, Path(tmp))
+    rates += naive_rounds()
+    naive = statistics.median(rates)
+    print(f"naive rounds: median {naive:.1f}, best {max(rates):.1f}, worst {min(rates):.1f} model-steps/s")
     print(f"4 runs x {args.steps} steps at the paper's defaults (p=59, d=128, hidden 100), model-steps per second:")
     print(f"  naive (authors' loop, 1 process):  {naive:8.1f}")
     print(f"  sweep, 1 worker:                   {one:8.1f}  ({one_s:.1f} s)  {one / naive:5.2f}x naive")

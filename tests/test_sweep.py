@@ -113,6 +113,15 @@ def test_a_2x2_grid_on_two_processes_equals_a_serial_run_of_each_task(grid_store
         xr.testing.assert_equal(stored, _serial(task.config))  # every variable and coordinate, exactly
 
 
+def test_the_sweeps_workers_stop_profiling_and_keep_freed_memory(grid_store, processes):
+    # both cost a CPU training step about 9% each in a dask worker (training/engine/workers.py)
+    state = processes.run(lambda dask_worker: (sorted(dask_worker.periodic_callbacks), dask_worker.fittest_malloc_kept))
+    assert len(state) == 2
+    for callbacks, kept in state.values():
+        assert "heartbeat" in callbacks and not {"profile", "profile-cycle"} & set(callbacks)
+        assert kept is (sys.platform == "linux")
+
+
 def test_the_summary_is_indexed_by_the_swept_fields(grid_store):
     store, _ = grid_store
     tree, summary = training.open_sweep(store)

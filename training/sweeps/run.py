@@ -217,9 +217,10 @@ def _run(
 ) -> dict:
     from distributed import as_completed
 
-    if torch_threads is not None:
-        from training.engine.workers import TorchThreads
+    from training.engine.workers import SteadyWorker, TorchThreads
 
+    client.register_plugin(SteadyWorker())
+    if torch_threads is not None:
         client.register_plugin(TorchThreads(torch_threads))
     dashboard = getattr(client, "dashboard_link", None)
     # a task is one ensemble; the ETA is for every ensemble this call trains
