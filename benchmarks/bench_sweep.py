@@ -16,18 +16,19 @@ paper's 30 000 steps record 4% of them.
 
 Measured on the project's idle 2-core machine:
 
-- 30 000 steps (the default): naive 52.8 model-steps/s; sweep 237.9 with 1 worker (504.5 s, 4.51x naive), 447.5
-  with 2 workers (268.1 s, 8.48x); 2 workers over 1: 1.88x (ideal 2x). Before training flushed subnormal
-  numbers, a run's step grew from 3.7 ms to 47 ms between steps 8000 and 12 000, so this sweep ran for about
-  17 minutes on 1 worker before it was stopped.
-- 1000 steps (every step recorded): naive 57.8; sweep 146.2 with 1 worker (27.4 s, 2.53x), 268.0 with 2
-  workers (14.9 s, 4.64x); 2 workers over 1: 1.83x.
+- 30 000 steps (the default): naive 50.7 model-steps/s (median of 10 rounds, 46.1 to 55.6); sweep 262.0 with
+  1 worker (458.0 s, 5.17x naive), 502.6 with 2 workers (238.8 s, 9.92x); 2 workers over 1: 1.92x (ideal 2x).
+  Before the workers stopped dask's profiler and kept their freed memory (training/engine/workers.py,
+  SteadyWorker) the same sweep measured 237.9 and 447.5 (8.48x, 1.88x); before training flushed subnormal
+  numbers, a run's step grew from 3.7 ms to 47 ms between steps 8000 and 12 000.
+- 1000 steps (every step recorded), before SteadyWorker: naive 57.8; sweep 146.2 with 1 worker (27.4 s,
+  2.53x), 268.0 with 2 workers (14.9 s, 4.64x); 2 workers over 1: 1.83x.
 
-The issue's 12x is not reached. Against this naive step (18.9 ms) it needs 634 model-steps/s, 3.2 ms per model
-step on each core even with perfect scaling; the sweep's runs take 4.2 ms per model step with their records,
-writes and start-up, the bare step 3.7 ms, 2.06x the 1.78 ms of matmuls it cannot avoid (bench_training.py),
-and what is left of it is single fused passes over the (2784, 100) activations. When the issue was written the
-naive step measured 28 ms on this machine; against that the same sweep is 12.5x.
+The issue's 12x is not reached. At this naive rate it needs 608 model-steps/s, 3.3 ms per model step on each
+core with perfect scaling; the sweep's runs take 3.8 ms per model step with their records, writes and start-up
+(3.6 ms bare), of which 1.78 ms are the matmuls no formulation avoids and 0.55 ms the two SiLU layers' forward
+and backward, whose exponentials bound them (bench_training.py); what is left is single passes over the
+(2784, 100) activations and about 0.2 ms of dispatching some 60 operations.
 """
 
 from __future__ import annotations

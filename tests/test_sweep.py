@@ -282,3 +282,20 @@ def test_an_unreadable_spec_and_a_foreign_store_are_refused(tmp_path, capsys):
         training.sweep([TrainConfig(p=7, **TINY)], store=foreign, workers=1)
     assert sorted(os.listdir(foreign)) == ["cat.jpg"]
     assert Path(f"{foreign}.sweep.lock").exists() is False
+
+
+def test_a_script_without_a_main_guard_gets_a_one_line_error(tmp_path):
+    # the local cluster's worker processes import the script again, which would start a sweep in each of them
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "import training\n"
+        "from training import TrainConfig\n"
+        f"training.sweep([TrainConfig(p=7, **{TINY!r})], store='s.zarr', workers=1, progress=False)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=300, env=os.environ
+    )
+    assert done.returncode != 0
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("fittest.errors.InputError: the local dask cluster did not start"), last
+    assert 'if __name__ == "__main__":' in last

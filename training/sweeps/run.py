@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import multiprocessing
 import os
 import sys
 import time
@@ -30,6 +31,11 @@ from training.sweeps.tasks import PER_RUN, Task, axis_values, plan, varying_fiel
 
 WORKER_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 """The environment of local worker processes: one thread each for every numerical library."""
+
+MAIN_GUARD = (
+    "the local cluster's worker processes import the calling script again, and this one starts a sweep when"
+    ' imported: put the call under `if __name__ == "__main__":`'
+)
 
 
 @dataclass(frozen=True)
@@ -114,14 +120,19 @@ def _client(client, scheduler: str | None, workers: int | None, tasks: int) -> I
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     size = workers if workers is not None else (gpus or cores)
     size = max(1, min(size, tasks))
-    cluster = LocalCluster(
-        n_workers=size,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=":0",
-        silence_logs=logging.ERROR,
-        env=WORKER_ENV,
-    )
+    try:
+        cluster = LocalCluster(
+            n_workers=size,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=logging.ERROR,
+            env=WORKER_ENV,
+        )
+    except RuntimeError as error:  # the worker processes' own errors went to their standard error
+        script = hasattr(sys.modules.get("__main__"), "__file__")  # only a script is imported again by the workers
+        hint = f"if sweep() is called from a script, {MAIN_GUARD}" if script else "see the workers' errors above"
+        raise InputError(f"the local dask cluster did not start ({error}): {hint}") from None
     with cluster, Client(cluster) as local:
         if gpus:
             local.register_plugin(PinGPU(gpus))
@@ -172,6 +183,8 @@ def sweep(
             unreachable scheduler, a store that is not a sweep store, or a store another sweep is writing.
     """
     started = time.perf_counter()
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        raise InputError(MAIN_GUARD)  # a worker process importing the script of the process that started it
     if client is not None and scheduler is not None:
         raise InputError("give either a client or a scheduler address, not both")
     if workers is not None and (client is not None or scheduler is not None):
