@@ -7,21 +7,25 @@ is reported, so that the ratios compare like with like on a shared machine:
 - naive: what the authors ran: float64 ``nn.Module`` with ``[E_a, E_b]`` concatenated, ``torch.optim.AdamW``,
   the test set evaluated and the embedding copied every step;
 - ours, loop: :mod:`training`'s step on one model at a time (float32, factorized first layer), unrecorded;
+- ours, pairs: the same on two models at a time as one set of batched tensors (the CPU default), per model;
 - ours, batched: the same on the whole ensemble as one set of batched tensors, per model;
 - ours, recorded: a recorded step (signals, gradient signal, test set), per model;
 - matmuls: the six products of the hidden and output layers (forward, and the two backward products of each)
   that no formulation of the step avoids, at the same shapes and dtype.
 And the default thread count: our loop step with 1 and with 2 torch threads.
 
-Measured on the project's 2-core machine (torch 2.13 CPU, idle, best of 9 rounds), per model step:
-naive float64 14.8 ms; ours 3.67 ms unrecorded, 5.10 ms recorded; the unavoidable matmuls 1.78 ms. So the
-step is 4.0x faster than the authors' loop over a whole default 30 000-step schedule and 2.06x the matmul
-floor (it was 5.25 ms, 2.85x, before the SiLU, first layer, softmax and AdamW each became one fused pass; the
-rest is those single passes over the (2784, 100) activations, which the floor does not count). The floor itself
-is only 8.3x below the naive step, which bounds what any float32 single-thread step can gain. Batched / loop
-per model: 0.95x (the CPU default stays the loop, ``CPU_CHUNK = 1``, until this is measured under load too).
-2 threads / 1 thread: 0.66x when the machine was idle, 2-9x slower while other jobs ran, so train() leaves
-torch's thread count to the caller.
+Measured on the project's 2-core machine (torch 2.13 CPU, idle, best of 9 rounds, 8 models), per model step:
+naive float64 17.4 ms (14.8 in another run; 27.8 while two other jobs kept both cores busy); ours 3.67 ms
+unrecorded one model at a time, 3.48 ms two at a time (0.94x), 5.14 ms recorded; the unavoidable matmuls
+1.89 ms. So the step is 4.7x faster than the authors' loop over a whole default 30 000-step schedule and 1.9x
+the matmul floor (it was 5.25 ms, 2.85x, before the SiLU, first layer, softmax and AdamW each became one fused
+pass). Of the rest, 0.55 ms are the two SiLU layers forward and backward, whose exponentials bound them (a
+hand-written C kernel measured no faster), and about 0.2 ms is dispatching some 60 operations (a model of
+p = 7, hidden 8 steps in 0.22 ms). Until the ensemble's batches shared one set of step buffers, each model's
+buffers were evicted by the others': a loop over 16 models took 4.6 ms per model step, now 3.6. The whole
+ensemble as one batch: 1.17x (its activations outgrow the cache). Two models at a time is the CPU default
+(measured busy as well: 5.23 against 5.59 ms, medians). 2 threads / 1 thread: 0.66x when the machine was
+idle, 2-9x slower while other jobs ran, so train() leaves torch's thread count to the caller.
 """
 
 from __future__ import annotations
@@ -144,6 +148,7 @@ def main() -> None:
     variants = {
         NAIVE: (naive_stepper(config), 1),
         "ours, loop, unrecorded": (our_stepper(config, 1), config.runs),
+        "ours, pairs, unrecorded": (our_stepper(config, 2), config.runs),
         "ours, batched, unrecorded": (our_stepper(config, config.runs), config.runs),
         "ours, loop, recorded": (our_stepper(config, 1, record=True), config.runs),
         "unavoidable matmuls": (matmul_stepper(config), 1),
@@ -166,9 +171,9 @@ def main() -> None:
     print(f"  naive / ours (loop, unrecorded step):                      {best[NAIVE] / ours:6.2f}x")
     print(f"  naive / ours (default 30000-step schedule, {len(schedule)} records): {best[NAIVE] / default:6.2f}x")
     print(f"  ours (loop, unrecorded) / unavoidable matmuls:             {ours / best['unavoidable matmuls']:6.2f}x")
-    print(
-        f"  batched / loop (per model):                                {best['ours, batched, unrecorded'] / ours:6.2f}x"
-    )
+    for name in ("pairs", "batched"):
+        ratio = best[f"ours, {name}, unrecorded"] / ours
+        print(f"{f'  {name} / loop (per model):':61s}{ratio:6.2f}x")
 
     threads = {}
     loop = our_stepper(config, 1)

@@ -161,8 +161,9 @@ def test_per_run_rates_equal_separate_runs():
 
 
 def test_batched_ensemble_equals_loop(monkeypatch):
+    monkeypatch.setattr(train_module, "cpu_chunk", lambda config: 1)  # one model at a time
     looped = train(tiny(runs=3, steps=15))
-    monkeypatch.setattr(train_module, "CPU_CHUNK", 3)
+    monkeypatch.setattr(train_module, "cpu_chunk", lambda config: 3)  # the whole ensemble in one batch
     batched = train(tiny(runs=3, steps=15))
     for name in ("signal", "grad_signal", "train_loss", "test_loss"):
         np.testing.assert_allclose(looped[name], batched[name], rtol=2e-4, atol=1e-6, err_msg=name)

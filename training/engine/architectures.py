@@ -59,6 +59,11 @@ MODELS: dict[str, Model] = {
                 params, a, b, c, activation=config.activation, **options
             ),
             lambda params, a, b, config: mlp.forward(params, a, b, activation=config.activation),
+            # pairs of models as one batch: 3.42 ms per model step against 3.57 one at a time on an idle core,
+            # 5.23 against 5.59 (medians) while two other jobs kept both cores busy; batches of 4 were faster
+            # idle (3.35) but not busy (5.52), of 8 slower (3.9), as their activations outgrow the cache
+            # (p = 59 defaults, 16 models, one thread; benchmarks/bench_training.py)
+            cpu_chunk=2,
         ),
         Model(
             "transformer",
@@ -73,7 +78,7 @@ MODELS: dict[str, Model] = {
             ),
             quantities=(UNEMBED_SIGNAL,),
             # on the CPU a batch of 4 measured no faster per model than one model at a time (within 5%, on a
-            # loaded 2-core machine; benchmarks/bench_transformer.py), so the loop's CPU_CHUNK applies
+            # loaded 2-core machine; benchmarks/bench_transformer.py), so the loop's CPU_CHUNK (1) applies
         ),
     )
 }

@@ -35,8 +35,8 @@ from training.interventions import construct, keep_only, perturb
 from training.rundata import build_run
 from training.tasks import pairs, split
 
-# Runs trained together in one batched set of tensors on the CPU; measured by benchmarks/bench_training.py
-# on a 2-core machine (see there): a plain loop over single models beat one batched ensemble (by 1.09x).
+# Runs trained together in one batched set of tensors on the CPU, for an architecture that has not measured
+# its own (Model.cpu_chunk; benchmarks/bench_training.py and bench_transformer.py on a 2-core machine).
 # Torch's thread count is left as the caller set it: on that machine, idle, 2 threads made a step 1.7x faster
 # than 1, but 2-9x slower while other jobs kept the cores busy; OMP_NUM_THREADS=1 suits a shared machine.
 CPU_CHUNK = 1
@@ -74,7 +74,14 @@ class ModelBatch:
     """A contiguous slice of the ensemble trained as one batch of tensors, with its pairs and optimizer."""
 
     def __init__(
-        self, config: TrainConfig, runs: slice, params: dict[str, torch.Tensor], train: Pairs, test: Pairs
+        self,
+        config: TrainConfig,
+        runs: slice,
+        params: dict[str, torch.Tensor],
+        train: Pairs,
+        test: Pairs,
+        *,
+        workspace: dict | None = None,
     ) -> None:
         self.config = config
         self.model = MODELS[config.architecture]
@@ -82,7 +89,7 @@ class ModelBatch:
         self.params = params
         self.train = train
         self.test_pairs = test
-        self.workspace: dict = {}
+        self.workspace = {} if workspace is None else workspace
         self.optimizer = EnsembleAdamW(
             [params[name] for name in self.model.parameters],
             lr=config.per_run("lr")[runs],
@@ -176,10 +183,15 @@ def initial_batches(config: TrainConfig, device: torch.device, *, chunk: int | N
     initial = _initial_parameters(config)
     batches = []
     size = chunk or (CUDA_CHUNK if device.type != "cpu" else cpu_chunk(config))
+    # The batches take turns, so one set of step temporaries serves all those of one size: with a set per batch,
+    # 16 models kept about 100 MB of activations in play and a CPU step took 4.6 ms per model instead of 3.6
+    # (p = 59, one core), as each model's step found its buffers evicted from the cache by the others'
+    workspaces: dict[int, dict] = {}
     for start in range(0, config.runs, size):
         runs = slice(start, min(start + size, config.runs))
         params = {name: torch.as_tensor(v[runs], dtype=dtype, device=device).clone() for name, v in initial.items()}
-        batches.append(ModelBatch(config, runs, params, *_pairs(config, runs, device)))
+        workspace = workspaces.setdefault(runs.stop - runs.start, {})
+        batches.append(ModelBatch(config, runs, params, *_pairs(config, runs, device), workspace=workspace))
     return batches
 
 
