@@ -79,7 +79,8 @@ def fit(
             :func:`dynamics.trajectories.as_inputs`). The terms are then monomials of ``[x, u]``:
             ``dx/dt = A x + B u + b`` for ``"linear"`` (:attr:`~dynamics.FittedODE.B`), pysindy's control
             library for ``"sindy"``. Either objective (the trajectory's solve interpolates ``u`` linearly
-            between the grid's points), without bootstrap or cross-validation;
+            between the grid's points), with the bootstrap (a replicate resamples the inputs with the states:
+            the same rows, blocks or samples) but without cross-validation;
             :meth:`~dynamics.FittedODE.simulate` then needs ``u`` on its time grid.
         **model_options: passed to the model's fitting function. ``alpha="cv"`` (lasso) and ``threshold="cv"``
             (sindy) choose the value by cross-validation that keeps time order (see :mod:`dynamics.crossval`);
@@ -91,8 +92,8 @@ def fit(
 
     Raises:
         InputError: an unknown model, option or objective, ``pool`` that is not a bool, too few time points for
-            the model, bad bootstrap options, inputs ``u`` with another model than linear or sindy, with the
-            trajectory objective, bootstrap or cross-validation, bad inputs, or bad data (see
+            the model, bad bootstrap options, inputs ``u`` with another model than linear or sindy or with
+            cross-validation, bad inputs, or bad data (see
             :func:`dynamics.trajectories.as_trajectories`) or derivatives.
     """
     if not isinstance(model, str) or model not in MODELS:
@@ -112,7 +113,7 @@ def fit(
     x, dxdt, index = differentiate(traj, derivative, window=window, polyorder=polyorder)
     names = lib.component_names(traj.components)
     scale_by = _scale(x, dxdt, model, pool)
-    inputs, controls = _controls(u, data, traj, index, model, bootstrap, model_options, scale_by)
+    inputs, controls = _controls(u, data, traj, index, model, model_options, scale_by)
     xs, ds = x / scale_by, dxdt / scale_by
     t_fit = traj.t[index]
     cv_option, cv_table, chosen = crossval.wants_cv(model, model_options), None, model_options
@@ -153,7 +154,8 @@ def fit(
             t_fit,
             traj.t,
             pool,
-            chosen,
+            {**chosen, **controls},
+            inputs=inputs,
             objective=objective,
             scale=scale,
             bootstrap=bootstrap,
@@ -213,7 +215,7 @@ def fit(
     return FittedODE(dataset, models=result.models, trajectories=traj, fit_options=fit_options, inputs=inputs)
 
 
-def _controls(u, data, traj, index, model, bootstrap, model_options, scale_by):
+def _controls(u, data, traj, index, model, model_options, scale_by):
     """The inputs ``u`` read on the trajectories' grid, ``(S, T, m)``, and the fitter's keywords for them
     (``u`` at the derivative rows and the ``inputs`` names); ``(None, {})`` without inputs.
 
@@ -224,9 +226,9 @@ def _controls(u, data, traj, index, model, bootstrap, model_options, scale_by):
         return None, {}
     if model not in _WITH_INPUTS:
         raise InputError(f"control inputs u enter the models {_WITH_INPUTS} only, not {model!r}")
-    if bootstrap or crossval.wants_cv(model, model_options) is not None:
+    if crossval.wants_cv(model, model_options) is not None:
         raise InputError(
-            "control inputs u are fitted without bootstrap or cross-validation: drop bootstrap and 'cv' options, or u"
+            "control inputs u are fitted without cross-validation: give the 'cv' option a value, or drop u"
         )
     if scale_by is not _UNSCALED:
         raise InputError(
@@ -253,45 +255,80 @@ def _per_sample(scale_by, shape) -> np.ndarray:
 
 
 def _bootstrap(
-    result, model, xs, ds, observed, names, t_fit, t, pooled, model_options, *, objective, scale, bootstrap, seed, block
+    result,
+    model,
+    xs,
+    ds,
+    observed,
+    names,
+    t_fit,
+    t,
+    pooled,
+    model_options,
+    *,
+    inputs,
+    objective,
+    scale,
+    bootstrap,
+    seed,
+    block,
 ) -> np.ndarray:
     """The coefficients of ``bootstrap`` refits on resampled data, shape ``(B, S, C, P)`` (``S = 1`` pooled).
 
     The derivative objective refits on resampled rows (one vectorised call for every replicate of every sample);
     the trajectory objective refits from the fit's optimum with the resample's counts as time-point (or sample)
-    weights, all replicates in one compiled call.
+    weights, all replicates in one compiled call. Inputs go with their states: ``model_options["u"]`` (the
+    inputs at the fitted rows) is resampled as the rows are, ``inputs`` (on the whole grid) as the samples are.
     """
     rng = np.random.default_rng(seed)
     n_samples = xs.shape[0]
     by_samples = pooled and n_samples > 1
+    options = dict(model_options)
+    u = options.pop("u", None)
+
+    def given(rows_of_u):
+        return options if u is None else {**options, "u": rows_of_u}
+
     if objective == "derivative":
         if by_samples:
             draws = rng.integers(0, n_samples, size=(bootstrap, n_samples))
-            fits = [_model_fit(model, xs[d], ds[d], names, t_fit, True, model_options).coefficients for d in draws]
+            fits = [
+                _model_fit(model, xs[d], ds[d], names, t_fit, True, given(None if u is None else u[d])).coefficients
+                for d in draws
+            ]
             return np.stack(fits)  # (B, 1, C, P)
         n = xs.shape[1]
         rows = resampling.time_indices(rng, (bootstrap, n_samples), n, block or resampling.default_block(n))
         picked = np.arange(n_samples)[None, :, None]
         xb = xs[picked, rows].reshape(-1, n, xs.shape[2])
         db = ds[picked, rows].reshape(-1, n, xs.shape[2])
+        ub = None if u is None else u[picked, rows].reshape(-1, n, u.shape[2])
         # the resampled rows are no longer a time series: pysindy needs only a grid of the right length
-        refit = _model_fit(model, xb, db, names, t_fit, False, model_options)
+        refit = _model_fit(model, xb, db, names, t_fit, False, given(ub))
         if refit.coefficients.shape[-1] != result.coefficients.shape[-1]:
             raise InputError("a bootstrap refit gave another library of terms: use a polynomial library")
         return refit.coefficients.reshape((bootstrap, n_samples) + refit.coefficients.shape[1:])
     n_t = t.size
+
+    def per_problem(values):
+        """``(S, T, k)`` values as the problems see them: ``(B, S, T, k)`` by samples, else ``(B * S, 1, T, k)``."""
+        if by_samples:
+            return np.broadcast_to(values, (bootstrap,) + values.shape)
+        spread = np.broadcast_to(values[None, :, None], (bootstrap, n_samples, 1) + values.shape[1:])
+        return spread.reshape((-1, 1) + values.shape[1:])
+
     if by_samples:
         draws = rng.integers(0, n_samples, size=(bootstrap, n_samples))
         weights = np.repeat(resampling.counts(draws, n_samples)[..., None], n_t, axis=2)  # (B, S, T)
-        grouped = np.broadcast_to(observed, (bootstrap,) + observed.shape)
         start = np.repeat(result.coefficients, bootstrap, axis=0)
     else:
         rows = resampling.time_indices(rng, (bootstrap, n_samples), n_t, block or resampling.default_block(n_t))
         weights = resampling.counts(rows, n_t).reshape(-1, 1, n_t)  # (B * S, 1, T)
-        grouped = np.broadcast_to(observed[None, :, None], (bootstrap, n_samples, 1) + observed.shape[1:])
-        grouped = grouped.reshape((-1, 1) + observed.shape[1:])
         start = np.tile(result.coefficients, (bootstrap, 1, 1))
-    shot = shooting.fit_trajectories(result.library, start, grouped, t, weights=weights, scale=scale)
+    forcing = None if inputs is None else per_problem(inputs)
+    shot = shooting.fit_trajectories(
+        result.library, start, per_problem(observed), t, weights=weights, inputs=forcing, scale=scale
+    )
     return shot.coefficients.reshape((bootstrap, -1) + shot.coefficients.shape[1:])
 
 

@@ -113,6 +113,26 @@ def test_trajectory_fit_with_the_force_recovers_what_sparse_differences_bias():
     assert float(np.sqrt(((solved.values - x) ** 2).mean())) < 0.006  # measured 0.0039
 
 
+def test_a_trajectory_bootstrap_refits_the_force_with_the_states(driven):
+    # every replicate reweights the time points of a sample and solves it under the same force
+    rng = np.random.default_rng(2)
+    sparse = driven.isel(t=slice(None, None, 10))
+    noisy = sparse.assign(x=sparse["x"] + 0.01 * rng.normal(size=sparse["x"].shape))
+    fitted = fit(noisy, objective="trajectory", bootstrap=40, seed=0)
+    assert bool(fitted.converged.all())
+    intervals = fitted.confidence(0.95)
+    replicates = fitted.bootstrap_coefficients
+    assert replicates.sizes["bootstrap"] == 40
+    # the replicates centre on the fit, and their intervals hold the true A and B
+    centre = replicates.median("bootstrap")
+    assert float(abs(centre - fitted.coefficients).max()) < 0.05
+    truth = np.concatenate([A_TRUE, B_TRUE, C_TRUE[:, None]], axis=1)  # x_0, x_1, u_0, u_1, 1
+    order = [int(np.flatnonzero(p)[0]) if p.sum() == 1 else 4 for p in fitted.library.powers]
+    truth = truth[:, order]
+    inside = (intervals.low.values <= truth) & (truth <= intervals.high.values)
+    assert inside.mean() >= 0.8, inside.mean()
+
+
 def test_saved_fit_keeps_b(driven, tmp_path):
     fitted = fit(driven)
     loaded = dynamics.load(fitted.save(tmp_path / "fit.nc"))
@@ -126,7 +146,6 @@ def test_saved_fit_keeps_b(driven, tmp_path):
     ("options", "message"),
     [
         ({"model": "lasso"}, "linear"),
-        ({"bootstrap": 5}, "without bootstrap"),
         ({"model": "sindy", "threshold": "cv"}, "cross-validation"),
         ({"u": "nothing"}, "names no variable"),
     ],
