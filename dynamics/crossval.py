@@ -84,17 +84,25 @@ def choose(
         option: ``"alpha"`` or ``"threshold"``.
         xs, ds: states and derivatives, ``(S, N, C)``, as the fitter takes them.
         names, t, pooled: as for the fitter.
-        model_options: the model's other options.
+        model_options: the model's other options; ``u`` among them (the inputs at the rows, ``(S, N, m)``) is
+            split into the folds with the states.
 
     Returns:
         ``(value, table)``: the table holds ``candidates``, ``error`` (mean over folds), ``error_se`` and
         ``folds`` (``"time blocks"`` or ``"samples"``).
     """
     fitter = MODELS[model]
-    others = {k: v for k, v in model_options.items() if k != option}
+    others = {k: v for k, v in model_options.items() if k not in (option, "u")}
+    u = model_options.get("u")
 
-    def fit(value, x=xs, d=ds, together=pooled):
-        return fitter(x, d, names=names, t=t[: x.shape[1]], pooled=together, **{option: value}, **others)
+    def fit(value, x=xs, d=ds, together=pooled, inputs=u):
+        given = {} if inputs is None else {"u": inputs}
+        return fitter(x, d, names=names, t=t[: x.shape[1]], pooled=together, **{option: value}, **given, **others)
+
+    def rows(values, index, axis):
+        """The states at the index, with their inputs beside them when there are inputs (what the terms read)."""
+        x = np.take(values, index, axis=axis)
+        return x if u is None else np.concatenate([x, np.take(u, index, axis=axis)], axis=-1)
 
     candidates = _candidates(model, xs, ds, fit)
     folds = _folds(xs.shape[1], xs.shape[0], pooled)
@@ -104,16 +112,17 @@ def choose(
     for i, value in enumerate(candidates):
         for k, (train, test, by_samples) in enumerate(folds):
             if by_samples:
-                result = fit(value, xs[train], ds[train], True)
-                x_test, d_test, v_test = xs[test], ds[test], variance[test]
+                result = fit(value, xs[train], ds[train], True, None if u is None else u[train])
+                x_test, d_test, v_test = rows(xs, test, 0), ds[test], variance[test]
                 coefficients = np.repeat(result.coefficients, test.size, axis=0)
                 models = None if result.models is None else result.models * test.size
             else:
-                result = fit(value, xs[:, train], ds[:, train], pooled)
-                x_test, d_test, v_test = xs[:, test], ds[:, test], variance
+                result = fit(value, xs[:, train], ds[:, train], pooled, None if u is None else u[:, train])
+                x_test, d_test, v_test = rows(xs, test, 1), ds[:, test], variance
                 coefficients, models = result.coefficients, result.models
                 if pooled:
-                    x_test, d_test = x_test.reshape(1, -1, xs.shape[2]), d_test.reshape(1, -1, xs.shape[2])
+                    x_test = x_test.reshape(1, -1, x_test.shape[2])
+                    d_test = d_test.reshape(1, -1, xs.shape[2])
                     v_test = np.nanvar(ds.reshape(1, -1, xs.shape[2]), axis=1, keepdims=True)
             predicted = evaluate_rhs(result.library, coefficients, models, x_test)
             with warnings.catch_warnings():

@@ -80,7 +80,8 @@ def fit(
             ``dx/dt = A x + B u + b`` for ``"linear"`` (:attr:`~dynamics.FittedODE.B`), pysindy's control
             library for ``"sindy"``. Either objective (the trajectory's solve interpolates ``u`` linearly
             between the grid's points), with the bootstrap (a replicate resamples the inputs with the states:
-            the same rows, blocks or samples) but without cross-validation;
+            the same rows, blocks or samples) and cross-validation (its folds split the inputs with the
+            states);
             :meth:`~dynamics.FittedODE.simulate` then needs ``u`` on its time grid.
         **model_options: passed to the model's fitting function. ``alpha="cv"`` (lasso) and ``threshold="cv"``
             (sindy) choose the value by cross-validation that keeps time order (see :mod:`dynamics.crossval`);
@@ -92,8 +93,8 @@ def fit(
 
     Raises:
         InputError: an unknown model, option or objective, ``pool`` that is not a bool, too few time points for
-            the model, bad bootstrap options, inputs ``u`` with another model than linear or sindy or with
-            cross-validation, bad inputs, or bad data (see
+            the model, bad bootstrap options, inputs ``u`` with another model than linear or sindy, bad
+            inputs, or bad data (see
             :func:`dynamics.trajectories.as_trajectories`) or derivatives.
     """
     if not isinstance(model, str) or model not in MODELS:
@@ -113,13 +114,13 @@ def fit(
     x, dxdt, index = differentiate(traj, derivative, window=window, polyorder=polyorder)
     names = lib.component_names(traj.components)
     scale_by = _scale(x, dxdt, model, pool)
-    inputs, controls = _controls(u, data, traj, index, model, model_options, scale_by)
+    inputs, controls = _controls(u, data, traj, index, model, scale_by)
     xs, ds = x / scale_by, dxdt / scale_by
     t_fit = traj.t[index]
     cv_option, cv_table, chosen = crossval.wants_cv(model, model_options), None, model_options
     if cv_option is not None:
         value, cv_table = crossval.choose(
-            model, cv_option, xs, ds, names=names, t=t_fit, pooled=pool, model_options=model_options
+            model, cv_option, xs, ds, names=names, t=t_fit, pooled=pool, model_options={**model_options, **controls}
         )
         chosen = {**model_options, cv_option: value}
     result = _model_fit(model, xs, ds, names, t_fit, pool, {**chosen, **controls})
@@ -215,21 +216,17 @@ def fit(
     return FittedODE(dataset, models=result.models, trajectories=traj, fit_options=fit_options, inputs=inputs)
 
 
-def _controls(u, data, traj, index, model, model_options, scale_by):
+def _controls(u, data, traj, index, model, scale_by):
     """The inputs ``u`` read on the trajectories' grid, ``(S, T, m)``, and the fitter's keywords for them
     (``u`` at the derivative rows and the ``inputs`` names); ``(None, {})`` without inputs.
 
     Raises:
-        InputError: inputs with a model or option that does not take them, or data that would need scaling.
+        InputError: inputs with a model that does not take them, or data that would need scaling.
     """
     if u is None:
         return None, {}
     if model not in _WITH_INPUTS:
         raise InputError(f"control inputs u enter the models {_WITH_INPUTS} only, not {model!r}")
-    if crossval.wants_cv(model, model_options) is not None:
-        raise InputError(
-            "control inputs u are fitted without cross-validation: give the 'cv' option a value, or drop u"
-        )
     if scale_by is not _UNSCALED:
         raise InputError(
             "with control inputs the data are fitted as given, and their magnitude is far from one: rescale "

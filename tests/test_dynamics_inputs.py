@@ -133,6 +133,30 @@ def test_a_trajectory_bootstrap_refits_the_force_with_the_states(driven):
     assert inside.mean() >= 0.8, inside.mean()
 
 
+def test_cross_validated_sindy_with_the_force_finds_its_terms(driven):
+    # the folds (groups of runs) split the force with the states: the one-standard-error threshold keeps exactly
+    # the true system's terms out of the 15 quadratic monomials of [x, u]
+    noisy = driven.assign(x=driven["x"] + 0.002 * np.random.default_rng(0).normal(size=driven["x"].shape))
+    fitted = fit(noisy, "sindy", degree=2, threshold="cv", pool=True)
+    assert fitted.cv.attrs["folds"] == "samples"
+    assert fitted.fit_options["threshold"] == "cv" and 0 < fitted.cv.attrs["choice"] < 0.2
+    coefficients = fitted.coefficients
+    values = coefficients.values.reshape((-1,) + coefficients.shape[-2:])[0]  # the one pooled ODE
+    targets, terms = coefficients["target"].values, coefficients["term"].values
+    kept = {(str(targets[i]), str(terms[j])) for i, j in zip(*np.nonzero(values), strict=True)}
+    assert kept == {
+        ("position", "1"),
+        ("position", "velocity"),
+        ("velocity", "position"),
+        ("velocity", "velocity"),
+        ("velocity", "sine"),
+        ("velocity", "drift"),
+    }
+    column = {str(term): j for j, term in enumerate(terms)}
+    np.testing.assert_allclose(values[1, [column["sine"], column["drift"]]], B_TRUE[1], atol=0.01)
+    np.testing.assert_allclose(values[1, [column["position"], column["velocity"]]], A_TRUE[1], atol=0.01)
+
+
 def test_saved_fit_keeps_b(driven, tmp_path):
     fitted = fit(driven)
     loaded = dynamics.load(fitted.save(tmp_path / "fit.nc"))
@@ -146,7 +170,6 @@ def test_saved_fit_keeps_b(driven, tmp_path):
     ("options", "message"),
     [
         ({"model": "lasso"}, "linear"),
-        ({"model": "sindy", "threshold": "cv"}, "cross-validation"),
         ({"u": "nothing"}, "names no variable"),
     ],
 )
