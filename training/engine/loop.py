@@ -219,8 +219,9 @@ def train(
             quantities by default. The optional ones that the config switches on (``record_neurons``) are
             added to them.
 
-    On a CUDA device the whole ensemble is one set of batched tensors; on the CPU the models are trained one
-    after another in each step (measured faster by ``benchmarks/bench_training.py``), with torch's thread
+    On a CUDA device the whole ensemble is one set of batched tensors; on the CPU the models are trained in
+    small batches one after another in each step (the architecture's ``cpu_chunk``: pairs for the MLP, single
+    models for the transformer, as ``benchmarks/bench_training.py`` measured fastest), with torch's thread
     count as it is set (``OMP_NUM_THREADS=1`` on a machine that others share). Either way each model sees only
     its own data and rates.
 

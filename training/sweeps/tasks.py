@@ -58,8 +58,8 @@ def plan(configs: Iterable[TrainConfig], *, max_runs: int | None = None, merge: 
     Arguments:
         configs: the sweep's points; a config given twice is trained once.
         max_runs: the most runs one task holds (points are never split, so a point with more runs is a task of
-            its own); None merges every point that can share a batch. On a CPU, where runs are trained one after
-            another anyway, a small value spreads a sweep over more workers.
+            its own); None merges every point that can share a batch. On a CPU, where a task's runs are trained
+            in small batches one after another anyway, a small value spreads a sweep over more workers.
         merge: False keeps every point a task of its own, named by its own config, so that its runs draw the
             seeds they draw alone (``training.train(config)`` gives the same dataset) and
             :func:`~training.sweeps.store.open_task` finds it by that config.
