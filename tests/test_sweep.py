@@ -122,6 +122,13 @@ def test_the_sweeps_workers_stop_profiling_and_keep_freed_memory(grid_store, pro
         assert kept is (sys.platform == "linux")
 
 
+def test_a_threads_only_cluster_leaves_the_callers_malloc_alone(threads, tmp_path):
+    # its workers run in this process, whose memory is not a training task's
+    training.sweep([TrainConfig(p=7, **TINY)], store=tmp_path / "t.zarr", client=threads)
+    state = threads.run(lambda dask_worker: dask_worker.fittest_malloc_kept)
+    assert list(state.values()) == [False, False]
+
+
 def test_the_summary_is_indexed_by_the_swept_fields(grid_store):
     store, _ = grid_store
     tree, summary = training.open_sweep(store)
@@ -297,5 +304,12 @@ def test_a_script_without_a_main_guard_gets_a_one_line_error(tmp_path):
     )
     assert done.returncode != 0
     last = done.stderr.strip().splitlines()[-1]
-    assert last.startswith("fittest.errors.InputError: the local dask cluster did not start"), last
+    assert last.startswith("fittest.errors.InputError: the local cluster's worker processes import"), last
     assert 'if __name__ == "__main__":' in last
+    assert len(done.stderr.strip().splitlines()) < 10  # refused before any worker started: no worker tracebacks
+    # the same call under the guard runs
+    script.write_text(script.read_text().replace("training.sweep(", 'if __name__ == "__main__":\n    training.sweep('))
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=300, env=os.environ
+    )
+    assert done.returncode == 0, done.stderr[-2000:]

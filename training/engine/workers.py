@@ -63,12 +63,17 @@ class SteadyWorker(WorkerPlugin):
 
     name = "fittest-steady-worker"
 
+    def __init__(self) -> None:
+        # a worker of a threads-only cluster lives in the caller's own process (a notebook, say), whose memory
+        # is not a training task's to manage: there the malloc settings are left alone
+        self.caller = os.getpid()
+
     def setup(self, worker) -> None:
         for name in ("profile", "profile-cycle"):
             callback = worker.periodic_callbacks.pop(name, None)
             if callback is not None:
                 callback.stop()
-        worker.fittest_malloc_kept = keep_freed_memory()
+        worker.fittest_malloc_kept = os.getpid() != self.caller and keep_freed_memory()
 
 
 def keep_freed_memory() -> bool:

@@ -10,6 +10,7 @@ store at once, and the others go on.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import logging
 import multiprocessing
@@ -130,9 +131,7 @@ def _client(client, scheduler: str | None, workers: int | None, tasks: int) -> I
             env=WORKER_ENV,
         )
     except RuntimeError as error:  # the worker processes' own errors went to their standard error
-        script = hasattr(sys.modules.get("__main__"), "__file__")  # only a script is imported again by the workers
-        hint = f"if sweep() is called from a script, {MAIN_GUARD}" if script else "see the workers' errors above"
-        raise InputError(f"the local dask cluster did not start ({error}): {hint}") from None
+        raise InputError(f"the local dask cluster did not start ({error}): see the workers' errors above") from None
     with cluster, Client(cluster) as local:
         if gpus:
             local.register_plugin(PinGPU(gpus))
@@ -185,6 +184,14 @@ def sweep(
     started = time.perf_counter()
     if getattr(multiprocessing.current_process(), "_inheriting", False):
         raise InputError(MAIN_GUARD)  # a worker process importing the script of the process that started it
+    if client is None and scheduler is None:
+        if multiprocessing.current_process().daemon:
+            raise InputError(
+                "a sweep without a client starts worker processes, which this daemonic process (a dask task, a"
+                " multiprocessing pool's worker) cannot have: pass client= (in a dask task, worker_client())"
+            )
+        if _unguarded_in_main():
+            raise InputError(MAIN_GUARD)
     if client is not None and scheduler is not None:
         raise InputError("give either a client or a scheduler address, not both")
     if workers is not None and (client is not None or scheduler is not None):
@@ -209,6 +216,40 @@ def sweep(
         with _client(client, scheduler, workers, len(todo)) as active:
             report = _run(active, todo, path, retries, torch_threads, progress, axes)
     return SweepReport(path, names, skipped=skipped, **report, seconds=time.perf_counter() - started)
+
+
+def _unguarded_in_main() -> bool:
+    """Whether this call comes from the top level of the ``__main__`` script outside ``if __name__ == "__main__":``.
+
+    The local cluster's workers are spawned, and a spawned process imports the main script again, so such a call
+    would start a sweep in every worker; refused before any process starts. False whenever it cannot be told
+    (no script file, a file that does not parse, workers that are forked).
+    """
+    import dask
+
+    if dask.config.get("distributed.worker.multiprocessing-method", "spawn") == "fork":
+        return False
+    path = getattr(sys.modules.get("__main__"), "__file__", None)
+    frame, line = sys._getframe(1), None
+    while frame is not None:  # the outermost frame of the script's own top-level code
+        if frame.f_code.co_name == "<module>" and frame.f_globals.get("__name__") == "__main__":
+            line = frame.f_lineno
+        frame = frame.f_back
+    if path is None or line is None:
+        return False
+    try:
+        tree = ast.parse(Path(path).read_text())
+    except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+        return False
+
+    def names_main(test: ast.expr) -> bool:
+        if not (isinstance(test, ast.Compare) and len(test.comparators) == 1):
+            return False
+        sides = {ast.dump(side) for side in (test.left, test.comparators[0])}
+        return sides == {ast.dump(ast.Name("__name__", ast.Load())), ast.dump(ast.Constant("__main__"))}
+
+    guards = [node for node in ast.walk(tree) if isinstance(node, ast.If) and names_main(node.test)]
+    return not any(node.lineno <= line <= (node.end_lineno or node.lineno) for node in guards)
 
 
 def label(config: TrainConfig, axes: Sequence[str], *, width: int = 70) -> str:
