@@ -144,6 +144,22 @@ def test_resume_gives_the_uninterrupted_run(tmp_path):
         train(config.replace(lr=0.02), checkpoint=checkpoint, resume=True)
 
 
+def test_a_checkpoint_batched_otherwise_resumes_each_run_where_it_was(tmp_path, monkeypatch):
+    # written one model at a time (a CUDA run, or a version that batched the CPU so), resumed in pairs
+    config = tiny(runs=3, steps=30, checkpoint_every=7, lr=(0.01, 0.02, 0.03))
+    checkpoint = tmp_path / "run.ckpt"
+    monkeypatch.setattr(train_module, "cpu_chunk", lambda config: 1)
+    whole = train(config, checkpoint=checkpoint)
+    monkeypatch.setattr(train_module, "cpu_chunk", lambda config: 2)
+    with pytest.warns(RuntimeWarning, match=r"batches of \[1, 1, 1\] runs on cpu device, as batches of \[2, 1\]"):
+        resumed = train(config, checkpoint=checkpoint, resume=True)
+    # the records up to the checkpoint's step 28 are the saved ones; steps 28..30 are trained again, in pairs
+    saved = whole["step"].values[whole["step"].values < 28]
+    for name in ("signal", "train_loss", "test_loss"):
+        np.testing.assert_array_equal(whole[name].sel(step=saved), resumed[name].sel(step=saved))
+        np.testing.assert_allclose(whole[name], resumed[name], rtol=1e-4, atol=1e-7, err_msg=name)
+
+
 def test_frozen_embedding_keeps_amplitude_constant():
     ds = train(tiny(freeze_embedding=True, steps=20))
     amp = ds["amplitude"].values

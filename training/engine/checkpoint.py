@@ -27,6 +27,7 @@ def save_checkpoint(
         "config": config.to_json(),
         "step": int(step),
         "threads": torch.get_num_threads(),
+        "device": members[0].params["embedding"].device.type,
         "params": [{name: t.detach().cpu().clone() for name, t in m.params.items()} for m in members],
         "optimizer": [
             {k: ([t.cpu() for t in v] if isinstance(v, list) else v) for k, v in m.optimizer.state_dict().items()}
@@ -53,9 +54,12 @@ def load_checkpoint(
     Returns:
         The step to continue from.
 
+    A checkpoint whose ensemble was batched otherwise (on another device type, or by a version that batched the
+    CPU's runs otherwise) is split again into ``members``' batches; the resumed records then differ from an
+    uninterrupted run's at float rounding (other kernels), and a warning says so.
+
     Raises:
-        InputError: the file is not a checkpoint, or was written for another configuration or for another split
-            of the ensemble into chunks (another device type).
+        InputError: the file is not a checkpoint, or was written for another configuration.
     """
     try:
         state = torch.load(path, map_location=device, weights_only=True)
@@ -75,16 +79,33 @@ def load_checkpoint(
             f"checkpoint {str(path)!r} was written for another config (differs in {', '.join(differ)});"
             " use the same options or another checkpoint file"
         )
-    if len(state["params"]) != len(members):
-        raise InputError(f"checkpoint {str(path)!r} splits the ensemble differently; resume on the same device type")
+    # the saved batches joined along the run axis, then cut as this ensemble is batched
+    params = {name: torch.cat([batch[name] for batch in state["params"]]) for name in state["params"][0]}
+    moments = {
+        key: [torch.cat(chunks) for chunks in zip(*(batch[key] for batch in state["optimizer"]), strict=True)]
+        for key in ("exp_avg", "exp_avg_sq")
+    }
+    (count,) = {int(batch["step"]) for batch in state["optimizer"]}
     with torch.no_grad():
-        for member, params, optim in zip(members, state["params"], state["optimizer"], strict=True):
+        for member in members:
             for name, tensor in params.items():
-                member.params[name].copy_(tensor)
-            member.optimizer.load_state_dict(optim)
+                member.params[name].copy_(tensor[member.runs])
+            optimizer = {key: [t[member.runs] for t in values] for key, values in moments.items()}
+            member.optimizer.load_state_dict({"step": count, **optimizer})
         for store, saved_store in ((records, state["records"]), (snapshots, state["snapshots"])):
             for name, tensor in saved_store.items():
                 store[name].copy_(tensor)
+    saved_batches = [int(batch["embedding"].shape[0]) for batch in state["params"]]
+    batches = [member.runs.stop - member.runs.start for member in members]
+    device_type = members[0].params["embedding"].device.type
+    if saved_batches != batches or state.get("device", device_type) != device_type:
+        warnings.warn(
+            f"resuming {str(path)!r}, written with batches of {saved_batches} runs on {state.get('device', 'a')}"
+            f" device, as batches of {batches} on {device_type}: the records will not be bit-identical to an"
+            " uninterrupted run (other kernels compute them), though every run continues where it was",
+            RuntimeWarning,
+            stacklevel=3,
+        )
     threads = state.get("threads")
     if threads is not None and threads != torch.get_num_threads():
         # a resume is bit-identical to an uninterrupted run only at the thread count that began it
