@@ -27,6 +27,7 @@ A problem whose iterations fail (the solver's step limit, a solution that blows 
 from __future__ import annotations
 
 import functools
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -302,7 +303,9 @@ def fit_trajectories(
         target = np.log(values)
     else:
         target = values
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        # a sample that a bootstrap replicate did not draw weighs nothing anywhere: its spread is NaN, replaced
+        warnings.simplefilter("ignore", RuntimeWarning)
         spread = np.nanstd(values, axis=2)  # (N, G, C)
     spread = np.where(np.isfinite(spread) & (spread > 0), spread, 1.0)
     # the first observed state of each sample starts its x0 (a sample's first time point may be unsampled)

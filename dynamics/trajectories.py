@@ -369,6 +369,12 @@ def as_inputs(u, data: xr.Dataset | xr.DataArray, traj: Trajectories) -> tuple[l
     u = u.expand_dims({d: n for d, n in sizes.items() if d not in u.dims})
     values = np.asarray(u.transpose(*traj.sample_dims, traj.time, extra[0]).values, dtype=np.float64)
     values = values.reshape(traj.n_samples, traj.t.size, -1)
-    if not np.all(np.isfinite(values[traj.observed])):
+    observed = traj.observed
+    if not np.all(np.isfinite(values[observed])):
         raise InputError("u holds NaN or inf at observed time points: fill them (.interpolate_na)")
+    if not observed.all():
+        # a shorter sample's padding weighs nothing, but the trajectory objective solves over the whole grid and
+        # interpolates u there: it holds the sample's last input, so that a NaN there cannot stop the solve
+        last = np.maximum.accumulate(np.where(observed, np.arange(traj.t.size), 0), axis=1)
+        values = np.take_along_axis(values, last[..., None], axis=1)
     return names, values

@@ -157,6 +157,19 @@ def test_cross_validated_sindy_with_the_force_finds_its_terms(driven):
     np.testing.assert_allclose(values[1, [column["position"], column["velocity"]]], A_TRUE[1], atol=0.01)
 
 
+def test_a_shorter_sample_with_nan_inputs_on_its_padding_fits_by_trajectory(driven):
+    # the third run ends at t = 5: its states and its inputs are NaN after that
+    sparse = driven.isel(t=slice(None, None, 8))
+    short = sparse["t"] > 5
+    force = sparse["force"].expand_dims(run=3).copy()
+    force[2] = force[2].where(~short)
+    ragged = sparse.assign(x=sparse["x"].where(~((sparse["run"] == 2) & short)), force=force)
+    for pool in (False, True):
+        fitted = fit(ragged, objective="trajectory", pool=pool, bootstrap=5, seed=0)
+        assert bool(fitted.converged.all()), pool
+        np.testing.assert_allclose(fitted.B.values.reshape(-1, 2, 2)[-1], B_TRUE, atol=0.02)
+
+
 def test_saved_fit_keeps_b(driven, tmp_path):
     fitted = fit(driven)
     loaded = dynamics.load(fitted.save(tmp_path / "fit.nc"))
