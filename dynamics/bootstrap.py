@@ -9,6 +9,8 @@ neighbouring rows share data points) inside a block.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from fittest.errors import InputError
@@ -61,7 +63,7 @@ def counts(indices: np.ndarray, n: int) -> np.ndarray:
 
 
 def percentile_interval(replicates: np.ndarray, level: float, *, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """The ``level`` percentile interval of bootstrap replicates along ``axis``.
+    """The ``level`` percentile interval of bootstrap replicates along ``axis``, leaving out NaN (failed) refits.
 
     Raises:
         InputError: ``level`` is not in (0, 1).
@@ -69,5 +71,8 @@ def percentile_interval(replicates: np.ndarray, level: float, *, axis: int = 0) 
     if isinstance(level, bool) or not isinstance(level, int | float | np.floating) or not 0 < level < 1:
         raise InputError(f"level must be a number in (0, 1), e.g. 0.95, got {level!r}")
     tail = (1 - float(level)) / 2
-    low, high = np.quantile(replicates, [tail, 1 - tail], axis=axis)
+    with warnings.catch_warnings():
+        # a refit that failed is NaN and left out; where every refit failed the interval is NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        low, high = np.nanquantile(replicates, [tail, 1 - tail], axis=axis)
     return low, high

@@ -222,7 +222,10 @@ class FittedODE:
     @property
     def bootstrap_info(self) -> dict:
         """How the bootstrap resampled: ``replicates``, ``resampled`` (``"samples"`` or ``"blocks of time"``),
-        ``seed`` and ``block``; empty when the fit was not bootstrapped."""
+        ``seed``, ``block``, ``failed`` (refits without finite coefficients, a trajectory refit whose solution
+        left the bounds: NaN in :attr:`bootstrap_coefficients` and left out of :meth:`confidence`) and, for the
+        trajectory objective, ``unconverged`` (refits that reached the step limit before their tolerance, kept);
+        empty when the fit was not bootstrapped."""
         if self.bootstrap_coefficients is None:
             return {}
         info = {k.removeprefix("bootstrap_"): v for k, v in self._ds.attrs.items() if k.startswith("bootstrap_")}
@@ -780,7 +783,7 @@ def with_bootstrap(dataset: xr.Dataset, replicates: np.ndarray, traj, pooled: bo
         replicates: shape ``(B, S, C, P)`` (``S = 1`` when pooled).
         traj: the fitted trajectories, for the sample labels.
         pooled: whether one ODE was fitted to all samples.
-        **attrs: ``resampled``, ``seed``, ``block``, stored as ``bootstrap_<name>``.
+        **attrs: ``resampled``, ``seed``, ``block``, ``failed``, ``unconverged``, stored as ``bootstrap_<name>``.
     """
     coefficients = dataset["coefficients"]
     values = replicates[:, 0] if pooled else replicates.reshape((replicates.shape[0],) + coefficients.shape)

@@ -145,7 +145,7 @@ def fit(
         scores = r2(ds, predicted, axis=1)
     replicates = None
     if bootstrap:
-        replicates = _bootstrap(
+        replicates, unconverged = _bootstrap(
             result,
             model,
             xs,
@@ -208,6 +208,8 @@ def fit(
             traj,
             pool,
             resampled="samples" if pool and traj.n_samples > 1 else "blocks of time",
+            failed=int(np.isnan(replicates).any(axis=(-2, -1)).sum()),
+            **({"unconverged": unconverged} if objective == "trajectory" else {}),
             seed=seed,
             block=block or resampling.default_block(traj.t.size if objective == "trajectory" else t_fit.size),
         )
@@ -270,7 +272,8 @@ def _bootstrap(
     seed,
     block,
 ) -> np.ndarray:
-    """The coefficients of ``bootstrap`` refits on resampled data, shape ``(B, S, C, P)`` (``S = 1`` pooled).
+    """The coefficients of ``bootstrap`` refits on resampled data, shape ``(B, S, C, P)`` (``S = 1`` pooled), and
+    how many trajectory refits stopped before their tolerance.
 
     The derivative objective refits on resampled rows (one vectorised call for every replicate of every sample);
     the trajectory objective refits from the fit's optimum with the resample's counts as time-point (or sample)
@@ -293,7 +296,7 @@ def _bootstrap(
                 _model_fit(model, xs[d], ds[d], names, t_fit, True, given(None if u is None else u[d])).coefficients
                 for d in draws
             ]
-            return np.stack(fits)  # (B, 1, C, P)
+            return np.stack(fits), 0  # (B, 1, C, P)
         n = xs.shape[1]
         rows = resampling.time_indices(rng, (bootstrap, n_samples), n, block or resampling.default_block(n))
         picked = np.arange(n_samples)[None, :, None]
@@ -304,7 +307,7 @@ def _bootstrap(
         refit = _model_fit(model, xb, db, names, t_fit, False, given(ub))
         if refit.coefficients.shape[-1] != result.coefficients.shape[-1]:
             raise InputError("a bootstrap refit gave another library of terms: use a polynomial library")
-        return refit.coefficients.reshape((bootstrap, n_samples) + refit.coefficients.shape[1:])
+        return refit.coefficients.reshape((bootstrap, n_samples) + refit.coefficients.shape[1:]), 0
     n_t = t.size
 
     def per_problem(values):
@@ -326,7 +329,11 @@ def _bootstrap(
     shot = shooting.fit_trajectories(
         result.library, start, per_problem(observed), t, weights=weights, inputs=forcing, scale=scale
     )
-    return shot.coefficients.reshape((bootstrap, -1) + shot.coefficients.shape[1:])
+    # a refit that stopped at the step limit is kept (measured on noisy maps: its cost is as low as the others'),
+    # and counted; one that left the bounds has no finite coefficients and is left out as NaN
+    finite = np.isfinite(shot.coefficients).all(axis=(1, 2))
+    refits = np.where(finite[:, None, None], shot.coefficients, np.nan)
+    return refits.reshape((bootstrap, -1) + shot.coefficients.shape[1:]), int((~shot.converged).sum())
 
 
 def refit(

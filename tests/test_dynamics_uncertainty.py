@@ -118,3 +118,33 @@ def test_intervals_with_control_inputs_cover_the_truth():
     ratio = (intervals.high - intervals.low).values / expected[:, None, :]
     per_term = ratio.mean(axis=(0, 1))  # measured 0.97-0.98 for every term
     assert 0.85 < per_term.min() and per_term.max() < 1.15, per_term
+
+
+def test_trajectory_refits_that_fail_are_left_out_and_counted(monkeypatch):
+    from dynamics import shooting
+
+    real = shooting.fit_trajectories
+
+    def every_third_refit_blows_up(*args, weights=None, **kwargs):
+        result = real(*args, weights=weights, **kwargs)
+        if weights is not None:  # the bootstrap's refits; the fit itself is left as it is
+            result.coefficients[::3] = np.nan
+            result.converged[::3] = False
+        return result
+
+    data = linear_map(2, 60, seed=4)
+    whole = fit(data, objective="trajectory", bootstrap=12, seed=1)
+    # on process noise some of the 24 refits reach the 200-step limit at costs like the others' (measured 7):
+    # kept, and counted
+    assert whole.bootstrap_info["failed"] == 0 and 0 < whole.bootstrap_info["unconverged"] < 24
+    assert not np.isnan(whole.bootstrap_coefficients.values).any()
+    monkeypatch.setattr(shooting, "fit_trajectories", every_third_refit_blows_up)
+    failing = fit(data, objective="trajectory", bootstrap=12, seed=1)
+    assert failing.bootstrap_info["failed"] == 8  # 24 refits, every third
+    replicates = failing.bootstrap_coefficients.values  # (bootstrap, run, target, term)
+    lost = np.isnan(replicates).all(axis=(2, 3))
+    assert lost.sum() == 8 and not np.isnan(replicates[~lost]).any()
+    # the intervals come from the refits that are left, the same as the fit without blow-ups gave them
+    kept = whole.bootstrap_coefficients.values.copy()
+    kept[lost] = np.nan
+    np.testing.assert_allclose(failing.confidence().low.values, np.nanquantile(kept, 0.025, axis=0), rtol=1e-9)
