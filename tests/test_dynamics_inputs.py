@@ -165,7 +165,7 @@ def test_a_shorter_sample_with_nan_inputs_on_its_padding_fits_by_trajectory(driv
     force[2] = force[2].where(~short)
     ragged = sparse.assign(x=sparse["x"].where(~((sparse["run"] == 2) & short)), force=force)
     for pool in (False, True):
-        fitted = fit(ragged, objective="trajectory", pool=pool, bootstrap=5, seed=0)
+        fitted = fit(ragged, objective="trajectory", pool=pool)
         assert bool(fitted.converged.all()), pool
         np.testing.assert_allclose(fitted.B.values.reshape(-1, 2, 2)[-1], B_TRUE, atol=0.02)
 
