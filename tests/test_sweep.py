@@ -313,3 +313,15 @@ def test_a_script_without_a_main_guard_gets_a_one_line_error(tmp_path):
         [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=300, env=os.environ
     )
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_merged_points_that_leave_cores_idle_get_a_hint(tmp_path, capsys, monkeypatch):
+    # two weight decays at one seed share a batch: one ensemble, so one of the two cores would idle
+    from training.sweeps import run
+
+    monkeypatch.setattr(run, "_cores", lambda: 2)
+    spec = SweepSpec(base=TINY, grid={"p": [7], "weight_decay": [0.1, 0.5]})
+    training.sweep(spec, store=tmp_path / "m.zarr", progress=True)
+    assert "1 ensemble(s) of 4 runs for 2 cores: --runs-per-task 2 (max_runs=2)" in capsys.readouterr().err
+    training.sweep(spec, store=tmp_path / "s.zarr", progress=True, max_runs=2)  # as the hint says: no hint
+    assert "--runs-per-task" not in capsys.readouterr().err

@@ -118,8 +118,7 @@ def _client(client, scheduler: str | None, workers: int | None, tasks: int) -> I
     from training.engine.workers import PinGPU, gpu_count
 
     gpus = gpu_count()
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    size = workers if workers is not None else (gpus or cores)
+    size = workers if workers is not None else (gpus or _cores())
     size = max(1, min(size, tasks))
     try:
         cluster = LocalCluster(
@@ -213,9 +212,34 @@ def sweep(
         todo = [task for task in tasks if task.name not in skipped]
         if not todo:
             return SweepReport(path, names, skipped=skipped, seconds=time.perf_counter() - started)
+        note = None
+        if client is None and scheduler is None and workers is None and len(todo) < min(_cores(), len(points)):
+            note = _spread_note(points, todo, max_runs, merge)
         with _client(client, scheduler, workers, len(todo)) as active:
-            report = _run(active, todo, path, retries, torch_threads, progress, axes)
+            report = _run(active, todo, path, retries, torch_threads, progress, axes, note)
     return SweepReport(path, names, skipped=skipped, **report, seconds=time.perf_counter() - started)
+
+
+def _cores() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _spread_note(points, todo, max_runs, merge) -> str | None:
+    """On a machine without GPUs, a line saying how to train merged points on every core when their tasks are
+    fewer than the cores (a sweep over weight decay at one seed is one ensemble, so one busy core)."""
+    from training.engine.workers import gpu_count
+
+    if gpu_count():
+        return None  # there one batch is much faster than many
+    cores, runs = _cores(), sum(task.config.runs for task in todo)
+    cap = max(1, -(-runs // cores))
+    if max_runs is not None and cap >= max_runs or len(plan(points, max_runs=cap, merge=merge)) <= len(todo):
+        return None
+    return (
+        f"{len(todo)} ensemble(s) of {runs} runs for {cores} cores: --runs-per-task {cap} (max_runs={cap}) would"
+        " train them on every core"
+    )
 
 
 def _unguarded_in_main() -> bool:
@@ -267,7 +291,14 @@ def label(config: TrainConfig, axes: Sequence[str], *, width: int = 70) -> str:
 
 
 def _run(
-    client, todo: Sequence[Task], path: Path, retries: int, torch_threads: int | None, progress, axes: Sequence[str]
+    client,
+    todo: Sequence[Task],
+    path: Path,
+    retries: int,
+    torch_threads: int | None,
+    progress,
+    axes: Sequence[str],
+    note: str | None = None,
 ) -> dict:
     from distributed import as_completed
 
@@ -281,6 +312,8 @@ def _run(
     bar = progress_bar(total=len(todo), desc="sweep", unit="ensemble", enabled=progress)
     if dashboard and not bar.disable:
         bar.write(f"dashboard: {dashboard}", file=sys.stderr)
+    if note and not bar.disable:
+        bar.write(note, file=sys.stderr)
     futures = {}
     token = uuid.uuid4().hex[:8]
     for task in todo:
