@@ -212,9 +212,9 @@ def sweep(
         todo = [task for task in tasks if task.name not in skipped]
         if not todo:
             return SweepReport(path, names, skipped=skipped, seconds=time.perf_counter() - started)
-        note = None
-        if client is None and scheduler is None and workers is None and len(todo) < min(_cores(), len(points)):
-            note = _spread_note(points, todo, max_runs, merge)
+        # a resumed sweep gets no advice: another cap would rename its tasks and retrain the complete ones
+        local = client is None and scheduler is None and workers is None
+        note = _spread_note(points, tasks, merge) if local and not skipped else None
         with _client(client, scheduler, workers, len(todo)) as active:
             report = _run(active, todo, path, retries, torch_threads, progress, axes, note)
     return SweepReport(path, names, skipped=skipped, **report, seconds=time.perf_counter() - started)
@@ -225,19 +225,21 @@ def _cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def _spread_note(points, todo, max_runs, merge) -> str | None:
+def _spread_note(points, tasks, merge) -> str | None:
     """On a machine without GPUs, a line saying how to train merged points on every core when their tasks are
-    fewer than the cores (a sweep over weight decay at one seed is one ensemble, so one busy core)."""
+    fewer than the cores (a sweep over weight decay at one seed is one ensemble, so one busy core); None when
+    a cap on the runs per task would not make more tasks (a cap already given included)."""
     from training.engine.workers import gpu_count
 
-    if gpu_count():
-        return None  # there one batch is much faster than many
-    cores, runs = _cores(), sum(task.config.runs for task in todo)
+    cores = _cores()
+    if len(tasks) >= min(cores, len(points)) or gpu_count():
+        return None  # on GPUs one batch is much faster than many
+    runs = sum(task.config.runs for task in tasks)
     cap = max(1, -(-runs // cores))
-    if max_runs is not None and cap >= max_runs or len(plan(points, max_runs=cap, merge=merge)) <= len(todo):
+    if len(plan(points, max_runs=cap, merge=merge)) <= len(tasks):
         return None
     return (
-        f"{len(todo)} ensemble(s) of {runs} runs for {cores} cores: --runs-per-task {cap} (max_runs={cap}) would"
+        f"{len(tasks)} ensemble(s) of {runs} runs for {cores} cores: --runs-per-task {cap} (max_runs={cap}) would"
         " train them on every core"
     )
 
