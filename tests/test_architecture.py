@@ -25,6 +25,8 @@ FLOORS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "training.tasks",
             "training.fourier",
             "training.interventions",
+            "training.groups",
+            "training.bases",
         ),
     ),
     ("dynamics", ("dynamics", "dynamics.*")),
