@@ -44,7 +44,8 @@ class Group:
     Attributes:
         name: a readable name such as ``"S4"``.
         elements: one label per element, identity first.
-        table: ``(n, n)`` int64, ``table[a, b]`` is the index of the product ``a * b``; read-only.
+        table: ``(n, n)`` int64, ``table[a, b]`` is the index of the product ``a * b``: a copy of the table given,
+            left writable so that ``torch.as_tensor`` takes it without a warning; do not modify it.
     """
 
     name: str
@@ -57,7 +58,6 @@ class Group:
             raise InputError(f"a Cayley table must be a non-empty square (n, n) array, got shape {table.shape}")
         if len(self.elements) != table.shape[0]:
             raise InputError(f"the group has {table.shape[0]} elements but {len(self.elements)} labels")
-        table.flags.writeable = False
         object.__setattr__(self, "table", table)
         object.__setattr__(self, "elements", tuple(str(element) for element in self.elements))
 
@@ -77,7 +77,6 @@ class Group:
         rows, columns = np.nonzero(self.table == 0)
         inverse = np.empty(self.order, dtype=np.int64)
         inverse[rows] = columns
-        inverse.flags.writeable = False
         return inverse
 
     @property
@@ -107,7 +106,6 @@ class Group:
         class_of = np.empty(self.order, dtype=np.int64)
         for index, members in enumerate(self.classes):
             class_of[members] = index
-        class_of.flags.writeable = False
         return class_of
 
     @cached_property
