@@ -73,6 +73,10 @@ def test_a_site_of_the_wrong_size_or_axis_is_refused_naming_both_sizes():
         basis.power(np.zeros((11, 3)), axis=2)
     with pytest.raises(InputError, match="per_unit"):
         basis.power(np.zeros(11), axis=0, per_unit=True)
+    with pytest.raises(InputError, match="a tensor for a tensor"):
+        basis.power(torch.zeros(11, 3), rows=basis.rows)
+    with pytest.raises(InputError, match="shape"):
+        basis.power(np.zeros((11, 3)), rows=basis.rows[:4])
 
 
 @pytest.mark.parametrize("name", GROUPS)

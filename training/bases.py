@@ -145,8 +145,8 @@ class Basis:
             ``(n_components,)``.
 
         Raises:
-            InputError: ``axis`` is not an axis of ``x``, its length is not :attr:`size`, or ``per_unit`` is asked
-                of a 1-D ``x``.
+            InputError: ``axis`` is not an axis of ``x``, its length is not :attr:`size`, ``per_unit`` is asked
+                of a 1-D ``x``, or ``rows``/``grouping`` are numpy for a tensor (or the reverse) or of another shape.
         """
         if not hasattr(x, "shape"):
             x = np.asarray(x)
@@ -161,6 +161,11 @@ class Basis:
             )
         if per_unit and ndim < 2:
             raise InputError(f"per_unit needs a site with a unit axis besides the basis axis; got shape {shape}")
+        for name, given in (("rows", rows), ("grouping", grouping)):
+            if given is not None and hasattr(given, "new_tensor") != hasattr(x, "new_tensor"):
+                raise InputError(
+                    f"{name} must be the same kind of array as the site (a tensor for a tensor): use like()"
+                )
         if rows is None:
             rows = self._like(x, self.rows)
         elif tuple(rows.shape) != self.rows.shape:
@@ -311,6 +316,8 @@ def irreps(group) -> Basis:
     Components are ordered and labelled as :class:`training.groups.CharacterTable`: ``"trivial"`` first, then
     by dimension, then by the character's real part on the classes in class order, largest first; the label
     is the dimension (``"2"``), with a letter where several components share it (``"3a"``, ``"3b"``).
+
+    Cost: cubic in ``|G|`` (S5 in milliseconds, A7 about 2 s, S7 with 5040 elements about 15 s and 1.5 GB).
 
     Arguments:
         group: a :class:`training.groups.Group`, a name for :func:`training.groups.group` (``"S4"``), an
