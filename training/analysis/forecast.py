@@ -150,9 +150,8 @@ def forecast_survivors(
     amp, dim = pick_amplitude(ds, "amplitude", purpose, component=component)
     extra = [d for d in amp.dims if d not in ("run", "step", dim)]
     if extra or "run" not in amp.dims or "step" not in amp.dims:
-        raise InputError(
-            f"{purpose} needs the amplitude over (run, step, {dim}); it has dims {amp.dims}: select one value of {extra}"
-        )
+        hint = f"; select one value of {', '.join(extra)} (.sel)" if extra else ""
+        raise InputError(f"{purpose} needs the amplitude over (run, step, {dim}); it has dims {amp.dims}{hint}")
     amp, scaled = per_row(amp, dim, normalise, purpose=purpose)
     amp = circles_only(amp, dim).transpose("run", "step", dim)
     recorded = amp["step"].values
