@@ -111,6 +111,14 @@ def rows_per_component(da: xr.DataArray, component: str, *, purpose: str) -> xr.
     dimension ``d`` spans ``d ** 2`` rows, a complex irrep paired with its conjugate ``2 d ** 2``, as a
     ``kind`` coordinate says); else 2 per Fourier circle and 1 per coordinate, principal component or direction.
 
+    Arguments:
+        da: a variable with the dimension ``component`` and its coordinates.
+        component: the component dimension.
+        purpose: the caller's name, for the error message.
+
+    Returns:
+        Float DataArray along ``component`` (its index coordinate only).
+
     Raises:
         InputError: the dimension is none of these and has no ``rows`` or ``dim_rho`` coordinate.
     """
