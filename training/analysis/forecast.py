@@ -1,7 +1,8 @@
 """Survival forecasting, which the paper does not have: call the final survivors from the first N steps only.
 
 For each horizon ``N`` (a recorded step) only the records up to step ``N`` are used, and the final survivor
-set (by :func:`training.survivors` at the last recorded step) is predicted three ways:
+set (by :func:`training.survivors` at the last recorded step) is predicted three ways, along whichever component
+dimension the dataset has (Fourier circles, irreps, units, principal components; ``component=`` overrides):
 
 - ``"amplitude"``: apply the survival rule to the amplitudes at step ``N`` (persistence: who leads now wins);
 - ``"fitness"``: a linear SVM on fitness measures known at ``N`` (log initial amplitude and the log growth
@@ -11,7 +12,7 @@ set (by :func:`training.survivors` at the last recorded step) is predicted three
   solve it analytically from the state at ``N`` to the last recorded step, and apply the survival rule to
   the solution.
 
-The result says, per method and horizon, how often each circle's fate and each run's whole set are right,
+The result says, per method and horizon, how often each component's fate and each run's whole set are right,
 and per run the earliest horizon from which the whole set is called correctly for good.
 """
 
@@ -24,7 +25,7 @@ import numpy as np
 import xarray as xr
 
 from fittest.errors import InputError
-from training.analysis.select import circles_only, pick_amplitude
+from training.analysis.select import circles_only, per_row, pick_amplitude
 from training.analysis.survival import survivors
 
 __all__ = ["FORECASTS", "forecast_survivors"]
@@ -34,7 +35,7 @@ _DEFAULT_HORIZONS = (0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 
 
 def _by_amplitude(amp: xr.DataArray, horizon: int, rule: dict) -> xr.DataArray:
-    return survivors(amp, step=horizon, **rule)
+    return survivors(amp, step=horizon, component=amp.dims[-1], **rule)
 
 
 def _by_fitness(amp: xr.DataArray, horizon: int, truth: xr.DataArray, cv: int, seed: int) -> xr.DataArray:
@@ -70,16 +71,18 @@ def _by_fitness(amp: xr.DataArray, horizon: int, truth: xr.DataArray, cv: int, s
 def _by_ode(amp: xr.DataArray, horizon: int, rule: dict) -> tuple[xr.DataArray, np.ndarray]:
     import dynamics
 
+    dim = amp.dims[-1]
     last = amp["step"].values[-1].item()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # rank-deficient fits on short windows still give a forecast to score
-        fitted = dynamics.fit(amp, model="linear", t_range=(0, horizon), derivative="forward")
-        start = amp.sel(step=horizon).transpose("run", "frequency")
+        fitted = dynamics.fit(amp, model="linear", t_range=(0, horizon), derivative="forward", component=dim)
+        start = amp.sel(step=horizon).transpose("run", dim)
         solution = fitted.simulate(x0=start, t=np.array([horizon, last], dtype=np.float64), method="analytic")
-    final = solution.isel({fitted.time: -1}).transpose("run", "frequency")
+    final = solution.isel({fitted.time: -1}).transpose("run", dim)
     final = final.assign_coords(p=amp["p"]) if "p" in amp.coords else final
     diverged = np.asarray(solution["diverged"].values if "diverged" in solution.coords else np.zeros(final.shape[0]))
-    return survivors(final.drop_vars([c for c in final.coords if c not in ("run", "frequency", "p")]), **rule), diverged
+    final = final.drop_vars([c for c in final.coords if c not in ("run", dim, "p")])
+    return survivors(final, component=dim, **rule), diverged
 
 
 def _scores(predicted: np.ndarray, truth: np.ndarray) -> dict[str, float]:
@@ -105,39 +108,52 @@ def forecast_survivors(
     methods: Sequence[str] = FORECASTS,
     cv: int = 5,
     seed: int = 0,
+    component: str | None = None,
+    normalise: str | None = "auto",
     **rule,
 ) -> xr.Dataset:
     """Predict each run's final survivors from its first ``N`` recorded steps, for several ``N``.
 
     Arguments:
-        ds: a run dataset (``amplitude`` or ``signal`` over ``run``, ``step``, ``frequency``).
+        ds: a run dataset (``amplitude`` or ``signal`` over ``run``, ``step`` and a component dimension).
         horizons: the steps ``N`` to forecast from; recorded steps before the last. By default
             ``0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000`` where recorded.
         methods: any of :data:`FORECASTS`. ``"fitness"`` needs at least ``cv`` runs; ``"ode"`` needs
             :mod:`dynamics` and is left NaN at horizons too short to fit (fewer than ``K + 1`` recorded
-            increments, ``K`` the number of circles).
+            increments, ``K`` the number of components).
         cv: folds (over runs) for the ``"fitness"`` classifier.
         seed: seed of the classifier.
+        component: the component dimension, as for :func:`training.survivors`.
+        normalise: judge and forecast per basis row, as for :func:`training.survivors`.
         **rule: the survival rule, as for :func:`training.survivors` (``rule``, ``factor``, ``threshold``);
             the same rule judges the truth and the forecasts.
 
     Returns:
-        Dataset over ``forecast`` (the method) and ``horizon`` with ``accuracy`` and ``balanced_accuracy`` (per circle),
+        Dataset over ``forecast`` (the method) and ``horizon`` with ``accuracy`` and ``balanced_accuracy`` (per
+        component),
         ``exact`` (share of runs whose whole set is right) and ``jaccard`` (mean overlap of the sets);
         ``called_at`` (forecast, run): the first horizon from which every later horizon gets the run's set right
-        (NaN if none); ``predicted`` (forecast, horizon, run, frequency); ``truth`` (run, frequency);
+        (NaN if none); ``predicted`` (forecast, horizon, run, <component>); ``truth`` (run, <component>);
         ``diverged`` (horizon, run) for the ODE.
 
     Raises:
         InputError: an unknown method, ``step`` or ``variable`` among ``rule``, a horizon that was not recorded
-            or is not before the last step, no record at step 0, or too few runs for the classifier.
+            or is not before the last step, no record at step 0, too few runs for the classifier, or an amplitude
+            with dimensions other than ``run``, ``step`` and one component dimension.
     """
     unknown = [m for m in methods if m not in FORECASTS]
     if unknown or not methods:
         raise InputError(f"unknown forecast method(s) {unknown}; choose from {', '.join(FORECASTS)}")
     if "step" in rule or "variable" in rule:
         raise InputError("forecast_survivors() judges the amplitude at the last step; do not pass step= or variable=")
-    amp = circles_only(pick_amplitude(ds, "amplitude", "forecast_survivors()")).transpose("run", "step", "frequency")
+    purpose = "forecast_survivors()"
+    amp, dim = pick_amplitude(ds, "amplitude", purpose, component=component)
+    extra = [d for d in amp.dims if d not in ("run", "step", dim)]
+    if extra or "run" not in amp.dims or "step" not in amp.dims:
+        hint = f"; select one value of {', '.join(extra)} (.sel)" if extra else ""
+        raise InputError(f"{purpose} needs the amplitude over (run, step, {dim}); it has dims {amp.dims}{hint}")
+    amp, scaled = per_row(amp, dim, normalise, purpose=purpose)
+    amp = circles_only(amp, dim).transpose("run", "step", dim)
     recorded = amp["step"].values
     last = recorded[-1].item()
     if horizons is None:
@@ -150,7 +166,8 @@ def forecast_survivors(
         raise InputError("forecast_survivors() needs step 0 (the initialisation) in the records")
     if "fitness" in methods and amp.sizes["run"] < cv:
         raise InputError(f"the 'fitness' forecast is cross-validated over runs: needs >= cv={cv} runs")
-    truth = survivors(amp, **rule)
+    rule = {**rule, "normalise": None}  # normalised once above, for the truth and every forecast alike
+    truth = survivors(amp, component=dim, **rule)
     runs, K = truth.shape
     predicted = np.zeros((len(methods), len(horizons), runs, K), dtype=bool)
     scored = np.full((len(methods), len(horizons)), True)
@@ -166,7 +183,7 @@ def forecast_survivors(
                 continue
             else:
                 guess, diverged[j] = _by_ode(amp, horizon, rule)
-            predicted[i, j] = guess.transpose("run", "frequency").values
+            predicted[i, j] = guess.transpose("run", dim).values
     names = ("accuracy", "balanced_accuracy", "exact", "jaccard")
     table = {name: np.full((len(methods), len(horizons)), np.nan) for name in names}
     for i in range(len(methods)):
@@ -179,16 +196,16 @@ def forecast_survivors(
     for_good = np.flip(np.logical_and.accumulate(np.flip(exact, 1), axis=1), 1)
     first = np.argmax(for_good, axis=1)
     called_at = np.where(for_good.any(1), np.asarray(horizons)[first], np.nan)
-    coords = {"forecast": list(methods), "horizon": horizons, "run": amp["run"].values, "frequency": amp["frequency"]}
+    coords = {"forecast": list(methods), "horizon": horizons, "run": amp["run"].values, dim: amp[dim]}
     result = xr.Dataset(
         {
             **{name: (("forecast", "horizon"), values) for name, values in table.items()},
             "called_at": (("forecast", "run"), called_at),
-            "predicted": (("forecast", "horizon", "run", "frequency"), predicted),
-            "truth": (("run", "frequency"), truth.values),
+            "predicted": (("forecast", "horizon", "run", dim), predicted),
+            "truth": (("run", dim), truth.values),
             "diverged": (("horizon", "run"), diverged),
         },
         coords=coords,
-        attrs={"final_step": last, **{k: v for k, v in truth.attrs.items() if k != "step"}},
+        attrs={"final_step": last, **{k: v for k, v in truth.attrs.items() if k != "step"}, "normalise": scaled},
     )
     return result

@@ -4,6 +4,10 @@ The paper reports a Pearson correlation of 0.85 (p < 1e-3) between initial signa
 SVM accuracy of 83.8% separating survivors from dead frequencies. With about 4 survivors among 29 circles
 the guess "everything dies" already scores about 86%, so :func:`separability` reports that baseline and the
 balanced accuracy (the mean of the two classes' recalls, 0.5 for any constant guess) beside the accuracy.
+
+Both work on any component dimension (frequencies, irreps, units, principal components): an observation is one
+element the two sides share. ``component=`` names the dimension the observations are per component along, and
+then refuses a side that lacks it, which would otherwise be spread over the components by broadcasting.
 """
 
 from __future__ import annotations
@@ -38,20 +42,41 @@ def _pairs(x: xr.DataArray, y: xr.DataArray) -> tuple[np.ndarray, np.ndarray]:
     return a[keep], b[keep]
 
 
-def correlation(x: xr.DataArray, y: xr.DataArray) -> xr.Dataset:
+def _has_component(data, component: str | None, what: str, purpose: str) -> None:
+    """Refuse ``data`` (a DataArray, or each variable of a Dataset or mapping) without the ``component`` dim."""
+    if component is None:
+        return
+    arrays = data.items() if isinstance(data, xr.Dataset | Mapping) else [(data.name, data)]
+    for name, da in arrays:
+        if isinstance(da, xr.DataArray) and component not in da.dims:
+            raise InputError(
+                f"{purpose}: {what} {name!r} has no {component!r} dimension (its dims: {da.dims}); give it per "
+                f"{component} or pass the component dimension it has"
+            )
+
+
+def correlation(x: xr.DataArray, y: xr.DataArray, *, component: str | None = None) -> xr.Dataset:
     """Pearson and Spearman correlation between two labelled quantities, with two-sided p-values.
 
     Every element that both share (after aligning their coordinates) is one observation; pairs with a NaN
     are dropped. Typical use: ``correlation(fitness.initial_signal, rate.rate)`` with both per
-    (embedding, frequency), the paper's figure 6 left.
+    (embedding, frequency), the paper's figure 6 left; the same with ``irrep`` or any component dimension.
+
+    Arguments:
+        x, y: the two quantities.
+        component: when given, the component dimension both sides must have (``"frequency"``, ``"irrep"``,
+            ...); it is recorded in the result's attributes. ``None``: any shared elements, as they come.
 
     Returns:
         Dataset of scalars ``pearson_r``, ``pearson_p``, ``spearman_r``, ``spearman_p`` and ``n``.
 
     Raises:
-        InputError: fewer than 3 shared finite pairs, one side is constant, or each side has a dimension the
-            other lacks.
+        InputError: fewer than 3 shared finite pairs, one side is constant, each side has a dimension the
+            other lacks, or a side lacks ``component``.
     """
+    if isinstance(x, xr.DataArray) and isinstance(y, xr.DataArray):
+        _has_component(x, component, "x", "correlation()")
+        _has_component(y, component, "y", "correlation()")
     a, b = _pairs(x, y)
     if a.size < 3:
         raise InputError(f"correlation() needs at least 3 shared finite pairs, got {a.size}; check the coordinates")
@@ -68,7 +93,7 @@ def correlation(x: xr.DataArray, y: xr.DataArray) -> xr.Dataset:
             "spearman_p": float(spearman.pvalue),
             "n": a.size,
         },
-        attrs={"x": str(x.name), "y": str(y.name)},
+        attrs={"x": str(x.name), "y": str(y.name), **({"component": component} if component is not None else {})},
     )
 
 
@@ -101,12 +126,13 @@ def separability(
     class_weight: str | None = None,
     groups: Hashable | None = None,
     seed: int = 0,
+    component: str | None = None,
 ) -> xr.Dataset:
-    """How well a linear SVM separates survivors from dead frequencies on fitness measures (section 3.2.2).
+    """How well a linear SVM separates survivors from dead components on fitness measures (section 3.2.2).
 
     A scikit-learn pipeline ``StandardScaler -> LinearSVC`` is cross-validated on one sample per
-    (run, frequency). The features are standardised because the initial amplitude and the growth differ by
-    orders of magnitude.
+    (run, component): per (run, frequency) for the paper's circles. The features are standardised because the
+    initial amplitude and the growth differ by orders of magnitude.
 
     Arguments:
         features: Dataset (e.g. ``fitness(ds)[["initial_signal", "growth"]]``) or mapping of DataArrays with
@@ -116,9 +142,11 @@ def separability(
         C: the SVM's inverse regularisation strength.
         class_weight: ``None`` (the paper's plain SVM) or ``"balanced"`` to weigh survivors up.
         groups: a dimension or coordinate of ``alive`` (e.g. ``"run"``) whose values never straddle a training
-            and a test fold (GroupKFold): frequencies of one run share an embedding, so this gives the more
+            and a test fold (GroupKFold): components of one run share an embedding, so this gives the more
             honest score. ``None``: stratified folds over all samples, as the paper did.
         seed: seed of the fold shuffle.
+        component: when given, the component dimension that ``alive`` and every feature must have; by default
+            none is required (a per-run feature is spread over the components). Recorded in the attributes.
 
     Returns:
         Dataset with, per ``fold``, ``accuracy``, ``balanced_accuracy`` and ``baseline_accuracy`` (the
@@ -127,13 +155,18 @@ def separability(
         ``n_samples``, ``n_survived``.
 
     Raises:
-        InputError: malformed features, fewer survivors or dead samples than folds, or fewer groups than folds.
+        InputError: malformed features, fewer survivors or dead samples than folds, fewer groups than folds, or
+            ``alive`` or a feature without ``component``.
     """
     from sklearn.model_selection import GroupKFold, StratifiedKFold, cross_validate
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import LinearSVC
 
+    if isinstance(alive, xr.DataArray):
+        _has_component(alive, component, "alive", "separability()")
+    if isinstance(features, xr.DataArray | xr.Dataset | Mapping):
+        _has_component(features, component, "the feature", "separability()")
     X, y, names, rows = _design(features, alive)
     n_alive = int(y.sum())
     if min(n_alive, y.size - n_alive) < cv:
@@ -180,6 +213,7 @@ def separability(
             "C": C,
             "class_weight": str(class_weight),
             "cv": "GroupKFold by " + str(groups) if groups is not None else "StratifiedKFold (shuffled)",
+            **({"component": component} if component is not None else {}),
         },
     )
     return result
