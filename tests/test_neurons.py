@@ -10,7 +10,8 @@ import xarray as xr
 import training
 from fittest.errors import InputError
 from training.config import memory_estimate
-from training.engine.quantities import NEURON_SIGNAL, QUANTITIES, Live, with_optional
+from training.engine.quantities import NEURON_SIGNAL, QUANTITIES, UNEMBED_SIGNAL, Live, with_optional
+from training.engine.sites import OnDevice
 from training.fourier import fourier_basis, neuron_signal
 
 
@@ -52,7 +53,7 @@ def test_neuron_signal_equals_numpy_fft_of_both_halves():
     np.testing.assert_allclose(neuron_signal(embedding, w1, fourier_basis(p)), expected, rtol=1e-10)
     # the torch path of the training loop gives the same numbers
     batch = SimpleNamespace(params={"embedding": torch.as_tensor(embedding), "w1": torch.as_tensor(w1)})
-    live = Live(batch, {}, None, None, torch.as_tensor(fourier_basis(p)))
+    live = Live(batch, {}, None, None, OnDevice(training.bases.fourier(p), torch.as_tensor(embedding)))
     np.testing.assert_allclose(NEURON_SIGNAL.compute(live).numpy(), expected, rtol=1e-10)
 
 
@@ -74,9 +75,10 @@ def test_shares_of_a_share_split_between_two_frequencies():
 def test_record_neurons_is_off_by_default_and_counted_in_the_memory_estimate():
     off = training.TrainConfig(p=23, hidden=64, runs=2, steps=100)
     on = off.replace(record_neurons=True)
-    assert with_optional(off, QUANTITIES) == QUANTITIES
-    assert with_optional(on, QUANTITIES) == (*QUANTITIES, NEURON_SIGNAL)
-    assert with_optional(on, (*QUANTITIES, NEURON_SIGNAL)) == (*QUANTITIES, NEURON_SIGNAL)  # not twice
+    assert with_optional(off, QUANTITIES) == (*QUANTITIES, UNEMBED_SIGNAL)
+    assert with_optional(on, QUANTITIES) == (*QUANTITIES, UNEMBED_SIGNAL, NEURON_SIGNAL)
+    both = (*QUANTITIES, NEURON_SIGNAL)
+    assert with_optional(on, both) == (*both, UNEMBED_SIGNAL)  # not twice
     extra = memory_estimate(on)["records"] - memory_estimate(off)["records"]
     # 101 records x 2 runs x 64 units x 11 frequencies, float32, live and in the dataset
     assert extra == 101 * 2 * 64 * 11 * 4 * 2

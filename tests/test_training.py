@@ -35,7 +35,7 @@ def tiny_run():
 
 def test_dataset_follows_the_contract(tiny_run):
     ds = tiny_run
-    assert ds.attrs["schema"] == "fittest.run/1"
+    assert ds.attrs["schema"] == "fittest.run/2"
     assert TrainConfig.from_json(ds.attrs["config"]) == tiny(snapshot_steps=(0, 7, 30))
     for name in ("created", "device", "versions", "command"):
         assert ds.attrs[name]
@@ -292,7 +292,7 @@ def test_open_run_round_trip_and_refusals(tmp_path, tiny_run):
     path = tmp_path / "run.nc"
     train(tiny(steps=3), out=path)
     ds = open_run(path)
-    assert ds["signal"].dims == ("run", "step", "frequency") and ds.attrs["schema"] == "fittest.run/1"
+    assert ds["signal"].dims == ("run", "step", "frequency") and ds.attrs["schema"] == "fittest.run/2"
     assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
     with pytest.raises(InputError, match="not a fittest run dataset: no such file"):
         open_run(tmp_path / "absent.nc")

@@ -133,9 +133,13 @@ def test_dataset_says_transformer_and_records_the_unembedding(tiny_run):
     np.testing.assert_allclose(ds["signal"].sel(step=0), expected, rtol=1e-5)
 
 
-def test_mlp_dataset_has_no_unembedding_record():
-    ds = train(TrainConfig(p=11, d=8, runs=1, steps=3, hidden=8, device="cpu"))
-    assert ds.attrs["architecture"] == "mlp" and "unembed_signal" not in ds
+def test_mlp_dataset_records_its_readout_as_the_unembedding():
+    config = TrainConfig(p=11, d=8, runs=1, steps=3, hidden=8, device="cpu", save_mlp=True)
+    ds = train(config)
+    assert ds.attrs["architecture"] == "mlp" and ds["unembed_signal"].dims == ("run", "step", "frequency")
+    w3 = ds["mlp_w3"].isel(run=0, snapshot=0).values.astype(np.float64)  # (p logits, hidden)
+    spectrum = (np.abs(np.fft.fft(w3, axis=0)[1:6]) ** 2).sum(-1)
+    np.testing.assert_allclose(ds["unembed_signal"].isel(run=0, step=0), spectrum, rtol=1e-5)
 
 
 def test_replaying_a_transformer_dataset_is_refused(tiny_run):

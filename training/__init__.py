@@ -22,6 +22,13 @@ _HOMES = {
     "TrainConfig": "training.config",
     "open_run": "training.rundata",
     "check_run": "training.rundata",
+    "sites_of": "training.rundata",
+    "Variable": "training.rundata",
+    "Basis": "training.bases",
+    "character_table": "training.bases",
+    "Group": "training.groups",
+    "group": "training.groups",
+    "from_table": "training.groups",
     "amplitude": "training.fourier",
     "check_p": "training.fourier",
     "circle_plane": "training.fourier",
@@ -37,6 +44,7 @@ _HOMES = {
     "perturb": "training.interventions",
     "two_circles": "training.interventions",
     "survivors": "training.analysis.survival",
+    "component_dim": "training.analysis.select",
     "count_survivors": "training.analysis.survival",
     "decay_threshold": "training.analysis.survival",
     "survival_rate": "training.analysis.survival",
@@ -52,6 +60,8 @@ _HOMES = {
     "forecast_survivors": "training.analysis.forecast",
     "train": "training.engine.loop",
     "Recorder": "training.engine.recorder",
+    "Site": "training.engine.sites",
+    "Quantity": "training.engine.quantities",
     "snapshot_loss": "training.engine.replay",
     "snapshot_metrics": "training.engine.replay",
     "ablated_loss": "training.engine.replay",
@@ -63,10 +73,15 @@ _HOMES = {
     "task_name": "training.sweeps.tasks",
 }
 
-__all__ = list(_HOMES)
+# submodules that are public as namespaces: training.bases.fourier(p), training.bases.irreps(group)
+_NAMESPACES = {"bases": "training.bases", "groups": "training.groups"}
+
+__all__ = [*_HOMES, *_NAMESPACES]
 
 
 def __getattr__(name: str):
+    if name in _NAMESPACES:
+        return importlib.import_module(_NAMESPACES[name])
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module 'training' has no attribute {name!r}")

@@ -74,7 +74,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             ),
             _mlp_parameters,
             lambda c: 2 * c.d + 4 * c.hidden + 3 * c.p,
-            3,  # signal, amplitude, grad_signal
+            4,  # signal, amplitude, grad_signal, unembed_signal
         ),
         Architecture(
             "transformer",
@@ -95,7 +95,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             _transformer_parameters,
             # residual streams, the MLP's hidden layer twice, attention weights, logits (forward and backward)
             lambda c: 2 * (4 * c.d + 2 * c.hidden + 3 * c.heads + c.p),
-            4,  # and unembed_signal
+            4,  # signal, amplitude, grad_signal, unembed_signal
         ),
     )
 }

@@ -29,7 +29,7 @@ from fittest.checks import integer, is_integer, is_number
 from fittest.errors import InputError
 from training.architectures import ARCHITECTURES
 from training.fourier import check_p
-from training.tasks import TASKS, Task
+from training.tasks import GROUP_NAMES, TASKS, Task, get_task
 
 ACTIVATIONS = ("silu", "relu", "gelu", "tanh")
 MLP_INITS = ("torch", "normal")
@@ -81,7 +81,11 @@ class TrainConfig:
     field metadata; the Arguments section below and the ``fittest train`` options are generated from them.
     """
 
-    task: str = _field("add", "the operation learned mod p (multiply needs a prime p)", choices=tuple(TASKS))
+    task: str = _field(
+        "add",
+        f"the operation learned: {', '.join(TASKS)} mod p (multiply needs a prime p), or the composition of"
+        f" {GROUP_NAMES} (p is then the group's order)",
+    )
     architecture: str = _field(
         "mlp",
         "the model: mlp (the paper's embedding-MLP) or transformer (Nanda et al.'s one-layer transformer); the"
@@ -171,6 +175,9 @@ class TrainConfig:
             else:
                 explicit.append(name)
         set_(self, "_explicit", frozenset(explicit))  # what replace() keeps when the architecture changes
+        task = get_task(self.task)
+        if task.order is not None and "p" not in explicit:
+            set_(self, "p", task.order)  # a group's tokens are its elements
         set_(self, "p", check_p(self.p))
         for spec in dataclasses.fields(self):
             if "low" in spec.metadata and not (spec.default is None and getattr(self, spec.name) is None):
@@ -298,7 +305,7 @@ class TrainConfig:
     @property
     def task_spec(self) -> Task:
         """The :class:`~training.tasks.Task` this config trains on: its labels and the basis of its circles."""
-        return TASKS[self.task]
+        return get_task(self.task)
 
     @property
     def n_train(self) -> int:

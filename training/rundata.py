@@ -1,15 +1,25 @@
 """The run dataset: the data contract between training, the survival analysis and ``dynamics``.
 
-One :class:`xarray.Dataset` per experiment (DESIGN.md section 2). This module is the one place that names its
-variables and coordinates with their dims and meaning, builds a dataset from recorded arrays, opens one from
-disk and checks one. Everything that writes or reads a run dataset goes through it.
+One :class:`xarray.Dataset` per experiment, written by :func:`training.train` and :class:`training.Recorder`
+and described for readers in ``docs/contract.md`` (checked against this module by the tests). This module is
+the one place that names its variables and coordinates with their dims and meaning, builds a dataset from
+recorded arrays, opens one from disk and checks one. Everything that writes or reads a run dataset goes
+through it.
+
+Schema ``fittest.run/2``: a run records one or more *sites* (the embedding, the unembedding, a layer's
+neurons, any tensor of a user's model), each measured in a :class:`~training.bases.Basis` whose components
+name its component dimension (``frequency``, ``irrep``, ``unit``, ``pc``, ...). The dataset lists its sites in
+the ``sites`` attribute, and each site variable names its site and component dimension in its attributes.
+Files of schema ``fittest.run/1`` (one Fourier embedding site, before sites existed) open unchanged:
+:func:`sites_of` describes their one site the same way.
 """
 
 from __future__ import annotations
 
 import datetime
+import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,10 +27,12 @@ import xarray as xr
 
 from fittest.atomic import read_netcdf
 from fittest.errors import InputError
+from training.bases import Basis
 from training.config import TrainConfig
-from training.fourier import frequencies
 
-SCHEMA = "fittest.run/1"
+SCHEMA = "fittest.run/2"
+SCHEMAS = ("fittest.run/1", SCHEMA)
+"""The schemas :func:`open_run` reads: today's and the one before sites (a Fourier embedding only)."""
 
 
 @dataclass(frozen=True)
@@ -38,21 +50,17 @@ class Variable:
     required: bool = True
 
 
-CURVE = ("run", "step", "frequency")
 SCALAR = ("run", "step")
 SNAPSHOT = ("run", "snapshot")
 
 VARIABLES: dict[str, Variable] = {
-    "amplitude": Variable(CURVE, "||F_k||, norm of the Fourier coefficient of the embedding (paper eq. 1)"),
-    "signal": Variable(CURVE, "||F_k||^2, the paper's Fourier signal"),
-    "grad_signal": Variable(
-        CURVE, "||(dL/dE)_k||^2, the train-loss gradient on the embedding in the Fourier basis (appendix D)"
-    ),
     "train_loss": Variable(SCALAR, "mean cross-entropy on the training pairs"),
     "test_loss": Variable(SCALAR, "mean cross-entropy on the test pairs"),
     "train_acc": Variable(SCALAR, "accuracy on the training pairs"),
     "test_acc": Variable(SCALAR, "accuracy on the test pairs"),
-    "embedding": Variable((*SNAPSHOT, "token", "dim"), "embedding W_E at the steps in the snapshot coordinate"),
+    "embedding": Variable(
+        (*SNAPSHOT, "token", "dim"), "embedding W_E at the steps in the snapshot coordinate", required=False
+    ),
     # not required, so that files written before it open too
     "diverged": Variable(("run",), "the run diverged: some record is NaN or infinite", required=False),
     # hidden layers cannot share one dim name, so each MLP parameter has its own
@@ -62,19 +70,8 @@ VARIABLES: dict[str, Variable] = {
     "mlp_b2": Variable((*SNAPSHOT, "unit2"), "second-layer bias", required=False),
     "mlp_w3": Variable((*SNAPSHOT, "logit", "unit2"), "readout weight", required=False),
     "mlp_b3": Variable((*SNAPSHOT, "logit"), "readout bias", required=False),
-    "unembed_signal": Variable(
-        CURVE,
-        "||G_k||^2 of the transformer's unembedding W_U (d x p): the power of its p output logits' columns at"
-        " frequency k, as signal is of the embedding's rows (architecture transformer)",
-        required=False,
-    ),
-    "neuron_signal": Variable(
-        ("run", "step", "unit1", "frequency"),
-        "power of each first-layer neuron's input weights per frequency: |F_k(U_u)|^2 + |F_k(V_u)|^2 with"
-        " U = E W1a^T and V = E W1b^T its weights on the tokens a and b (record_neurons)",
-        required=False,
-    ),
 }
+"""The variables that are not measured in a basis; a site's variables come from its :class:`SiteLayout`."""
 
 COORDS: dict[str, str] = {
     "run": "ensemble member index 0..R-1",
@@ -88,6 +85,80 @@ COORDS: dict[str, str] = {
     "split_seed": "the seed of this run's train/test split",
 }
 REQUIRED_VARIABLES = tuple(name for name, variable in VARIABLES.items() if variable.required)
+
+EMBEDDING = "embedding"
+"""The site of the token embedding: its variables keep the names of schema 1 (``signal``, not
+``embedding_signal``), so that every analysis and figure reads them as before."""
+
+# what schema 1 required: the Fourier embedding site's variables, the scalars and the embedding snapshots
+_REQUIRED_V1 = ("amplitude", "signal", "grad_signal", *REQUIRED_VARIABLES, "embedding")
+_V1_SITES = {  # the sites a schema-1 file may hold, by the variable that marks each
+    "signal": (EMBEDDING, None),
+    "unembed_signal": ("unembed", None),
+    "neuron_signal": ("neuron", "unit1"),
+}
+
+
+@dataclass(frozen=True)
+class SiteLayout:
+    """How one recorded site appears in a run dataset: its variables, their dims and their coordinates.
+
+    Attributes:
+        name: the site's name; its variables are ``{name}_signal`` (and ``{name}_grad_signal``), except the
+            :data:`EMBEDDING` site's, which are ``signal``, ``amplitude`` and ``grad_signal``.
+        basis: the basis the site is measured in; its ``dim`` names the component dimension.
+        unit: the dimension of the site's units when each unit is measured on its own (per unit), else None.
+        units: the number of those units.
+        gradient: the loss gradient at the site is measured too (``grad_signal``).
+        about: what the site is, for the variables' descriptions.
+    """
+
+    name: str
+    basis: Basis
+    unit: str | None = None
+    units: int | None = None
+    gradient: bool = True
+    about: str = ""
+
+    @property
+    def prefix(self) -> str:
+        return "" if self.name == EMBEDDING else f"{self.name}_"
+
+    def variables(self) -> dict[str, Variable]:
+        """The site's variables by name, with dims ``(run, step, [unit], component)``."""
+        dims = ("run", "step", *((self.unit,) if self.unit else ()), self.basis.dim)
+        what = self.about or f"site {self.name}"
+        where = f"in each {self.basis.dim} of the {self.basis.description}" + (
+            f", per {self.unit}" if self.unit else ""
+        )
+        out = {}
+        if self.name == EMBEDDING:
+            out["amplitude"] = Variable(dims, f"norm of the projection of {what} {where} (paper eq. 1: ||F_k||)")
+        out[f"{self.prefix}signal"] = Variable(dims, f"power of {what} {where}: its squared projection (||F_k||^2)")
+        if self.gradient:
+            out[f"{self.prefix}grad_signal"] = Variable(
+                dims, f"power of the train-loss gradient at {what} {where} (appendix D)"
+            )
+        return out
+
+    def coords(self) -> dict[str, tuple]:
+        """The coordinates of the component dimension (and of the unit dimension)."""
+        dim = self.basis.dim
+        out = {dim: (dim, np.asarray(self.basis.labels))}
+        out.update({name: (dim, np.asarray(values)) for name, values in self.basis.coords.items()})
+        if self.unit:
+            out[self.unit] = (self.unit, np.arange(self.units))
+        return out
+
+    def describe(self) -> dict:
+        """The site as the dataset's ``sites`` attribute lists it (JSON-ready)."""
+        return {
+            "component": self.basis.dim,
+            "unit": self.unit,
+            "basis": self.basis.description,
+            "about": self.about,
+            "variables": list(self.variables()),
+        }
 
 
 def per_run_coords(config: TrainConfig) -> dict[str, tuple[str, np.ndarray]]:
@@ -106,76 +177,104 @@ def per_run_coords(config: TrainConfig) -> dict[str, tuple[str, np.ndarray]]:
 
 
 def build_run(
-    config: TrainConfig,
+    config: TrainConfig | None = None,
     *,
+    sites: Sequence[SiteLayout],
     steps: np.ndarray,
-    snapshots: np.ndarray,
+    snapshots: np.ndarray = (),
     arrays: Mapping[str, np.ndarray],
     device: str,
     versions: str,
     command: str,
     variables: Mapping[str, Variable] | None = None,
-    seeds_and_rates: bool = True,
+    runs: int | None = None,
+    coords: Mapping[str, tuple] | None = None,
+    attrs: Mapping[str, str] | None = None,
 ) -> xr.Dataset:
-    """A run dataset from recorded arrays.
+    """A run dataset from recorded arrays: the one builder, for :func:`training.train` and the Recorder.
 
     Arguments:
-        config: the experiment the arrays come from.
+        config: the experiment the arrays come from; None for a model that another loop trained
+            (:class:`training.Recorder`), which then gives ``runs`` and, in ``coords`` and ``attrs``, what it knows.
+        sites: the recorded sites; their variables' ``amplitude`` is derived from ``signal`` when not given.
         steps: the recorded steps (the ``step`` coordinate).
         snapshots: the steps of the stored snapshots (the ``snapshot`` coordinate).
-        arrays: name -> numpy array, laid out as the variable's dims; ``amplitude`` is derived from ``signal``
-            when not given.
+        arrays: name -> numpy array, laid out as the variable's dims. A standard scalar (train/test loss and
+            accuracy) that is missing is NaN and says so in its description.
         device: where it was computed (the ``device`` attribute).
         versions: JSON of the software versions.
         command: how it was made.
-        variables: descriptions of arrays that are not standard variables (a user's own recorder's).
-        seeds_and_rates: add the per-run ``seed``, ``lr``, ``weight_decay`` and seed coordinates of ``config``
-            (not for a model that another loop trained, :func:`build_recorded`); ``p`` and ``d`` always are.
+        variables: descriptions of arrays that are neither standard nor a site's (a user's own scalars).
+        runs: the ensemble size when there is no config.
+        coords: more coordinates, name -> (dims, values) (the Recorder's ``p`` and ``d``).
+        attrs: more attributes (the Recorder's ``task`` and ``architecture``).
 
     Returns:
         The dataset, with every variable compressed for netCDF.
 
     Raises:
-        InputError: an array has no known variable description.
+        InputError: an array has no known variable description, or two sites name one component dimension
+            with different components.
     """
-    known = {**VARIABLES, **(variables or {})}
+    runs = config.runs if config is not None else int(runs)
+    site_variables = {name: v for site in sites for name, v in site.variables().items()}
+    known = {**VARIABLES, **site_variables, **(variables or {})}
     arrays = dict(arrays)
-    if "signal" in arrays and "amplitude" not in arrays:
+    if "signal" in arrays and "amplitude" in site_variables and "amplitude" not in arrays:
         arrays["amplitude"] = np.sqrt(arrays["signal"])
     unknown = [name for name in arrays if name not in known]
     if unknown:
         raise InputError(f"no description of the recorded variable(s) {unknown}: pass variables={{name: Variable}}")
+    # NaN in the records' own precision
+    dtype = next((a.dtype for a in arrays.values() if a.dtype.kind == "f"), np.dtype(np.float64))
+    missing = [name for name in REQUIRED_VARIABLES if VARIABLES[name].dims == SCALAR and name not in arrays]
+    for name in missing:
+        arrays[name] = np.full((runs, len(steps)), np.nan, dtype=dtype)
     order = [name for name in known if name in arrays]
     data = {name: (known[name].dims, arrays[name]) for name in order}
-    coords = {
-        "run": np.arange(config.runs),
-        "step": np.asarray(steps),
-        "frequency": frequencies(config.p, group=config.task_spec.group),
-        "snapshot": np.asarray(snapshots),
-        "token": np.arange(config.p),
-        "dim": np.arange(config.d),
-        **{name: c for name, c in per_run_coords(config).items() if seeds_and_rates or name in ("p", "d")},
-    }
-    ds = xr.Dataset(data, coords=coords)
+    all_coords = {"run": np.arange(runs), "step": np.asarray(steps)}
+    if any("snapshot" in known[name].dims for name in order):
+        all_coords["snapshot"] = np.asarray(snapshots)
+    if "embedding" in arrays:
+        all_coords["token"] = np.arange(arrays["embedding"].shape[2])
+        all_coords["dim"] = np.arange(arrays["embedding"].shape[3])
+    for site in sites:
+        for name, value in site.coords().items():
+            if name in all_coords and not np.array_equal(np.asarray(all_coords[name][1]), np.asarray(value[1])):
+                raise InputError(
+                    f"two sites name their components {name!r} with different labels (site {site.name!r} is one):"
+                    " give one basis another name"
+                )
+            all_coords[name] = value
+    if config is not None:
+        all_coords.update(per_run_coords(config))
+    all_coords.update(coords or {})
+    ds = xr.Dataset(data, coords=all_coords)
     for name in order:
-        ds[name].attrs["description"] = known[name].description
+        ds[name].attrs["description"] = known[name].description + (" (not recorded: NaN)" if name in missing else "")
         ds[name].encoding.update({"zlib": True, "complevel": 6, "shuffle": True})
-    for name in ("step", "frequency", "seed", "embed_seed", "mlp_seed", "split_seed"):
+    for site in sites:
+        for name in site.variables():
+            if name in ds:
+                ds[name].attrs.update({"site": site.name, "component": site.basis.dim})
+                if site.unit:
+                    ds[name].attrs["unit"] = site.unit
+        ds[site.basis.dim].attrs["description"] = site.basis.description
+    for name in ("step", "seed", "embed_seed", "mlp_seed", "split_seed"):
         if name in ds.coords:
             ds[name].attrs["description"] = COORDS[name]
-    task = config.task_spec
-    if task.group != "additive":
-        ds["frequency"].attrs["description"] = f"character j of the {task.group} group; j and -j are the same circle"
+    embedding_site = next((site for site in sites if site.name == EMBEDDING), None)
     ds.attrs = {
         "schema": SCHEMA,
-        "config": config.to_json(),
-        "task": task.name,
-        "architecture": config.architecture,
-        "basis": task.basis,
+        **({"config": config.to_json()} if config is not None else {}),
+        **({"task": config.task, "architecture": config.architecture} if config is not None else {}),
+        **({"basis": embedding_site.basis.description} if embedding_site is not None else {}),
+        "sites": json.dumps({site.name: site.describe() for site in sites}),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "device": device,
         "versions": versions,
         "command": command,
+        **(attrs or {}),
     }
     return ds
 
@@ -185,95 +284,79 @@ USER_MODEL = "user model"
 train (:class:`training.Recorder`)."""
 
 
-def build_recorded(
-    *,
-    p: int,
-    d: int,
-    task: str,
-    runs: int,
-    steps: np.ndarray,
-    snapshots: np.ndarray,
-    arrays: Mapping[str, np.ndarray],
-    device: str,
-    versions: str,
-    command: str,
-    variables: Mapping[str, Variable] | None = None,
-    architecture: str = USER_MODEL,
-) -> xr.Dataset:
-    """A run dataset of a model trained in someone else's loop (:class:`training.Recorder`).
-
-    The contract of :func:`build_run` without a :class:`TrainConfig`: the standard scalar variables that were
-    not recorded (of ``train_acc``, ``test_loss``, ``test_acc``) are NaN and say so in their description, and
-    what only :func:`training.train` knows (the ``config`` attribute and the per-run ``lr``, ``weight_decay``
-    and seed coordinates) is left out.
-
-    Arguments:
-        p, d, task, runs: the modulus, embedding width, task (which sets the basis) and ensemble size.
-        steps, snapshots, arrays, device, versions, command, variables: as for :func:`build_run`.
-        architecture: the ``architecture`` attribute.
-
-    Returns:
-        The dataset, which :func:`check_run` accepts.
-
-    Raises:
-        InputError: p does not suit the task, or as for :func:`build_run`.
-    """
-    config = TrainConfig(task=task, p=p, d=d, runs=runs, steps=max(1, int(np.max(steps, initial=1))))
-    arrays = dict(arrays)
-    missing = [
-        name
-        for name, variable in VARIABLES.items()
-        if variable.required and variable.dims == SCALAR and name not in arrays
-    ]
-    dtype = arrays["signal"].dtype if "signal" in arrays else np.float64  # NaN in the records' own precision
-    for name in missing:
-        arrays[name] = np.full((runs, len(steps)), np.nan, dtype=dtype)
-    ds = build_run(
-        config,
-        steps=steps,
-        snapshots=snapshots,
-        arrays=arrays,
-        device=device,
-        versions=versions,
-        command=command,
-        variables=variables,
-        seeds_and_rates=False,
-    )
-    for name in missing:
-        ds[name].attrs["description"] += " (not recorded: NaN)"
-    del ds.attrs["config"]
-    ds.attrs["architecture"] = architecture
-    return ds
-
-
 def is_run(ds: xr.Dataset) -> bool:
     """Whether a dataset claims to be a run dataset (its ``schema`` attribute)."""
-    return ds.attrs.get("schema") == SCHEMA
+    return ds.attrs.get("schema") in SCHEMAS
+
+
+def sites_of(ds: xr.Dataset) -> dict[str, dict]:
+    """The sites a run dataset recorded, as its ``sites`` attribute lists them (derived for schema 1).
+
+    Returns:
+        site name -> ``{"component": dim, "unit": unit dim or None, "basis": ..., "variables": [...]}``.
+    """
+    listed = ds.attrs.get("sites")
+    if listed is not None:
+        try:
+            sites = json.loads(listed)
+        except (TypeError, json.JSONDecodeError):
+            sites = None
+        if isinstance(sites, dict):
+            return sites
+    out = {}
+    for marker, (site, unit) in _V1_SITES.items():
+        if marker in ds.data_vars:
+            names = ["amplitude", "signal", "grad_signal"] if site == EMBEDDING else [marker]
+            out[site] = {
+                "component": "frequency",
+                "unit": unit,
+                "basis": ds.attrs.get("basis", "additive Fourier basis of Z_p"),
+                "variables": [name for name in names if name in ds.data_vars],
+            }
+    return out
 
 
 def check_run(ds: xr.Dataset, *, source: str = "the dataset") -> xr.Dataset:
-    """``ds`` when it has the schema, variables and coordinates of a run dataset.
+    """``ds`` when it has the schema, variables and coordinates of a run dataset (either schema).
 
     Raises:
-        InputError: it lacks one of them; the message names ``source``.
+        InputError: it lacks one of them, or a recorded variable does not hold numbers; the message names
+            ``source``.
     """
-    missing = [name for name in REQUIRED_VARIABLES if name not in ds.data_vars]
-    missing += [name for name in ("run", "step", "frequency", "snapshot") if name not in ds.coords]
+    if not isinstance(ds, xr.Dataset):
+        raise InputError(f"{source} is not a fittest run dataset: it is a {type(ds).__name__}, not an xarray Dataset")
+    schema = ds.attrs.get("schema")
+    if schema == SCHEMA:
+        sites = sites_of(ds)
+        required = [*REQUIRED_VARIABLES, *(name for site in sites.values() for name in site.get("variables", ()))]
+        coords = ["run", "step"]
+    else:
+        sites = None
+        required = list(_REQUIRED_V1)
+        coords = ["run", "step", "frequency", "snapshot"]
+    missing = [name for name in required if name not in ds.data_vars]
+    missing += [name for name in coords if name not in ds.coords]
     if missing:
         raise InputError(f"{source} is not a fittest run dataset: missing {', '.join(missing)}")
     if not is_run(ds):
         raise InputError(
-            f"{source} is not a fittest run dataset: schema attribute is {ds.attrs.get('schema')!r}, "
-            f"expected {SCHEMA!r}"
+            f"{source} is not a fittest run dataset: schema attribute is {schema!r}, expected one of {SCHEMAS}"
         )
+    if schema == SCHEMA and (not isinstance(ds.attrs.get("sites"), str) or not sites):
+        raise InputError(f"{source} is not a fittest run dataset: its 'sites' attribute lists no recorded site")
+    for name in required:
+        if ds[name].dtype.kind not in "biuf":
+            raise InputError(
+                f"{source} is not a fittest run dataset: {name} holds {ds[name].dtype} values, not numbers"
+            )
     return ds
 
 
 def open_run(path: str | os.PathLike) -> xr.Dataset:
-    """Load a run dataset written by :func:`training.train` into memory and check it.
+    """Load a run dataset written by :func:`training.train` or a Recorder into memory and check it.
 
     Arguments:
-        path: a ``.nc`` file.
+        path: a ``.nc`` file, of schema ``fittest.run/2`` or ``fittest.run/1`` (opened unchanged).
 
     Returns:
         The dataset, fully loaded (the file is closed again, so it may be overwritten).

@@ -28,9 +28,9 @@ from training.engine.architectures import MODELS
 from training.engine.checkpoint import load_checkpoint, save_checkpoint
 from training.engine.model import loss_and_accuracy
 from training.engine.optimizer import EnsembleAdamW
-from training.engine.quantities import QUANTITIES, Live, Quantity, storage_shape, with_optional
+from training.engine.quantities import QUANTITIES, Live, Quantity, sites, storage_shape, with_optional
 from training.engine.schedule import record_steps
-from training.fourier import fourier_basis
+from training.engine.sites import OnDevice
 from training.interventions import construct, keep_only, perturb
 from training.rundata import build_run
 from training.tasks import pairs, split
@@ -205,7 +205,7 @@ def train(
     command: str | None = None,
     quantities: Sequence[Quantity] = QUANTITIES,
 ) -> xr.Dataset:
-    """Train ``config.runs`` independent models and return their records as a run dataset (DESIGN.md section 2).
+    """Train ``config.runs`` independent models and return their records as a run dataset (:mod:`training.rundata`).
 
     Arguments:
         config: the experiment.
@@ -320,7 +320,7 @@ def _train(config, device, out, checkpoint, resume, progress, command, quantitie
     record_at[steps_recorded] = np.arange(len(steps_recorded))
     snapshot_at = np.full(config.steps + 1, -1)
     snapshot_at[steps_snapshot] = np.arange(len(steps_snapshot))
-    basis = torch.as_tensor(fourier_basis(config.p, group=config.task_spec.group), dtype=dtype, device=device)
+    basis = OnDevice(config.task_spec.components(config.p), torch.empty((), dtype=dtype, device=device))
 
     batches = initial_batches(config, device)
 
@@ -382,13 +382,14 @@ def _train(config, device, out, checkpoint, resume, progress, command, quantitie
     arrays.update({("mlp_" if name != "embedding" else "") + name: v.cpu().numpy() for name, v in snapshots.items()})
     ds = build_run(
         config,
+        sites=sites(config),
         steps=steps_recorded,
         snapshots=steps_snapshot,
         arrays=arrays,
         device=device_label(device),
         versions=software_versions(),
         command=command if command is not None else f"training.train({config!r})",
-        variables={r.name: r.described for r in quantities if r.variable is not None},
+        variables={r.name: r.described(config) for r in quantities if r.variable is not None},
     )
     if out is not None:
         write_netcdf(ds, out)

@@ -17,8 +17,8 @@ from functools import cached_property
 import torch
 
 from training.config import TrainConfig
-from training.fourier import frequencies, neuron_signal, signal
-from training.rundata import VARIABLES, Variable
+from training.engine.sites import OnDevice
+from training.rundata import EMBEDDING, VARIABLES, SiteLayout, Variable
 
 
 class Live:
@@ -28,10 +28,10 @@ class Live:
         params: parameter tensors by name, each with a leading run axis (see :mod:`training.engine.model`).
         grads: this step's loss gradients by name (the embedding's always, at a recorded step).
         train_loss, train_acc: this step's per-run train loss and accuracy, shape ``(runs,)``.
-        basis: the real Fourier basis of the task, ``(2K + 1, p)``.
+        basis: the task's basis (:meth:`training.tasks.Task.components`) on the models' device.
     """
 
-    def __init__(self, batch, grads: dict, train_loss: torch.Tensor, train_acc: torch.Tensor, basis: torch.Tensor):
+    def __init__(self, batch, grads: dict, train_loss: torch.Tensor, train_acc: torch.Tensor, basis: OnDevice):
         self.batch = batch
         self.params = batch.params
         self.grads = grads
@@ -52,62 +52,94 @@ class Quantity:
     Attributes:
         name: the variable it fills in the run dataset.
         compute: the quantity of a :class:`Live` batch, shape ``(runs, *dims[2:])``.
-        variable: its dims (``run``, ``step`` first) and description; the standard variable of that name by
-            default.
+        variable: its dims (``run``, ``step`` first, then any dims of its own) and description; by default the
+            standard variable of that name, or the variable of that name of one of the config's sites
+            (:func:`sites`).
     """
 
     name: str
     compute: Callable[[Live], torch.Tensor]
     variable: Variable | None = None
 
-    @property
-    def dims(self) -> tuple[str, ...]:
-        return self.described.dims
+    def described(self, config: TrainConfig) -> Variable:
+        """Its variable: its own, a site's of ``config`` or the standard one."""
+        if self.variable is not None:
+            return self.variable
+        for site in sites(config):
+            found = site.variables().get(self.name)
+            if found is not None:
+                return found
+        return VARIABLES[self.name]
 
-    @property
-    def described(self) -> Variable:
-        return self.variable if self.variable is not None else VARIABLES[self.name]
+
+def sites(config: TrainConfig) -> tuple[SiteLayout, ...]:
+    """The sites ``config`` records: the embedding, and the transformer's unembedding or the MLP's neurons."""
+    basis = config.task_spec.components(config.p)
+    out = [SiteLayout(EMBEDDING, basis, about="the token embedding W_E (its token rows)")]
+    out.append(SiteLayout("unembed", basis, gradient=False, about="the unembedding (its p logit rows)"))
+    if config.record_neurons:
+        out.append(
+            SiteLayout(
+                "neuron",
+                basis,
+                unit="unit1",
+                units=config.hidden,
+                gradient=False,
+                about="each first-layer neuron's input weights on the tokens a and b (the two halves' powers"
+                " added: U = E W1a^T, V = E W1b^T)",
+            )
+        )
+    return tuple(out)
 
 
-def sizes(config: TrainConfig) -> dict[str, int]:
+def sizes(config: TrainConfig, quantities=()) -> dict[str, int]:
     """The length of every dimension a quantity may use beyond ``run`` and ``step``."""
-    return {
-        "frequency": len(frequencies(config.p, group=config.task_spec.group)),
-        "token": config.p,
-        "dim": config.d,
-        "unit1": config.hidden,
-    }
+    out = {"token": config.p, "dim": config.d, "unit1": config.hidden}
+    for site in sites(config):
+        out[site.basis.dim] = site.basis.n_components
+    return out
 
 
 def storage_shape(quantity: Quantity, config: TrainConfig, n_records: int) -> tuple[int, ...]:
     """The shape of a quantity's storage, ``(runs, n_records, *rest)``."""
     known = sizes(config)
-    return (config.runs, n_records, *(known[dim] for dim in quantity.dims[2:]))
+    return (config.runs, n_records, *(known[dim] for dim in quantity.described(config).dims[2:]))
+
+
+def _neuron_power(live: Live) -> torch.Tensor:
+    # each half of the first layer seen as a per-neuron embedding of the tokens; transformed separately and
+    # added, because the coefficient of their sum would cancel when the halves have opposite phases
+    embedding, w1 = live.params["embedding"].detach(), live.params["w1"].detach()
+    d = embedding.shape[-1]
+    return sum(
+        live.basis.power(embedding @ half.transpose(-1, -2), per_unit=True) for half in (w1[..., :d], w1[..., d:])
+    )
 
 
 QUANTITIES: tuple[Quantity, ...] = (
-    Quantity("signal", lambda live: signal(live.params["embedding"].detach(), live.basis)),
-    Quantity("grad_signal", lambda live: signal(live.grads["embedding"], live.basis)),
+    Quantity("signal", lambda live: live.basis.power(live.params["embedding"].detach())),
+    Quantity("grad_signal", lambda live: live.basis.power(live.grads["embedding"])),
     Quantity("train_loss", lambda live: live.train_loss),
     Quantity("train_acc", lambda live: live.train_acc),
     Quantity("test_loss", lambda live: live.test[0]),
     Quantity("test_acc", lambda live: live.test[1]),
 )
 
-UNEMBED_SIGNAL = Quantity(
-    "unembed_signal", lambda live: signal(live.params["w_u"].detach().transpose(-1, -2), live.basis)
-)
-"""The Fourier spectrum of the transformer's unembedding over its p logits; the transformer records it."""
 
-NEURON_SIGNAL = Quantity(
-    "neuron_signal",
-    lambda live: neuron_signal(live.params["embedding"].detach(), live.params["w1"].detach(), live.basis),
-)
-"""Per-neuron frequency power of the MLP's first layer, recorded when the config's ``record_neurons`` is on."""
+def _unembedding(params: dict) -> torch.Tensor:
+    """The weights that read out the p logits, one row per logit: the transformer's W_U^T, the MLP's w3."""
+    return params["w_u"].detach().transpose(-1, -2) if "w_u" in params else params["w3"].detach()
+
+
+UNEMBED_SIGNAL = Quantity("unembed_signal", lambda live: live.basis.power(_unembedding(live.params)))
+"""The spectrum of the unembedding over its p logits (the output side of the representation); always recorded."""
+
+NEURON_SIGNAL = Quantity("neuron_signal", _neuron_power)
+"""Per-neuron power of the MLP's first layer, recorded when the config's ``record_neurons`` is on."""
 
 
 def with_optional(config: TrainConfig, quantities) -> tuple[Quantity, ...]:
-    """``quantities`` and the optional quantities that ``config`` switches on (``record_neurons``)."""
+    """``quantities``, the unembedding's spectrum and the optional quantities ``config`` switches on."""
     names = {quantity.name for quantity in quantities}
-    extra = (NEURON_SIGNAL,) if config.record_neurons and NEURON_SIGNAL.name not in names else ()
-    return (*quantities, *extra)
+    extra = (UNEMBED_SIGNAL, *((NEURON_SIGNAL,) if config.record_neurons else ()))
+    return (*quantities, *(quantity for quantity in extra if quantity.name not in names))
