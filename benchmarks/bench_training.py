@@ -6,8 +6,10 @@ is reported, so that the ratios compare like with like on a shared machine:
 
 - naive: what the authors ran: float64 ``nn.Module`` with ``[E_a, E_b]`` concatenated, ``torch.optim.AdamW``,
   the test set evaluated and the embedding copied every step;
-- ours, loop: :mod:`training`'s step on one model at a time (float32, factorized first layer), unrecorded;
-- ours, pairs: the same on two models at a time as one set of batched tensors (the CPU default), per model;
+- ours, loop: :mod:`training`'s step on one model at a time (float32, factorized first layer), unrecorded, as
+  train() runs it on the CPU;
+- ours, pairs: the same on two models at a time as one set of batched tensors (the CPU default until a run's
+  bits had to be its own whatever its neighbours: a batch's matmuls round otherwise), per model;
 - ours, batched: the same on the whole ensemble as one set of batched tensors, per model;
 - ours, recorded: a recorded step (signals, gradient signal, test set), per model;
 - matmuls: the six products of the hidden and output layers (forward, and the two backward products of each)
@@ -23,9 +25,12 @@ pass). Of the rest, 0.55 ms are the two SiLU layers forward and backward, whose 
 hand-written C kernel measured no faster), and about 0.2 ms is dispatching some 60 operations (a model of
 p = 7, hidden 8 steps in 0.22 ms). Until the ensemble's batches shared one set of step buffers, each model's
 buffers were evicted by the others': a loop over 16 models took 4.6 ms per model step, now 3.6. The whole
-ensemble as one batch: 1.17x (its activations outgrow the cache). Two models at a time is the CPU default
-(measured busy as well: 5.23 against 5.59 ms, medians). 2 threads / 1 thread: 0.66x when the machine was
-idle, 2-9x slower while other jobs ran, so train() leaves torch's thread count to the caller.
+ensemble as one batch: 1.17x (its activations outgrow the cache). Two models at a time were the CPU default
+(measured busy as well: 5.23 against 5.59 ms, medians) until it mattered that a run's records be the same
+whatever it is batched with; one at a time costs at most the 4% measured idle: pairs / loop, median of paired
+rounds, 0.95-1.07x in four interleaved runs of 25-40 rounds at a load of 4.3-4.6 on the 2 shared cores.
+2 threads / 1 thread: 0.66x when the machine was idle, 2-9x slower while other jobs ran, so train() uses one
+thread unless told otherwise.
 """
 
 from __future__ import annotations

@@ -34,7 +34,9 @@ class Model:
             accuracy)`` on a batch of runs, as :func:`training.engine.model.loss_gradients` returns them.
         forward: ``(params, a, b, config) -> logits (R, n, p)``.
         quantities: recorded besides the standard quantities.
-        cpu_chunk: runs trained as one batch on the CPU (None: the loop's ``CPU_CHUNK``), as measured.
+        cpu_chunk: runs trained as one batch on the CPU (None: the loop's ``CPU_CHUNK``, one). More than one only
+            where every kernel of the step computes each run exactly as it does alone, so that a run's result
+            does not depend on the runs batched with it.
     """
 
     name: str
@@ -59,11 +61,10 @@ MODELS: dict[str, Model] = {
                 params, a, b, c, activation=config.activation, **options
             ),
             lambda params, a, b, config: mlp.forward(params, a, b, activation=config.activation),
-            # pairs of models as one batch: 3.42 ms per model step against 3.57 one at a time on an idle core,
-            # 5.23 against 5.59 (medians) while two other jobs kept both cores busy; batches of 4 were faster
-            # idle (3.35) but not busy (5.52), of 8 slower (3.9), as their activations outgrow the cache
-            # (p = 59 defaults, 16 models, one thread; benchmarks/bench_training.py)
-            cpu_chunk=2,
+            # one model at a time on the CPU, as for every architecture (the loop's CPU_CHUNK): pairs as one batch
+            # were 4% faster per model on an idle core (3.42 against 3.57 ms), but a batch's matmuls reduce in
+            # another order than one model's (the w3 gradient's bmm over a transposed operand), so a run's bits
+            # depended on the run it was paired with
         ),
         Model(
             "transformer",
@@ -78,7 +79,8 @@ MODELS: dict[str, Model] = {
             ),
             quantities=(UNEMBED_SIGNAL,),
             # on the CPU a batch of 4 measured no faster per model than one model at a time (within 5%, on a
-            # loaded 2-core machine; benchmarks/bench_transformer.py), so the loop's CPU_CHUNK (1) applies
+            # loaded 2-core machine; benchmarks/bench_transformer.py), and one at a time keeps each run's bits its
+            # own, so the loop's CPU_CHUNK (1) applies
         ),
     )
 }

@@ -21,6 +21,7 @@ import torch
 import xarray as xr
 
 from fittest.atomic import check_free_space, format_bytes, output_file, output_lock, same_file, write_netcdf
+from fittest.checks import integer
 from fittest.errors import InputError
 from fittest.progress import progress as progress_bar
 from training.config import TrainConfig, memory_estimate, output_estimate
@@ -35,10 +36,9 @@ from training.interventions import construct, keep_only, perturb
 from training.rundata import build_run
 from training.tasks import pairs, split
 
-# Runs trained together in one batched set of tensors on the CPU, for an architecture that has not measured
-# its own (Model.cpu_chunk; benchmarks/bench_training.py and bench_transformer.py on a 2-core machine).
-# Torch's thread count is left as the caller set it: on that machine, idle, 2 threads made a step 1.7x faster
-# than 1, but 2-9x slower while other jobs kept the cores busy; OMP_NUM_THREADS=1 suits a shared machine.
+# Runs trained together in one batched set of tensors on the CPU, for an architecture that has not set its own
+# (Model.cpu_chunk). One: a run's kernels then see the same shapes whether it is trained alone or in any
+# ensemble, so its bits are its own; the MLP's pairs, 4% faster, were not (benchmarks/bench_training.py).
 CPU_CHUNK = 1
 CUDA_CHUNK = 4096
 
@@ -204,6 +204,7 @@ def train(
     progress: bool | None = None,
     command: str | None = None,
     quantities: Sequence[Quantity] = QUANTITIES,
+    threads: int | None = None,
 ) -> xr.Dataset:
     """Train ``config.runs`` independent models and return their records as a run dataset (:mod:`training.rundata`).
 
@@ -218,12 +219,16 @@ def train(
         quantities: what to record at each recorded step (:mod:`training.engine.quantities`); the standard
             quantities by default. The optional ones that the config switches on (``record_neurons``) are
             added to them.
+        threads: torch's intra-op thread count during the call (restored afterwards). By default one thread,
+            as on the command line, unless the count was chosen already: ``OMP_NUM_THREADS`` is set, or
+            ``torch.set_num_threads`` set a count other than one of the machine's core counts (torch's own
+            default); then that count. On 2 cores, 8 runs of 60 steps took 13 s at one thread and 44-156 s
+            at torch's default of two while two other jobs kept the cores busy. A run's bits depend on it.
 
-    On a CUDA device the whole ensemble is one set of batched tensors; on the CPU the models are trained in
-    small batches one after another in each step (the architecture's ``cpu_chunk``: pairs for the MLP, single
-    models for the transformer, as ``benchmarks/bench_training.py`` measured fastest), with torch's thread
-    count as it is set (``OMP_NUM_THREADS=1`` on a machine that others share). Either way each model sees only
-    its own data and rates.
+    On a CUDA device the whole ensemble is one set of batched tensors; on the CPU the models are trained one
+    after another in each step (the architecture's ``cpu_chunk``), so that a run's records are bit for bit
+    those it gets trained alone, whatever the other runs of the ensemble and their rates. Either way each model
+    sees only its own data and rates.
 
     Returns:
         The run dataset: ``amplitude``, ``signal``, ``grad_signal`` (run, step, frequency), train/test loss and
@@ -236,11 +241,13 @@ def train(
         InputError: the config is not a :class:`TrainConfig`, the device is unavailable, the folder of ``out`` or
             ``checkpoint`` is missing, cannot be written or the path is a folder, ``out`` and ``checkpoint`` are one
             file, another process is writing either, ``resume`` without a checkpoint path, the checkpoint belongs
-            to another config, the estimated memory (:func:`check_memory`) or disk space is not there, or writing
-            the result failed (its temporary file is removed).
+            to another config, the estimated memory (:func:`check_memory`) or disk space is not there, writing
+            the result failed (its temporary file is removed), or ``threads`` is not an integer >= 1.
     """
     if not isinstance(config, TrainConfig):
         raise InputError(f"train needs a TrainConfig, got {type(config).__name__}")
+    if threads is not None:
+        threads = integer("threads", threads, 1)
     for label, path in (("output", out), ("checkpoint", checkpoint)):
         if path is not None:
             output_file(path, what=label)
@@ -262,7 +269,39 @@ def train(
         for label, path in (("output", out), ("checkpoint", checkpoint)):
             if path is not None:
                 locks.enter_context(output_lock(path, what=label, command=command))
+        locks.enter_context(torch_threads(threads))
         return _train(config, device, out, checkpoint, resume, progress, command, standard(config, quantities))
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int | None):
+    """Torch's intra-op thread count set for the duration of the block, as :func:`train`'s ``threads`` says.
+
+    Arguments:
+        threads: the count; None: one, unless the count was chosen already (see :func:`train`).
+    """
+    before = torch.get_num_threads()
+    if threads is None:
+        threads = before if "OMP_NUM_THREADS" in os.environ or before not in _core_counts() else 1
+    if threads != before:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
+
+
+def _core_counts() -> set[int]:
+    """The counts torch may take as its default thread count: physical cores, logical CPUs, CPUs allowed."""
+    counts = {os.cpu_count() or 1}
+    if hasattr(os, "sched_getaffinity"):
+        counts.add(len(os.sched_getaffinity(0)))
+    with contextlib.suppress(ImportError):  # psutil comes with distributed
+        import psutil
+
+        counts.add(psutil.cpu_count(logical=False) or 1)
+    return counts - {1}  # one thread is the safe count, whoever chose it
 
 
 def _flushing() -> bool:

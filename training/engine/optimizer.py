@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
+
+from fittest.errors import InputError
 
 
 class EnsembleAdamW:
@@ -36,51 +39,86 @@ class EnsembleAdamW:
         self.set_rates(lr, weight_decay)
 
     def set_rates(self, lr, weight_decay) -> None:
-        """Store the per-run rates (shape (R,)) broadcast against each parameter."""
+        """Store the per-run rates, each a sequence of R numbers.
+
+        Raises:
+            InputError: ``lr`` or ``weight_decay`` does not give one finite number per run.
+        """
+        runs = self.params[0].shape[0]
+        rates = []
+        for name, value in (("lr", lr), ("weight_decay", weight_decay)):
+            value = np.asarray(value, dtype=np.float64).reshape(-1)
+            if value.shape != (runs,) or not np.isfinite(value).all():
+                raise InputError(f"{name} must be {runs} finite number(s), one per run, got {value.tolist()}")
+            rates.append(value)
+        lr, weight_decay = rates
+        # runs that share their rates share one call of the fused kernel, which takes one rate and one decay
+        groups: dict[tuple[float, float], list[int]] = {}
+        for run, key in enumerate(zip(lr.tolist(), weight_decay.tolist(), strict=True)):
+            groups.setdefault(key, []).append(run)
+        self._groups = list(groups.items())
+        # the other devices' update: one rate and one decay factor per run, broadcast over its parameter
         ref = self.params[0]
-        lr = torch.as_tensor(lr, dtype=ref.dtype, device=ref.device)
-        wd = torch.as_tensor(weight_decay, dtype=ref.dtype, device=ref.device)
-        uniform = bool((lr == lr[0]).all() and (wd == wd[0]).all())
-        self._uniform = uniform
-        self._weight_decay = float(wd[0])
-        # Python scalars when every run shares its rates: cheaper kernels, and the same arithmetic as torch's
-        self._lr = [float(lr[0]) if uniform else lr.view(-1, *[1] * (p.dim() - 1)) for p in self.params]
-        self._decay = [
-            1.0 - float(lr[0] * wd[0]) if uniform else (1 - lr * wd).view(-1, *[1] * (p.dim() - 1)) for p in self.params
-        ]
+        shaped = [(-1, *[1] * (p.dim() - 1)) for p in self.params]
+        self._lr = [torch.as_tensor(lr, dtype=ref.dtype, device=ref.device).view(s) for s in shaped]
+        decay = torch.as_tensor(1 - lr * weight_decay, dtype=ref.dtype, device=ref.device)
+        self._decay = [decay.view(s) for s in shaped]
 
     @torch.no_grad()
     def step(self, grads: list[torch.Tensor | None]) -> None:
-        """Apply one update; a parameter whose gradient is ``None`` is left unchanged (no decay either)."""
+        """Apply one update; a parameter whose gradient is ``None`` is left unchanged (no decay either).
+
+        Each run's update is computed from that run's tensors alone, by the same kernel on the same shapes
+        whatever the other runs of the batch and their rates, so that a run's result does not depend on the
+        runs it is batched with.
+        """
         self.step_count += 1
-        beta1, beta2 = self.betas
-        correction1 = 1 - beta1**self.step_count
-        root_correction2 = math.sqrt(1 - beta2**self.step_count)
         live = [i for i, g in enumerate(grads) if g is not None]
         params = [self.params[i] for i in live]
         grads = [grads[i] for i in live]
         m = [self.exp_avg[i] for i in live]
         v = [self.exp_avg_sq[i] for i in live]
-        if self._uniform and params[0].device.type == "cpu":
-            # torch's own fused AdamW kernel (what AdamW(fused=True) runs): one pass per parameter, 30 us a step
-            # for the paper's MLP where the eleven foreach operations below take 114 us on one core
-            self._step_tensor.fill_(self.step_count)
+        if params[0].device.type == "cpu":
+            self._fused(params, grads, m, v)
+        else:
+            self._unfused(live, params, grads, m, v)
+
+    def _fused(self, params, grads, m, v) -> None:
+        """torch's own fused AdamW kernel (what ``AdamW(fused=True)`` runs), once per group of runs that share
+        their rates: one pass per tensor, 30 us a step for the paper's MLP where the foreach operations of
+        :meth:`_unfused` take 114 us on one core.
+
+        The kernel is handed every run's slice as a tensor of its own: on a whole (R, ...) tensor it would cut
+        the elements into vector-wide blocks and a scalar tail counted from the first run's start, so a run's
+        elements would take the vector or the scalar path (and its rounding) by their position in the batch.
+        """
+        self._step_tensor.fill_(self.step_count)
+        beta1, beta2 = self.betas
+        tensors = (params, grads, m, v)
+        for (lr, weight_decay), runs in self._groups:
+            if params[0].shape[0] == 1:  # a single run: its whole tensors are its slices
+                lists = tensors
+            else:
+                lists = tuple([t[run] for t in group for run in runs] for group in tensors)
             torch._fused_adamw_(
-                params,
-                grads,
-                m,
-                v,
+                *lists,
                 [],
-                [self._step_tensor] * len(params),
-                lr=self._lr[0],
+                [self._step_tensor] * len(lists[0]),
+                lr=lr,
                 beta1=beta1,
                 beta2=beta2,
-                weight_decay=self._weight_decay,
+                weight_decay=weight_decay,
                 eps=self.eps,
                 amsgrad=False,
                 maximize=False,
             )
-            return
+
+    def _unfused(self, live, params, grads, m, v) -> None:
+        """The update as elementwise foreach operations with per-run rate tensors; each element's arithmetic is
+        the same whatever its neighbours', so shared and differing rates take one path."""
+        beta1, beta2 = self.betas
+        correction1 = 1 - beta1**self.step_count
+        root_correction2 = math.sqrt(1 - beta2**self.step_count)
         torch._foreach_lerp_(m, grads, 1 - beta1)
         torch._foreach_mul_(v, beta2)
         torch._foreach_addcmul_(v, grads, grads, value=1 - beta2)
@@ -91,11 +129,6 @@ class EnsembleAdamW:
         torch._foreach_sqrt_(denom)
         torch._foreach_div_(denom, root_correction2)
         torch._foreach_add_(denom, self.eps)
-        if self._uniform:
-            # one fused kernel per operation over all parameters: the tensors are small, so launch overhead counts
-            torch._foreach_mul_(params, self._decay[0])
-            torch._foreach_addcdiv_(params, m, denom, value=-self._lr[0] / correction1)
-            return
         for i, p, m_i, d_i in zip(live, params, m, denom, strict=True):
             p.mul_(self._decay[i])
             p.sub_(m_i / d_i * (self._lr[i] / correction1))
