@@ -10,7 +10,7 @@ import shutil
 import stat
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -229,6 +229,31 @@ def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
     if a.exists() and b.exists():
         return os.path.samefile(a, b)
     return a.resolve() == b.resolve()
+
+
+def check_distinct(output: str | os.PathLike, others: Mapping[str, str | os.PathLike | None], *, what: str) -> None:
+    """Refuse an output that names the same file or folder as another path of the same job.
+
+    Call it before the work, with the job's inputs (the output would replace the data it is computed from) and
+    its other outputs (one would replace the other, or a folder could not be made where a file was saved).
+
+    Arguments:
+        output: the output path.
+        others: how messages name each other path (``"the input"``, ``"--report"``) -> the path; None and empty
+            paths are skipped.
+        what: how messages name ``output`` (``"--out"``, ``"output"``).
+
+    Raises:
+        InputError: ``output`` and one of ``others`` are one path (also through links or relative spellings).
+    """
+    for label, other in others.items():
+        if other is None or not str(os.fspath(other)).strip():
+            continue
+        if same_file(output, other):
+            raise InputError(
+                f"{what} {str(output)!r} is the same path as {label} {str(other)!r}: writing it would replace that;"
+                f" choose another {what}"
+            )
 
 
 def lock_path(path: str | os.PathLike) -> Path:
