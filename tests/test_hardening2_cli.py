@@ -227,3 +227,15 @@ def test_demo_says_which_derivative_it_fits_and_how_fit_reproduces_it(tmp_path, 
     assert used != catalog.DEFAULT_DERIVATIVE  # else the line below would be needless
     assert f"fittest fit defaults to --derivative {catalog.DEFAULT_DERIVATIVE}" in out
     assert f"add --derivative {used} to reproduce these numbers" in out
+
+
+# 12. a path that is not UTF-8 is saved and printed back as the bytes it came from
+
+
+def test_fit_saves_and_names_a_non_utf8_path(trajectories, capsysbinary):
+    import os
+
+    out = trajectories.parent / os.fsdecode(b"fit-\xff.nc")
+    assert main(["fit", str(trajectories), "--model", "linear", "--out", str(out)]) == 0
+    assert out.exists()
+    assert b"saved " + os.fsencode(out) in capsysbinary.readouterr().out
