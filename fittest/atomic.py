@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import shutil
+import stat
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -63,12 +65,40 @@ def remove_stale_temps(path: str | os.PathLike) -> list[Path]:
     return removed
 
 
+def _full_disk(error: BaseException) -> bool:
+    """Whether a failed write ran out of space: errno ENOSPC, or h5py's text for it (its errors carry no errno)."""
+    if getattr(error, "errno", None) == errno.ENOSPC:
+        return True
+    text = str(error)
+    return f"errno = {errno.ENOSPC}," in text or os.strerror(errno.ENOSPC) in text
+
+
 def write_error(path: str | os.PathLike, error: BaseException, *, what: str = "output") -> InputError:
     """The one-line error for a failed write of ``path`` (a full disk, a read-only folder, an I/O error)."""
-    reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
+    if _full_disk(error):
+        reason = os.strerror(errno.ENOSPC)
+    else:
+        # h5py's messages run over several lines with timestamps and buffer addresses: the first line says it
+        text = getattr(error, "strerror", None) or str(error)
+        reason = (text.strip().splitlines() or [type(error).__name__])[0]
     return InputError(
         f"could not write {what} {str(path)!r} ({reason}); nothing was written there: free space or choose another path"
     )
+
+
+def _check_node(path: Path, what: str) -> None:
+    """Refuse an existing ``path`` that is not a regular file (or a link to one): a device, a FIFO, a socket.
+
+    ``os.replace`` would swap such a node for a regular file and report success.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:  # missing, or a dangling link: a new file is written there
+        return
+    if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        raise InputError(
+            f"{what} {str(path)!r} exists and is not a regular file (a device, FIFO or socket): choose a file path"
+        )
 
 
 def write_atomic(path: str | os.PathLike, write: Callable[[Path], None], *, what: str = "output") -> Path:
@@ -98,6 +128,7 @@ def write_atomic(path: str | os.PathLike, write: Callable[[Path], None], *, what
         with open(tmp, "wb"):
             pass
         write(tmp)
+        _check_node(path, what)  # a node made during the write: the check before it was not enough
         os.replace(tmp, path)
     except OSError as error:
         raise write_error(path, error, what=what) from None
@@ -111,6 +142,10 @@ def _nonempty(path: str | os.PathLike, what: str) -> Path:
     if not str(os.fspath(path)).strip():
         raise InputError(f"{what} path is empty: give a file or folder name")
     return Path(path)
+
+
+EXAMPLE_NAMES = {"checkpoint": "run.nc.ckpt", "fit": "fit.nc"}
+"""The file name a message suggests inside a folder given for a file, by what the file is (else ``run.nc``)."""
 
 
 def check_writable(folder: str | os.PathLike, *, what: str = "output") -> Path:
@@ -172,14 +207,17 @@ def output_file(path: str | os.PathLike, *, what: str = "output", probe: bool = 
         ``path`` as a :class:`~pathlib.Path`.
 
     Raises:
-        InputError: the path is empty, the folder does not exist or cannot be written, or ``path`` is a folder.
+        InputError: the path is empty, the folder does not exist or cannot be written, or ``path`` is a folder or
+            another node that is not a regular file (a device, a FIFO, a socket).
     """
     path = _nonempty(path, what)
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise InputError(f"{what} folder {str(folder)!r} does not exist: create it first or choose another path")
     if path.is_dir():
-        raise InputError(f"{what} {str(path)!r} is a folder: give a file name inside it, e.g. {str(path / 'run.nc')!r}")
+        example = path / EXAMPLE_NAMES.get(what, "run.nc")
+        raise InputError(f"{what} {str(path)!r} is a folder: give a file name inside it, e.g. {str(example)!r}")
+    _check_node(path, what)
     if probe:
         check_writable(folder, what=what)
     return path
@@ -193,6 +231,31 @@ def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
     return a.resolve() == b.resolve()
 
 
+def check_distinct(output: str | os.PathLike, others: Mapping[str, str | os.PathLike | None], *, what: str) -> None:
+    """Refuse an output that names the same file or folder as another path of the same job.
+
+    Call it before the work, with the job's inputs (the output would replace the data it is computed from) and
+    its other outputs (one would replace the other, or a folder could not be made where a file was saved).
+
+    Arguments:
+        output: the output path.
+        others: how messages name each other path (``"the input"``, ``"--report"``) -> the path; None and empty
+            paths are skipped.
+        what: how messages name ``output`` (``"--out"``, ``"output"``).
+
+    Raises:
+        InputError: ``output`` and one of ``others`` are one path (also through links or relative spellings).
+    """
+    for label, other in others.items():
+        if other is None or not str(os.fspath(other)).strip():
+            continue
+        if same_file(output, other):
+            raise InputError(
+                f"{what} {str(output)!r} is the same path as {label} {str(other)!r}: writing it would replace that;"
+                f" choose another {what}"
+            )
+
+
 def lock_path(path: str | os.PathLike) -> Path:
     """The lock file of an output: ``<name>.lock`` beside it."""
     path = Path(path)
@@ -201,56 +264,56 @@ def lock_path(path: str | os.PathLike) -> Path:
 
 @contextlib.contextmanager
 def output_lock(path: str | os.PathLike, *, what: str = "output", command: str | None = None) -> Iterator[Path]:
-    """Hold an exclusive OS lock (``flock``) on ``<path>.lock`` while this process owns the output ``path``.
+    """Hold an exclusive OS lock (``filelock``) on ``<path>.lock`` while this process owns the output ``path``.
 
+    The lock is taken beside the resolved path, so that a symbolic link to an output cannot be a second way in.
     The lock file holds the PID and the command, so that a second writer's error says who holds it; it is
     removed on release, and the OS drops the lock of a process that dies. Stale temporary files of ``path``
-    are removed once the lock is held. Without ``fcntl`` (Windows) nothing is locked.
+    are removed once the lock is held.
+
+    Arguments:
+        path: the output this process is about to write.
+        what: how messages name the output.
+        command: how a second writer's error names this process (by default its command line).
+
+    Returns:
+        A context manager that yields ``path`` as a :class:`~pathlib.Path` while the lock is held.
 
     Raises:
         InputError: another process holds the lock, or the lock file cannot be created (a read-only folder).
     """
+    from filelock import FileLock, Timeout
+
     path = output_file(path, what=what, probe=False)
+    lock = lock_path(path.resolve())
+    guard = FileLock(lock, timeout=0)
     try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        yield path
-        return
-    lock = lock_path(path)
-    while True:
+        guard.acquire()
+    except Timeout:
         try:
-            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
-        except OSError as error:
-            raise InputError(
-                f"cannot write the {what} in folder {str(path.parent)!r} ({error.strerror or error}): choose a"
-                " folder you can write to"
-            ) from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            holder = lock.read_bytes().decode("utf-8", "replace").strip()
         except OSError:
-            holder = os.read(fd, 4096).decode("utf-8", "replace").strip() or "another process"
-            os.close(fd)
-            raise InputError(
-                f"{what} {str(path)!r} is in use by {holder} (lock {str(lock)!r}): wait for it to finish or"
-                " choose another path"
-            ) from None
-        try:  # the file may have been removed by its last holder between our open and our lock: then retry
-            same = os.fstat(fd).st_ino == os.stat(lock).st_ino
-        except FileNotFoundError:
-            same = False
-        if same:
-            break
-        os.close(fd)
+            holder = ""
+        raise InputError(
+            f"{what} {str(path)!r} is in use by {holder or 'another process'} (lock {str(lock)!r}): wait for it to"
+            " finish or choose another path"
+        ) from None
+    except OSError as error:
+        raise InputError(
+            f"cannot write the {what} in folder {str(lock.parent)!r} ({error.strerror or error}): choose a folder"
+            " you can write to"
+        ) from None
     try:
-        os.ftruncate(fd, 0)
         holder = f"PID {os.getpid()}" + (f" ({command})" if command else f" ({' '.join(sys.argv)})")
-        os.write(fd, holder.encode())
+        # a path that is not UTF-8 reaches here as surrogate escapes: write back the bytes it came from
+        lock.write_bytes(holder.encode("utf-8", "surrogateescape"))
         remove_stale_temps(path)
         yield path
     finally:
+        # removed while still held: filelock re-checks after locking that its file was not unlinked meanwhile
         with contextlib.suppress(OSError):
             lock.unlink()
-        os.close(fd)
+        guard.release()
 
 
 def write_netcdf(ds: xr.Dataset, path: str | os.PathLike) -> Path:
@@ -264,9 +327,13 @@ def write_netcdf(ds: xr.Dataset, path: str | os.PathLike) -> Path:
         ``path`` as a :class:`~pathlib.Path`.
 
     Raises:
-        InputError: the destination folder does not exist, the destination is a folder, or the write failed
-            (full disk, I/O error); no temporary file is left behind.
+        InputError: the destination folder does not exist, the destination is a folder or a special file, less
+            space is free than the data take, or the write failed (full disk, I/O error); no temporary file is left
+            behind.
     """
+
+    # h5py has crashed the process on a disk that filled during a write: refuse a write that cannot fit first
+    check_free_space(output_file(path, probe=False), int(ds.nbytes))
 
     def write(tmp: Path) -> None:
         try:
@@ -322,6 +389,8 @@ def read_netcdf(path: str | os.PathLike, *, what: str = "a netCDF file") -> xr.D
     import xarray as xr
 
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{str(path)!r} is a folder, not a file: give {what} inside it")
     if not path.is_file():
         raise InputError(f"{str(path)!r} is not {what}: no such file")
     try:

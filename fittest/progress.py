@@ -7,12 +7,10 @@ left, without a bar's carriage returns.
 
 from __future__ import annotations
 
+import importlib.util
 import sys
-import warnings
 from collections.abc import Iterable
 
-from tqdm import TqdmWarning
-from tqdm.auto import tqdm
 from tqdm.std import tqdm as plain_tqdm
 
 LOG_INTERVAL = 10.0
@@ -42,31 +40,51 @@ class _LogLines(plain_tqdm):
         return True
 
 
+def _in_notebook() -> bool:
+    """Whether this process is a Jupyter kernel (the test tqdm.autonotebook makes, without importing it)."""
+    if "ipykernel.zmqshell" in sys.modules:
+        return True
+    shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
+    return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
+
+
+def _has_widgets() -> bool:
+    try:
+        return importlib.util.find_spec("ipywidgets") is not None
+    except (ImportError, ValueError):  # a broken or half-removed installation
+        return False
+
+
 def progress(
     iterable: Iterable | None = None,
     *,
     total: int | None = None,
+    initial: int = 0,
     desc: str = "",
     unit: str = "it",
     enabled: bool | None = None,
-) -> tqdm:
+) -> plain_tqdm:
     """A tqdm bar with the toolkit's defaults.
 
     Arguments:
         iterable: what to iterate over, or None to update the bar by hand.
         total: the number of units when ``iterable`` has no length.
+        initial: units already done before this session (a resumed job): the bar starts there, and its rate and
+            ETA count only the units done from now on.
         desc: the label in front of the bar.
         unit: the unit of the rate (``step``, ``run``, ...).
-        enabled: True: a live bar; False: nothing; None (default): a bar when standard error is a terminal,
-            else a line every :data:`LOG_INTERVAL` seconds.
+        enabled: True: a live bar; False: nothing; None (default): a live bar in a terminal or a notebook, else
+            a line every :data:`LOG_INTERVAL` seconds.
 
     Returns:
         The bar; ``bar.set_postfix(loss=...)`` adds live numbers.
     """
-    if enabled is None and not sys.stderr.isatty():
+    notebook = _in_notebook()
+    if enabled is None and not notebook and not sys.stderr.isatty():
         return _LogLines(
             iterable,
             total=total,
+            initial=initial,
             desc=desc,
             unit=unit,
             file=_Lines(),
@@ -75,7 +93,16 @@ def progress(
             miniters=1,
             leave=False,
         )
-    with warnings.catch_warnings():
-        # In a notebook without ipywidgets tqdm warns, then falls back to the text bar, which serves as well.
-        warnings.simplefilter("ignore", TqdmWarning)
-        return tqdm(iterable, total=total, desc=desc, unit=unit, disable=not enabled, dynamic_ncols=True, smoothing=0.1)
+    bar = plain_tqdm
+    if notebook and _has_widgets():  # without ipywidgets the widget bar cannot draw; the text bar serves as well
+        from tqdm.notebook import tqdm as bar
+    return bar(
+        iterable,
+        total=total,
+        initial=initial,
+        desc=desc,
+        unit=unit,
+        disable=enabled is False,
+        dynamic_ncols=True,
+        smoothing=0.1,
+    )

@@ -17,6 +17,7 @@ import pytest
 
 import paper_figures as pf
 import training
+from fittest.atomic import TEMP_SUFFIX
 from fittest.cli import main as cli
 from fittest.errors import InputError
 from paper_figures import jsonable, write_json
@@ -111,7 +112,7 @@ def test_json_writer_makes_numpy_and_nan_portable(tmp_path):
     assert jsonable(content) == {"a": [0, 1, 2], "b": 0.5, "c": None, "d": [True, 4]}
     path = write_json(tmp_path / "x.json", content)
     assert json.loads(path.read_text())["c"] is None
-    assert not list(tmp_path.glob("*.tmp"))
+    assert not list(tmp_path.glob(f"*{TEMP_SUFFIX}"))  # the suffix write_atomic's temporary files carry
     with pytest.raises(InputError, match="does not exist"):
         write_json(tmp_path / "missing" / "x.json", content)
 

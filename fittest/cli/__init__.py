@@ -109,12 +109,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog = args._prog
         # the words as typed, for the provenance of what a command writes (fittest report shows them)
         args._command_line = shlex.join(["fittest", *(sys.argv[1:] if argv is None else argv)])
+        if hasattr(sys.stdout, "reconfigure"):
+            # a path that is not UTF-8 arrives as surrogate escapes; printing it ("saved ...") gives its bytes back
+            sys.stdout.reconfigure(errors="surrogateescape")
         _set_threads(args.threads)
         _one_line_warnings(prog, args._parser)
         return int(args._run(args) or 0)
     except InputError as error:
         print(f"{prog}: error: {in_option_words(str(error), args._parser if args else None)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as interrupt:
+        # a command that kept something to resume from says how (train: the checkpoint and the command)
+        print(f"{prog}: interrupted" + (f"; {interrupt}" if str(interrupt) else ""), file=sys.stderr)
         return 130

@@ -24,13 +24,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="cpu, cuda, or auto [%(default)s]")
 
 
+DERIVATIVE = "forward"
+"""How the demo estimates dx/dt: the paper's choice, which is not fittest fit's default (the demo says so)."""
+
+OUTPUTS = ("run.nc", "report")
+"""What the demo writes into its folder; a folder holding any of them is refused, never overwritten."""
+
+
 def run(args: argparse.Namespace) -> int:
     import dynamics
     import training
-    from fittest.atomic import output_folder, write_netcdf
+    from dynamics import catalog
+    from fittest.atomic import check_free_space, output_folder, write_netcdf
+    from fittest.errors import InputError
+    from training.config import output_estimate
 
     config = training.TrainConfig(p=args.p, d=args.d, runs=args.runs, steps=args.steps, device=args.device)
     out = output_folder(args.out, create=False)  # fail before training, make it once there is a result
+    present = [name for name in OUTPUTS if (out / name).exists()]
+    if present:
+        raise InputError(
+            f"{str(out)!r} already holds a demo's {' and '.join(present)}: choose another --out, or delete them"
+        )
+    check_free_space(out, output_estimate(config), what="demo's run dataset")
     print(f"training {config.runs} models (p={config.p}, d={config.d}) for {config.steps} steps")
     ds = training.train(config)
     run_path = write_netcdf(ds, output_folder(out) / "run.nc")
@@ -43,7 +59,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"run {r}: {counts[r]} surviving circles at k = {ds.frequency.values[row].tolist()}")
 
     window = (0, min(1000, int(ds.step.max())))
-    fits = [dynamics.fit(ds, model=model, t_range=window, derivative="forward") for model in ("linear", "lasso")]
+    # Forward differences, as the paper: its ODE models the per-step increments x[t+1] - x[t] of a discrete map
+    # (docs/background.md). fittest fit defaults to central differences, so the line says how to get these numbers.
+    print(
+        f"fitting dx/dt as forward differences x[t+1] - x[t], as the paper does; fittest fit defaults to"
+        f" --derivative {catalog.DEFAULT_DERIVATIVE}: add --derivative {DERIVATIVE} to reproduce these numbers"
+    )
+    fits = [dynamics.fit(ds, model=model, t_range=window, derivative=DERIVATIVE) for model in ("linear", "lasso")]
     for fitted in fits:
         r2 = float(fitted.r2_derivative.median())
         print(f"{fitted.model}: median R² of dx/dt over steps {window[0]}-{window[1]}: {r2:.4f}")

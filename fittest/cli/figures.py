@@ -38,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from fittest.atomic import output_folder
+    from fittest.atomic import check_distinct, output_folder
     from fittest.errors import InputError
     from paper_figures import FIGURES, RunCache, figure_module, figure_names, get_profile, make_figures
 
@@ -50,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
     output_folder(args.out, create=False)  # an empty or unwritable --out fails before any figure is made
     if not args.no_cache and not args.cache.strip():
         raise InputError("--cache is empty: give a folder for the trained ensembles, or --no-cache")
+    if not args.no_cache:  # the figures' files would land inside the sweep store the ensembles are read from
+        check_distinct(args.out, {"--cache": args.cache}, what="--out")
     profile = get_profile(args.profile)
     if args.device is not None:
         profile = dataclasses.replace(profile, device=args.device)

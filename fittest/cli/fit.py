@@ -173,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
 
     import dynamics
     from dynamics import catalog
-    from fittest.atomic import output_file, output_folder
+    from fittest.atomic import check_distinct, output_file, output_folder
 
     models = list(dict.fromkeys(args.model))
     unknown = [m for m in models if m not in dynamics.MODELS]
@@ -186,7 +186,9 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--out is empty: give a file name for the fit, or leave --out out")
     out_paths = output_paths(args.out, models) if args.out is not None else {}
     for path in out_paths.values():
-        output_file(path)
+        output_file(path, what="fit")
+        # the fit would replace the data it was made from, or take the name the report's folder needs
+        check_distinct(path, {"the input": args.data, "--report": args.report}, what="--out")
     data = select_runs(open_data(args.data), args.runs, args.data)
     if args.samples is not None:  # a bad --samples is refused before fitting too
         if args.report is None:

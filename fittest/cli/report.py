@@ -24,8 +24,10 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     import dynamics
-    from fittest.atomic import output_folder
+    from fittest.atomic import check_distinct, output_folder
 
+    inputs = {"--data": args.data, **{f"the fit {path!r}": path for path in args.fits}}
+    check_distinct(args.out, inputs, what="--out")  # named as the input it is, before the generic file message
     output_folder(args.out, create=False)  # an empty, unwritable or misplaced --out fails before any work
     fits = [dynamics.load(path) for path in args.fits]
     data = open_data(args.data)

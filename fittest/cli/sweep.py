@@ -41,8 +41,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from fittest.checks import integer
+    from fittest.errors import InputError
     from training import SweepSpec, sweep
 
+    if not args.store.strip():  # else the library reads '' as the working directory and names that
+        raise InputError("--store is empty: give a folder for the sweep's results")
+    if args.runs_per_task is not None:  # checked here, so that the message names the option, not max_runs
+        integer("--runs-per-task", args.runs_per_task, 1)
     spec = SweepSpec.from_toml(args.spec)
     report = sweep(
         spec,

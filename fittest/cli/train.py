@@ -38,8 +38,20 @@ def _command(args: argparse.Namespace, cls: type) -> str:
     return words + (f" --out {shlex.quote(args.out)}" if args.out is not None else "")
 
 
+def _resume_command(args: argparse.Namespace, cls: type) -> str:
+    """The command that continues this run from its checkpoint: the same options and threads, with ``--resume``."""
+    threads = ["--threads", str(args.threads)] if args.threads is not None else []
+    words = config_command(args, cls, ["fittest", *threads, "train"])
+    words += f" --out {shlex.quote(args.out)}"
+    if args.checkpoint is not None:
+        words += f" --checkpoint {shlex.quote(args.checkpoint)}"
+    return words + " --resume"
+
+
 def run(args: argparse.Namespace) -> int:
+    from fittest.atomic import same_file
     from training import TrainConfig, train
+    from training.engine.checkpoint import check_checkpoint
 
     config = config_from_args(args, TrainConfig)
     if args.out is None:  # a result is never thrown away: without --out it goes to run.nc, which is never replaced
@@ -50,14 +62,25 @@ def run(args: argparse.Namespace) -> int:
             )
         args.out = DEFAULT_OUT
     checkpoint = args.checkpoint if args.checkpoint is not None else f"{args.out}.ckpt"
-    ds = train(
-        config,
-        out=args.out,
-        checkpoint=checkpoint,
-        resume=args.resume,
-        progress=args.progress,
-        command=_command(args, TrainConfig),
-    )
+    # an existing file there would be overwritten by the first checkpoint: a foreign file, or an interrupted run's
+    # progress, which a fresh start from step 0 would silently throw away (refused: --resume or delete it)
+    if not same_file(checkpoint, args.out):  # that clash train refuses with its own message
+        check_checkpoint(checkpoint, resume=args.resume)
+    try:
+        ds = train(
+            config,
+            out=args.out,
+            checkpoint=checkpoint,
+            resume=args.resume,
+            progress=args.progress,
+            command=_command(args, TrainConfig),
+        )
+    except KeyboardInterrupt:
+        if Path(checkpoint).is_file():
+            raise KeyboardInterrupt(
+                f"checkpoint {checkpoint} kept; continue with: {_resume_command(args, TrainConfig)}"
+            ) from None
+        raise
     if args.checkpoint is None and Path(checkpoint).exists():
         Path(checkpoint).unlink()  # the default checkpoint only serves this --out; the result is written now
     final = ds.isel(step=-1)
