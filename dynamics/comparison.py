@@ -72,8 +72,9 @@ def compare(
         samples..., time, component), one solution per method; per method ``r2_trajectory`` and ``rmse``
         (samples..., component), ``r2_trajectory_sample`` (samples..., all components together), ``diverged``
         (samples...), the out-of-sample ``r2_forecast``, ``rmse_forecast``, ``nrmse_forecast`` (RMSE over the
-        component's range in the window), ``r2_forecast_sample`` and ``forecast`` (like ``trajectory``: the
-        solution of the fit refitted on the first part of the window, over the whole window); and
+        component's range in the window), ``r2_forecast_sample``, ``forecast`` (like ``trajectory``: the
+        solution of the fit refitted on the first part of the window, over the whole window) and
+        ``diverged_forecast`` (samples...: that solution blew up); and
         ``r2_derivative`` (samples..., component) of the fitted right-hand side on these data. The time
         coordinate keeps the data's integer type. The attribute ``forecast_note`` says why a forecast is NaN.
         Select a method with ``result.sel(solution="analytic")``.
@@ -198,7 +199,7 @@ def _forecast(fitted, traj, x0, methods, holdout, options, observed) -> xr.Datas
         note = "the holdout holds no time point"
     elif not fitted.replayable:
         note = "the fit's options could not be recorded in the file (objects such as a pysindy library)"
-    scores, solutions = {}, {}
+    scores, solutions, blown = {}, {}, {}
     if not note:
         try:
             early = refit(fitted, traj.to_dataarray(), t_range=(traj.t[0], traj.t[n_train - 1]))
@@ -207,14 +208,18 @@ def _forecast(fitted, traj, x0, methods, holdout, options, observed) -> xr.Datas
         else:
             later = {time: slice(n_train, None)}
             for method in methods:
-                solution = early.simulate(x0, traj.t, method=method, **options).drop_vars("diverged")
-                solution = solution.transpose(*observed.dims).assign_coords(observed.coords)
+                solution = early.simulate(x0, traj.t, method=method, **options)
+                flag = solution["diverged"]
+                blown[method] = flag.drop_vars([c for c in flag.coords if c not in flag.dims])
+                solution = solution.drop_vars("diverged").transpose(*observed.dims).assign_coords(observed.coords)
                 solutions[method] = solution
                 scores[method] = _scores(observed.isel(later), solution.isel(later), time, traj.component)
     if not scores:
         empty = _scores(observed, observed, time, traj.component)
         scores = {m: {k: xr.full_like(v, np.nan) for k, v in empty.items()} for m in methods}
         solutions = {m: xr.full_like(observed, np.nan, dtype=np.float64) for m in methods}
+        # no forecast was made, so none blew up: the note says why the scores are NaN
+        blown = {m: xr.zeros_like(observed.isel({time: 0, traj.component: 0}, drop=True), dtype=bool) for m in methods}
     ds = xr.Dataset(
         {
             # the early refit's solution over the whole window, so a report can draw the held-out forecast
@@ -225,6 +230,8 @@ def _forecast(fitted, traj, x0, methods, holdout, options, observed) -> xr.Datas
             # component's range over the whole window instead
             "nrmse_forecast": _stack({m: s["rmse"] for m, s in scores.items()}, methods) / spread,
             "r2_forecast_sample": _stack({m: s["r2_sample"] for m, s in scores.items()}, methods),
+            # the forecast's own blow-up, which the full window's solution (``diverged``) may not share
+            "diverged_forecast": _stack(blown, methods),
         }
     )
     ds.attrs = {"forecast_split": float(traj.t[n_train - 1]) if n_train <= traj.t.size else float("nan")}

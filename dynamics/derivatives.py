@@ -152,12 +152,9 @@ def _by_length(traj: Trajectories, method, **options) -> tuple[np.ndarray, np.nd
 def _savgol(x, t, *, window, polyorder):
     from scipy.signal import savgol_filter
 
-    defaults = {option.name: option.default for option in DERIVATIVE_OPTIONS}
-    window = defaults["window"] if window is None else window
-    polyorder = defaults["polyorder"] if polyorder is None else polyorder
-    for name, value in (("window", window), ("polyorder", polyorder)):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
-            raise InputError(f"{name} must be a non-negative integer, got {value!r}")
+    declared = {option.name: option for option in DERIVATIVE_OPTIONS}
+    window = declared["window"].check(declared["window"].default if window is None else window)
+    polyorder = declared["polyorder"].check(declared["polyorder"].default if polyorder is None else polyorder)
 
     dt = np.diff(t)
     if not np.allclose(dt, dt[0], rtol=1e-9, atol=0):

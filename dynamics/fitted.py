@@ -657,8 +657,15 @@ class FittedODE:
                 raise InputError(f"{name} must be a non-negative integer, got {value!r}")
         coefficients = self.coefficients
         if self.sample_dims:
-            stacked = coefficients.stack(sample=self.sample_dims).transpose("sample", "target", "term")
-            blocks = [(stacked["sample"].values[i], stacked.values[i]) for i in range(stacked.sizes["sample"])]
+            # positions, not .stack(sample=...): a sample dimension may itself be called "sample"
+            ordered = coefficients.transpose(*self.sample_dims, "target", "term")
+            labels = [
+                ordered[d].values if d in ordered.coords else np.arange(ordered.sizes[d]) for d in self.sample_dims
+            ]
+            blocks = [
+                (tuple(label[i] for label, i in zip(labels, index, strict=True)), ordered.values[index])
+                for index in np.ndindex(*ordered.shape[: len(self.sample_dims)])
+            ]
         else:
             blocks = [(None, coefficients.transpose("target", "term").values)]
         if samples is not None:

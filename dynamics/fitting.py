@@ -12,7 +12,7 @@ import xarray as xr
 from dynamics import bootstrap as resampling
 from dynamics import crossval, shooting
 from dynamics import library as lib
-from dynamics.catalog import DEFAULT_DERIVATIVE, DEFAULT_MODEL, FIT_OPTIONS, OBJECTIVES
+from dynamics.catalog import DEFAULT_DERIVATIVE, DEFAULT_MODEL, FIT_OPTIONS, OBJECTIVES, check_model_options
 from dynamics.derivatives import derivative_name, differentiate
 from dynamics.fitted import FittedODE, build_dataset, evaluate_rhs, with_bootstrap, with_cv
 from dynamics.fitters import MODELS
@@ -109,9 +109,13 @@ def fit(
     if scale != "linear" and objective != "trajectory":
         raise InputError(f"scale={scale!r} is an option of the trajectory objective: add objective='trajectory'")
     bootstrap, seed, block = resampling.check(bootstrap, seed, block)
+    # the declared bounds, before any work: rcond=nan fitted garbage, max_iter=0 an all-zero model
+    model_options = check_model_options(model, model_options)
     pool = bool(pool)
     traj = as_trajectories(data, variable=variable, time=time, component=component, t_range=t_range)
+    _refuse_reserved(traj)
     x, dxdt, index = differentiate(traj, derivative, window=window, polyorder=polyorder)
+    _check_size(model, x, dxdt, model_options, n_inputs=0 if u is None else 1, pooled=pool)
     names = lib.component_names(traj.components)
     scale_by = _scale(x, dxdt, model, pool)
     inputs, controls = _controls(u, data, traj, index, model, scale_by)
@@ -218,6 +222,48 @@ def fit(
     return FittedODE(dataset, models=result.models, trajectories=traj, fit_options=fit_options, inputs=inputs)
 
 
+# the dimensions of a fit's own Dataset (see dynamics.fitted.build_dataset): data dims of these names would collide
+_RESERVED = ("target", "term", "source", "input", "bootstrap", "cv_candidate")
+
+
+def _check_size(model, x, dxdt, model_options, *, n_inputs, pooled) -> None:
+    """Refuse a model with more terms per equation than derivative rows before its library is built (the
+    library of 10^6 components is a 10^6 x 10^6 matrix of exponents).
+
+    Raises:
+        InputError: more terms than rows.
+    """
+    n = x.shape[2]
+    widest = {
+        "linear": n + n_inputs + 1,
+        "lasso": n + 1,
+        "lotka_volterra": n + 1 if model_options.get("form", "glv") == "glv" else n + n * (n + 1) // 2,
+    }.get(model)
+    if widest is None:
+        return  # sindy counts its library's terms itself, before building it
+    rows = np.isfinite(x).all(axis=-1) & np.isfinite(dxdt).all(axis=-1)
+    n_rows = int(rows.sum()) if pooled else int(rows.sum(axis=1).min())
+    if n_rows < widest:
+        raise InputError(
+            f"the model has {widest} terms per equation but only {n_rows} derivative points: widen t_range, "
+            "use fewer components, or choose a smaller model"
+        )
+
+
+def _refuse_reserved(traj) -> None:
+    """Refuse data whose dimensions collide with the fit's own.
+
+    Raises:
+        InputError: a time, component or sample dimension named like one of :data:`_RESERVED`.
+    """
+    for dim in (*traj.sample_dims, traj.time, traj.component):
+        if dim in _RESERVED:
+            raise InputError(
+                f"the data's dimension {dim!r} has a name the fit uses for its own coefficients "
+                f"({', '.join(_RESERVED)}): rename it, e.g. data.rename({{{dim!r}: '{dim}_'}})"
+            )
+
+
 def _controls(u, data, traj, index, model, scale_by):
     """The inputs ``u`` read on the trajectories' grid, ``(S, T, m)``, and the fitter's keywords for them
     (``u`` at the derivative rows and the ``inputs`` names); ``(None, {})`` without inputs.
@@ -281,24 +327,87 @@ def _bootstrap(
     inputs at the fitted rows) is resampled as the rows are, ``inputs`` (on the whole grid) as the samples are.
     """
     rng = np.random.default_rng(seed)
-    n_samples = xs.shape[0]
+    n_samples, n_rows, n_components = xs.shape
+    n_terms = result.coefficients.shape[-1]
     by_samples = pooled and n_samples > 1
     options = dict(model_options)
     u = options.pop("u", None)
+    n_inputs = 0 if u is None else u.shape[2]
+    # replicates are refitted a chunk at a time, drawn from the one random stream in order, so the numbers do not
+    # depend on the chunk size and memory holds one chunk of resampled data plus the (B, S, C, P) coefficients
+    kept = 3 * n_samples * n_components * n_terms * 8  # the replicates, unscaled and labelled: about three copies
+    if objective == "derivative":
+        width = 2 * n_components + n_inputs + 3 * n_terms  # states, derivatives, inputs; design matrix and its SVD
+        per_replicate = 8 * n_samples * n_rows * width
+    else:
+        width = n_components + n_inputs + 2 + n_components * (n_terms + n_components)  # data, weights, sensitivities
+        per_replicate = 8 * n_samples * t.size * width
+    chunk = resampling.plan(bootstrap, per_replicate=per_replicate, kept=kept)
+    out = np.empty((bootstrap, 1 if pooled else n_samples, n_components, n_terms))
+    unconverged = 0
+    for first in range(0, bootstrap, chunk):
+        size = min(chunk, bootstrap - first)
+        replicates, missed = _bootstrap_chunk(
+            result,
+            model,
+            xs,
+            ds,
+            observed,
+            names=names,
+            t_fit=t_fit,
+            t=t,
+            options=options,
+            u=u,
+            inputs=inputs,
+            objective=objective,
+            scale=scale,
+            size=size,
+            rng=rng,
+            by_samples=by_samples,
+            block=block,
+        )
+        out[first : first + size] = replicates
+        unconverged += missed
+    return out, unconverged
+
+
+def _bootstrap_chunk(
+    result,
+    model,
+    xs,
+    ds,
+    observed,
+    *,
+    names,
+    t_fit,
+    t,
+    options,
+    u,
+    inputs,
+    objective,
+    scale,
+    size,
+    rng,
+    by_samples,
+    block,
+):
+    """``size`` replicates of :func:`_bootstrap`, drawn from ``rng``: their coefficients ``(size, S, C, P)`` and
+    how many trajectory refits stopped before their tolerance."""
+    n_samples = xs.shape[0]
 
     def given(rows_of_u):
         return options if u is None else {**options, "u": rows_of_u}
 
     if objective == "derivative":
         if by_samples:
-            draws = rng.integers(0, n_samples, size=(bootstrap, n_samples))
+            draws = rng.integers(0, n_samples, size=(size, n_samples))
             fits = [
                 _model_fit(model, xs[d], ds[d], names, t_fit, True, given(None if u is None else u[d])).coefficients
                 for d in draws
             ]
-            return np.stack(fits), 0  # (B, 1, C, P)
+            return np.stack(fits), 0  # (size, 1, C, P)
         n = xs.shape[1]
-        rows = resampling.time_indices(rng, (bootstrap, n_samples), n, block or resampling.default_block(n))
+        rows = resampling.time_indices(rng, (size, n_samples), n, block or resampling.default_block(n))
         picked = np.arange(n_samples)[None, :, None]
         xb = xs[picked, rows].reshape(-1, n, xs.shape[2])
         db = ds[picked, rows].reshape(-1, n, xs.shape[2])
@@ -307,24 +416,24 @@ def _bootstrap(
         refit = _model_fit(model, xb, db, names, t_fit, False, given(ub))
         if refit.coefficients.shape[-1] != result.coefficients.shape[-1]:
             raise InputError("a bootstrap refit gave another library of terms: use a polynomial library")
-        return refit.coefficients.reshape((bootstrap, n_samples) + refit.coefficients.shape[1:]), 0
+        return refit.coefficients.reshape((size, n_samples) + refit.coefficients.shape[1:]), 0
     n_t = t.size
 
     def per_problem(values):
         """``(S, T, k)`` values as the problems see them: ``(B, S, T, k)`` by samples, else ``(B * S, 1, T, k)``."""
         if by_samples:
-            return np.broadcast_to(values, (bootstrap,) + values.shape)
-        spread = np.broadcast_to(values[None, :, None], (bootstrap, n_samples, 1) + values.shape[1:])
+            return np.broadcast_to(values, (size,) + values.shape)
+        spread = np.broadcast_to(values[None, :, None], (size, n_samples, 1) + values.shape[1:])
         return spread.reshape((-1, 1) + values.shape[1:])
 
     if by_samples:
-        draws = rng.integers(0, n_samples, size=(bootstrap, n_samples))
+        draws = rng.integers(0, n_samples, size=(size, n_samples))
         weights = np.repeat(resampling.counts(draws, n_samples)[..., None], n_t, axis=2)  # (B, S, T)
-        start = np.repeat(result.coefficients, bootstrap, axis=0)
+        start = np.repeat(result.coefficients, size, axis=0)
     else:
-        rows = resampling.time_indices(rng, (bootstrap, n_samples), n_t, block or resampling.default_block(n_t))
+        rows = resampling.time_indices(rng, (size, n_samples), n_t, block or resampling.default_block(n_t))
         weights = resampling.counts(rows, n_t).reshape(-1, 1, n_t)  # (B * S, 1, T)
-        start = np.tile(result.coefficients, (bootstrap, 1, 1))
+        start = np.tile(result.coefficients, (size, 1, 1))
     forcing = None if inputs is None else per_problem(inputs)
     shot = shooting.fit_trajectories(
         result.library, start, per_problem(observed), t, weights=weights, inputs=forcing, scale=scale
@@ -333,7 +442,7 @@ def _bootstrap(
     # and counted; one that left the bounds has no finite coefficients and is left out as NaN
     finite = np.isfinite(shot.coefficients).all(axis=(1, 2))
     refits = np.where(finite[:, None, None], shot.coefficients, np.nan)
-    return refits.reshape((bootstrap, -1) + shot.coefficients.shape[1:]), int((~shot.converged).sum())
+    return refits.reshape((size, -1) + shot.coefficients.shape[1:]), int((~shot.converged).sum())
 
 
 def refit(

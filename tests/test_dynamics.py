@@ -329,7 +329,7 @@ def test_lasso_reaches_its_optimum_on_collinear_trajectories():
     assert bool(exact.to_dataset()["converged"].all())
     authors = dynamics.fit(data, "lasso", alpha=alpha, solver="cd", max_iter=200, derivative="forward")
     assert _lasso_kkt_violation(authors, data, alpha) > 1e-2  # coordinate descent stops short here
-    with pytest.raises(InputError, match="unknown Lasso solver"):
+    with pytest.raises(InputError, match=r"solver must be one of \['lars', 'cd'\], got 'newton'"):
         dynamics.fit(data, "lasso", solver="newton")
 
 
