@@ -13,7 +13,8 @@ The names:
   object such as a pysindy library, which no command line can spell), ``default``, one-line ``help``,
   ``choices`` (a tuple, or None when any value of the type is allowed).
 - :data:`SOLUTIONS`: the solution methods of :meth:`dynamics.FittedODE.simulate` (its ``method=``) and of
-  :func:`dynamics.compare` (its ``methods=``); :data:`DEFAULT_SOLUTION` is ``simulate``'s default.
+  :func:`dynamics.compare` (its ``methods=``); :data:`DEFAULT_SOLUTION` is ``simulate``'s default
+  (None: by what the fit supports).
 - :data:`DERIVATIVES`: the derivative estimators :func:`dynamics.fit` takes by name (its ``derivative=``);
   :data:`DEFAULT_DERIVATIVE` is its default; :data:`DERIVATIVE_OPTIONS` are the Savitzky-Golay ``window`` and
   ``polyorder``. :data:`DEFAULT_MODEL` is ``fit``'s default model.
@@ -51,6 +52,13 @@ import numbers
 from dataclasses import dataclass
 
 from fittest.errors import InputError
+
+
+class FitWarning(UserWarning):
+    """A fit that ran but whose result the user should doubt or whose input was read by a default: an equation
+    with every term eliminated, components of very different magnitudes under a penalty, data without a time
+    coordinate, a trajectory refit that was worse than its start. ``warnings.simplefilter("error", FitWarning)``
+    turns them into errors."""
 
 
 def _number(value: float) -> str:
@@ -242,7 +250,9 @@ DEFAULT_MODEL = "linear"
 
 SOLUTIONS = ("analytic", "diffrax", "euler")
 """How :meth:`dynamics.FittedODE.simulate` solves: the matrix exponential (affine models), diffrax, Euler steps."""
-DEFAULT_SOLUTION = "analytic"
+DEFAULT_SOLUTION = None
+"""``simulate``'s default: None, the most exact method the fit supports (``"analytic"`` for an affine fit without
+inputs, ``"diffrax"`` for other monomials, ``"euler"`` otherwise; see :mod:`dynamics.solutions`)."""
 
 DERIVATIVES = ("forward", "central", "savgol")
 """The derivative estimators by name: the paper's forward difference, central differences, Savitzky-Golay."""
