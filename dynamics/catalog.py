@@ -263,7 +263,13 @@ central, with R² above 0.9998 either way). The paper's ``"forward"`` is right f
 ``x[t+1] - x[t]`` are what the authors regressed on the states, and its figures pass it explicitly."""
 
 DERIVATIVE_OPTIONS: tuple[Option, ...] = (
-    Option("window", int, 7, "Savitzky-Golay window length, odd, > polyorder (derivative savgol only)", low=1),
+    Option(
+        "window",
+        int,
+        None,
+        "Savitzky-Golay window length, odd, > polyorder (None: chosen from the data; derivative savgol only)",
+        low=1,
+    ),
     Option("polyorder", int, 3, "Savitzky-Golay polynomial order (derivative savgol only)", low=0),
 )
 """Options of the named derivative estimators; :func:`dynamics.fit` takes them as keywords (None: the default)."""

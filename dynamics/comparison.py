@@ -108,6 +108,7 @@ def compare(
             time=fitted.time,
             component=fitted.component,
             t_range=fitted.t_range,
+            exclude=[fitted.fit_options["u"]] if isinstance(fitted.fit_options.get("u"), str) else (),
         )
     missing = [dim for dim in fitted.sample_dims if dim not in traj.sample_dims]
     if missing:

@@ -21,12 +21,12 @@ from dynamics.catalog import (
     FitWarning,
     check_model_options,
 )
-from dynamics.derivatives import derivative_name, differentiate
+from dynamics.derivatives import derivative_name, differentiate, savgol_window
 from dynamics.fitted import FittedODE, build_dataset, evaluate_rhs, with_bootstrap, with_cv
 from dynamics.fitters import MODELS
 from dynamics.metrics import r2
 from dynamics.shooting import SCALES
-from dynamics.trajectories import as_inputs, as_trajectories
+from dynamics.trajectories import as_inputs, as_trajectories, from_numpy, infer_dims, select_variable, with_times
 from fittest.errors import InputError
 
 _FIT = {option.name: option.default for option in FIT_OPTIONS}
@@ -37,8 +37,9 @@ def fit(
     model: str = DEFAULT_MODEL,
     *,
     variable: Hashable | None = None,
-    time: str = "step",
-    component: str = "frequency",
+    time: str | None = None,
+    component: str | None = None,
+    t: np.ndarray | float | None = None,
     t_range: Sequence[float] | None = None,
     derivative=DEFAULT_DERIVATIVE,
     window: int | None = None,
@@ -56,20 +57,30 @@ def fit(
 
     Arguments:
         data: a Dataset (see ``variable``) or DataArray with a time and a component dimension; every other
-            dimension is a sample dimension (``run`` in a run dataset).
+            dimension is a sample dimension (``run`` in a run dataset). A Dataset of several variables of the same
+            dimensions (and no ``amplitude``), none chosen, holds one variable per component (``x``, ``y``,
+            ``z``; an input named by ``u`` is left out). A numpy array ``(T,)``, ``(T, C)`` or ``(S, T, C)``
+            (samples, times, components), with its times as ``t``.
         model: a name in :data:`dynamics.MODELS`: ``"linear"`` (``A x + b`` by least squares), ``"lasso"``
             (L1 on ``A``; option ``alpha=0.01``), ``"lotka_volterra"`` (option ``form="glv" | "quadratic"``),
             ``"sindy"`` (pysindy; options ``degree``, ``threshold``, ``feature_library``, ``optimizer``).
         variable: the Dataset variable; ``amplitude`` when present.
-        time: the time dimension; its coordinate is the time (steps, seconds, years).
-        component: the dimension that indexes the state vector.
+        time: the time dimension; its coordinate is the time (steps, seconds, years). None: inferred where
+            unambiguous (``step``, ``time``, ``t``, ... or the only dimension with an increasing numeric
+            coordinate; see :func:`dynamics.trajectories.infer_dims`).
+        component: the dimension that indexes the state vector; None: inferred (``frequency``, ``component``,
+            ..., or the one dimension left in 2-D data).
+        t: the times of the time axis (an array, or one step as pysindy takes it), for data without a time
+            coordinate (a numpy array); without any the time is unit steps, with a :class:`FitWarning`. Not
+            recorded for :func:`refit`, whose data carry their coordinate.
         t_range: ``(start, stop)`` of the time window, inclusive; ``(0, 1000)`` is the paper's window.
         derivative: ``"central"`` (the default: second order, unbiased to O(dt²) on continuous-time data),
             ``"forward"`` (the paper's ``x[t+1] - x[t]`` over the step: right for a discrete map, O(dt) biased on
             a continuous one), ``"savgol"``, a pysindy differentiation object, or a DataArray of known
             derivatives. Smoothing methods fit their smoothed states, as pysindy does.
         window, polyorder: the Savitzky-Golay window (odd) and order, for ``derivative="savgol"`` only
-            (None: 7 and 3, see :data:`dynamics.catalog.DERIVATIVE_OPTIONS`).
+            (None: the window chosen from the data by generalised cross-validation, recorded in ``fit_options``,
+            see :func:`dynamics.derivatives.savgol_window`; order 3).
         pool: fit one ODE to all samples together instead of one per sample.
         objective: ``"derivative"`` (default): regress the derivative estimate. ``"trajectory"``: start from
             that fit, then fit the coefficients on the terms it kept and each sample's initial state so that the
@@ -121,7 +132,21 @@ def fit(
     crossval.wants_cv(model, model_options)  # "cv" given to an option that takes no cross-validation, named
     model_options = check_model_options(model, model_options)
     pool = bool(pool)
-    traj = as_trajectories(data, variable=variable, time=time, component=component, t_range=t_range)
+    exclude = (u,) if isinstance(u, str) else ()
+    if t is not None or not isinstance(data, xr.Dataset | xr.DataArray):
+        source = (
+            select_variable(data, variable, exclude=exclude)
+            if isinstance(data, xr.Dataset | xr.DataArray)
+            else from_numpy(data)
+        )
+        time, component = infer_dims(source, time, component)
+        source = source if t is None else with_times(source, t, time)
+        traj = as_trajectories(source, time=time, component=component, t_range=t_range)
+    else:
+        traj = as_trajectories(
+            data, variable=variable, time=time, component=component, t_range=t_range, exclude=exclude
+        )
+    time, component = traj.time, traj.component
     _refuse_reserved(traj)
     if traj.unit_steps:
         # pysindy 2 requires t; a silent unit step makes every rate per step, and a threshold prune everything
@@ -131,6 +156,9 @@ def fit(
             FitWarning,
             stacklevel=2,
         )
+    if isinstance(derivative, str) and derivative == "savgol" and window is None:
+        # chosen once, on the points every sample observed, and recorded so that a refit smooths alike
+        window = savgol_window(traj.values[:, : _shortest(traj)], polyorder=polyorder)
     x, dxdt, index = differentiate(traj, derivative, window=window, polyorder=polyorder)
     _check_size(model, x, dxdt, model_options, n_inputs=0 if u is None else 1, pooled=pool)
     names = lib.component_names(traj.components)
@@ -328,6 +356,11 @@ def _check_size(model, x, dxdt, model_options, *, n_inputs, pooled) -> None:
             f"the model has {widest} terms per equation but only {n_rows} derivative points: widen t_range, "
             "use fewer components, or choose a smaller model"
         )
+
+
+def _shortest(traj) -> int:
+    """The number of time points every sample observed."""
+    return traj.t.size if traj.lengths is None else int(traj.lengths.min())
 
 
 def _refuse_reserved(traj) -> None:

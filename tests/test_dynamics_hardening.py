@@ -280,3 +280,57 @@ def test_small_and_huge_coefficients_print_with_significant_digits():
     assert not re.search(r"0\.000(?!\d)", text), text  # printed "0.000" before
     assert "(x)' = -5e-05 x + 0.0001 y + 2e-05" in text
     assert "(x)' = -0.500 x + 1.000 y" in small.equations()  # fixed decimals where they show the value
+
+
+# D12: dims inferred where unambiguous, numpy with t=, a Dataset of one variable per component ----------------------
+def test_time_and_component_dims_are_inferred_where_unambiguous():
+    one = decaying().isel(run=0)  # dims (time, c): "time" is named like time, "c" is what is left
+    fitted = dynamics.fit(one)  # needed time="time", component="c" before
+    assert (fitted.time, fitted.component) == ("time", "c")
+    np.testing.assert_allclose(fitted.A.values, A_TRUE, atol=1e-3)
+    # an unusual time name with an increasing coordinate, and a named component dimension among samples
+    renamed = decaying().rename(time="seconds_since_start", c="state")
+    assert dynamics.fit(renamed).time == "seconds_since_start"
+    with pytest.raises(InputError, match=r"cannot tell which of the dimensions \('run', 'q'\) .*component='<dim>'"):
+        dynamics.fit(decaying().rename(c="q"))
+
+
+def test_numpy_arrays_with_t_and_a_dataset_of_one_variable_per_component():
+    one = decaying().isel(run=0)
+    t = one["time"].values
+    from_numpy = dynamics.fit(one.values, t=t)
+    np.testing.assert_allclose(from_numpy.A.values, A_TRUE, atol=1e-3)
+    np.testing.assert_array_equal(dynamics.fit(one.values, t=t[1] - t[0]).A.values, from_numpy.A.values)  # a step
+    samples = dynamics.fit(decaying().values, t=t)  # (sample, time, component)
+    assert samples.sample_dims == ("sample",)
+    with pytest.raises(InputError, match="t must hold one time per point of 'time' \\(200\\)"):
+        dynamics.fit(one.values, t=t[:10])
+    split = xr.Dataset({"x": one.sel(c="x", drop=True), "y": one.sel(c="y", drop=True)})
+    per_variable = dynamics.fit(split)
+    assert list(per_variable.coefficients["target"].values) == ["x", "y"]
+    np.testing.assert_allclose(per_variable.A.values, A_TRUE, atol=1e-3)
+    assert float(dynamics.compare(per_variable, split).r2_trajectory.min()) > 0.999
+
+
+# D5: the Savitzky-Golay window is chosen from the data -------------------------------------------------------------
+def test_the_savgol_window_is_chosen_from_the_data():
+    from scipy.integrate import solve_ivp
+
+    from dynamics.derivatives import savgol_window
+
+    def van_der_pol(_, s):
+        return [s[1], (1 - s[0] ** 2) * s[1] - s[0]]
+
+    t = np.arange(0, 20, 0.002)
+    clean = solve_ivp(van_der_pol, (0, 20), [2, 0], t_eval=t, rtol=1e-11, atol=1e-12).y.T
+    noisy = clean + 0.05 * np.random.default_rng(0).normal(size=clean.shape) * clean.std(axis=0)
+    truth = np.zeros((2, 10))  # 1 x y x^2 x y y^2 x^3 x^2y x y^2 y^3
+    truth[0, 2], truth[1, 1], truth[1, 2], truth[1, 7] = 1, -1, 1, -1
+    assert savgol_window(clean[None]) == 5  # clean data: the narrowest window of order 3
+
+    def error(**options):
+        fitted = dynamics.fit(noisy, "sindy", t=t, degree=3, derivative="savgol", **options)
+        return np.abs(fitted.coefficients.values - truth).max(), fitted.fit_options["window"]
+
+    (chosen, window), (fixed, _) = error(), error(window=7)
+    assert window > 100 and chosen < 0.5 * fixed  # measured: window 267, 0.0069 against 0.016 with window 7
