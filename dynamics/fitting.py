@@ -295,17 +295,14 @@ _PENALISED = ("lasso", "sindy")
 
 
 def _warn_if_pruned(model, result, x, ds, names, pooled) -> None:
-    """Warn (one line, :class:`FitWarning`) when a penalty eliminated every state term of an equation whose
+    """Warn (one line, :class:`FitWarning`) when a penalty eliminated every term of an equation whose
     derivative varies, or when the components' magnitudes differ so much that one penalty treats them unequally.
 
     pysindy warns "Sparsity parameter is too big"; a fit that silently prints ``(x)' = 0.000`` for data scaled by
     1e-8 is worse.
     """
-    library = result.library
-    state_terms = np.ones(library.n_terms, dtype=bool)
-    if library.is_polynomial:
-        state_terms = library.powers.sum(axis=1) > 0
-    empty = ~(result.coefficients[..., state_terms] != 0).any(axis=-1)  # (S, C)
+    # an equation that reads "(x)' = 0": a lasso's unpenalised constant alone is a sparse answer, not an empty one
+    empty = ~(result.coefficients != 0).any(axis=-1)  # (S, C)
     flat = ds.reshape(1, -1, ds.shape[2]) if pooled else ds
     moving = np.nanstd(flat, axis=1) > 0  # (S, C)
     dropped = empty & moving
