@@ -17,7 +17,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from dynamics.catalog import DERIVATIVES, MODEL_SPECS, SOLUTIONS, ModelSpec, Option
+    from dynamics.catalog import DERIVATIVES, MODEL_SPECS, SOLUTIONS, FitWarning, ModelSpec, Option
     from dynamics.comparison import compare
     from dynamics.derivatives import differentiate
     from dynamics.fitted import FittedODE, load
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 # public name -> the module that defines it
 _HOMES = {
     "DERIVATIVES": "dynamics.catalog",
+    "FitWarning": "dynamics.catalog",
     "MODEL_SPECS": "dynamics.catalog",
     "ModelSpec": "dynamics.catalog",
     "Option": "dynamics.catalog",
@@ -55,6 +56,7 @@ __all__ = [
     "MODEL_SPECS",
     "SOLUTIONS",
     "FitResult",
+    "FitWarning",
     "FittedODE",
     "ModelSpec",
     "Option",

@@ -17,18 +17,58 @@ from fittest.errors import InputError
 
 
 def check(bootstrap, seed, block) -> tuple[int, int, int | None]:
-    """``bootstrap``, ``seed`` and ``block`` as integers, checked.
+    """``bootstrap``, ``seed`` and ``block`` as integers, checked against their declarations in
+    :data:`dynamics.catalog.FIT_OPTIONS`.
 
     Raises:
-        InputError: a negative or non-integer count, seed or block.
+        InputError: a count that is neither 0 nor at least 2 (one replicate has no spread: its "95%" interval
+            has width zero), a negative or non-integer seed or block.
     """
-    from fittest.checks import integer
+    from dynamics.catalog import FIT_OPTIONS
 
-    bootstrap = integer("bootstrap", bootstrap, 0)
-    seed = integer("seed", seed, 0, 2**63 - 1)
-    if block is not None:
-        block = integer("block", block, 1)
+    declared = {option.name: option for option in FIT_OPTIONS}
+    bootstrap = declared["bootstrap"].check(bootstrap)
+    seed = declared["seed"].check(seed)
+    block = declared["block"].check(block)
     return bootstrap, seed, block
+
+
+# one chunk of replicates holds at most this many bytes of resampled data, whatever the number of replicates
+CHUNK_BYTES = 256 * 2**20
+
+
+def plan(bootstrap: int, *, per_replicate: int, kept: int, available: int | None = None) -> int:
+    """How many replicates to refit at a time so that memory does not grow with ``bootstrap``; refuse a
+    bootstrap whose kept coefficients alone would not fit in memory.
+
+    Arguments:
+        bootstrap: the number of replicates.
+        per_replicate: bytes of resampled data (and work) one replicate's refit needs while it runs.
+        kept: bytes each replicate leaves behind (its coefficients, in the few copies a fit makes of them).
+        available: bytes of memory to plan within; half of what the machine has free when None.
+
+    Returns:
+        The chunk size: replicates refitted together (all of them when they fit in :data:`CHUNK_BYTES`).
+
+    Raises:
+        InputError: one line with the estimate and the largest feasible number of replicates.
+    """
+    if available is None:
+        import psutil
+
+        available = psutil.virtual_memory().available // 2
+    chunk = int(max(1, min(bootstrap, CHUNK_BYTES // max(per_replicate, 1))))
+    need = bootstrap * kept + chunk * per_replicate
+    if need > available:
+        from dask.utils import format_bytes
+
+        feasible = max(0, (available - per_replicate) // max(kept, 1))
+        raise InputError(
+            f"bootstrap={bootstrap} would need about {format_bytes(need)} of memory for its replicates, more than "
+            f"the {format_bytes(available)} at hand: use bootstrap={min(feasible, 10_000)} or fewer"
+            + (" (1000 is plenty for 95% intervals)" if feasible >= 1000 else "")
+        )
+    return chunk
 
 
 def default_block(n: int) -> int:

@@ -13,7 +13,8 @@ The names:
   object such as a pysindy library, which no command line can spell), ``default``, one-line ``help``,
   ``choices`` (a tuple, or None when any value of the type is allowed).
 - :data:`SOLUTIONS`: the solution methods of :meth:`dynamics.FittedODE.simulate` (its ``method=``) and of
-  :func:`dynamics.compare` (its ``methods=``); :data:`DEFAULT_SOLUTION` is ``simulate``'s default.
+  :func:`dynamics.compare` (its ``methods=``); :data:`DEFAULT_SOLUTION` is ``simulate``'s default
+  (None: by what the fit supports).
 - :data:`DERIVATIVES`: the derivative estimators :func:`dynamics.fit` takes by name (its ``derivative=``);
   :data:`DEFAULT_DERIVATIVE` is its default; :data:`DERIVATIVE_OPTIONS` are the Savitzky-Golay ``window`` and
   ``polyorder``. :data:`DEFAULT_MODEL` is ``fit``'s default model.
@@ -46,7 +47,22 @@ A command line turns them into options like this (options of the same name in tw
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass
+
+from fittest.errors import InputError
+
+
+class FitWarning(UserWarning):
+    """A fit that ran but whose result the user should doubt or whose input was read by a default: an equation
+    with every term eliminated, components of very different magnitudes under a penalty, data without a time
+    coordinate, a trajectory refit that was worse than its start. ``warnings.simplefilter("error", FitWarning)``
+    turns them into errors."""
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 @dataclass(frozen=True)
@@ -60,6 +76,10 @@ class Option:
         help: one line, without the default.
         choices: the allowed values, or None when any value of ``type`` is allowed.
         words: words taken besides values of ``type`` (``"cv"``: choose by cross-validation).
+        low, high: the bounds of a number (None: unbounded on that side); NaN and inf are never taken.
+        above: True when the value must exceed ``low`` (``low`` itself is refused).
+        below: True when the value must stay under ``high``.
+        also: values taken besides the range (``0``: no bootstrap).
     """
 
     name: str
@@ -68,6 +88,62 @@ class Option:
     help: str
     choices: tuple | None = None
     words: tuple[str, ...] = ()
+    low: float | None = None
+    high: float | None = None
+    above: bool = False
+    below: bool = False
+    also: tuple = ()
+
+    @property
+    def constraint(self) -> str:
+        """What a value must be, in words: ``an integer >= 2, or 0``."""
+        kind = "an integer" if self.type is int else "a finite number"
+        bounds = []
+        if self.low == 0 and self.above and self.high is None:
+            kind, bounds = ("a positive integer" if self.type is int else "a positive number"), None
+        elif self.low is not None:
+            bounds.append(f"{'>' if self.above else '>='} {_number(self.low)}")
+        if self.high is not None and bounds is not None:
+            bounds.append(f"{'<' if self.below else '<='} {_number(self.high)}")
+        text = f"{kind} {' and '.join(bounds or ())}".rstrip()
+        extras = [repr(v) for v in self.also] + [repr(w) for w in self.words]
+        if self.default is None:
+            meaning = self.help.partition("(None: ")[2].partition(")")[0]
+            extras.append(f"None ({meaning})" if meaning else "None")
+        return text + (f", or {' or '.join(extras)}" if extras else "")
+
+    def check(self, value: object) -> object:
+        """``value`` checked against the declared type, bounds and choices; an int option gives an int.
+
+        Returns:
+            The value (an ``int`` for an integer option, a ``float`` for a number, else unchanged).
+
+        Raises:
+            InputError: one line naming the option, what it must be, and what it got.
+        """
+        if value is None and self.default is None:
+            return None
+        if isinstance(value, str) and value in self.words:
+            return value
+        if self.choices is not None:
+            if value not in self.choices:
+                raise InputError(f"{self.name} must be one of {list(self.choices)}, got {value!r}")
+            return value
+        if self.type not in (int, float):
+            return value
+        if not isinstance(value, bool) and any(value == v and type(value) is type(v) for v in self.also):
+            return value
+        number = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(float(value))
+        if number and self.type is int:
+            number = float(value).is_integer()
+        if number:
+            x = float(value)
+            number = (self.low is None or (x > self.low if self.above else x >= self.low)) and (
+                self.high is None or (x < self.high if self.below else x <= self.high)
+            )
+        if not number:
+            raise InputError(f"{self.name} must be {self.constraint}, got {value!r}")
+        return int(value) if self.type is int else float(value)
 
 
 @dataclass(frozen=True)
@@ -107,13 +183,31 @@ MODEL_SPECS: dict[str, ModelSpec] = {
         ModelSpec(
             "linear",
             "dx/dt = A x + b by least squares",
-            (Option("rcond", float, None, "relative cut-off for small singular values (None: numpy's)"),),
+            (
+                Option(
+                    "rcond",
+                    float,
+                    None,
+                    "relative cut-off for small singular values (None: numpy's)",
+                    low=0,
+                    high=1,
+                    below=True,
+                ),
+            ),
         ),
         ModelSpec(
             "lasso",
             "dx/dt = A x + b with an L1 penalty on A",
             (
-                Option("alpha", float, 0.01, "the L1 penalty, > 0 (the authors used 0.01), or cv", words=("cv",)),
+                Option(
+                    "alpha",
+                    float,
+                    0.01,
+                    "the L1 penalty, > 0 (the authors used 0.01), or cv",
+                    words=("cv",),
+                    low=0,
+                    above=True,
+                ),
                 Option(
                     "solver",
                     str,
@@ -121,8 +215,8 @@ MODEL_SPECS: dict[str, ModelSpec] = {
                     "lars (the exact minimiser) or cd (coordinate descent, the authors')",
                     ("lars", "cd"),
                 ),
-                Option("max_iter", int, 10_000, "coordinate-descent iterations at most (solver cd)"),
-                Option("tol", float, 1e-6, "coordinate-descent tolerance (solver cd)"),
+                Option("max_iter", int, 10_000, "coordinate-descent iterations at most (solver cd)", low=1),
+                Option("tol", float, 1e-6, "coordinate-descent tolerance (solver cd)", low=0, above=True),
             ),
         ),
         ModelSpec(
@@ -142,8 +236,8 @@ MODEL_SPECS: dict[str, ModelSpec] = {
             "sindy",
             "pysindy's SINDy on a polynomial library",
             (
-                Option("degree", int, 2, "degree of the polynomial library"),
-                Option("threshold", float, None, "STLSQ threshold (None: pysindy's 0.1), or cv", words=("cv",)),
+                Option("degree", int, 2, "degree of the polynomial library", low=1),
+                Option("threshold", float, None, "STLSQ threshold (None: pysindy's 0.1), or cv", words=("cv",), low=0),
                 Option("feature_library", object, None, "a pysindy feature library instead of the polynomial one"),
                 Option("optimizer", object, None, "a pysindy optimizer instead of STLSQ"),
             ),
@@ -156,7 +250,9 @@ DEFAULT_MODEL = "linear"
 
 SOLUTIONS = ("analytic", "diffrax", "euler")
 """How :meth:`dynamics.FittedODE.simulate` solves: the matrix exponential (affine models), diffrax, Euler steps."""
-DEFAULT_SOLUTION = "analytic"
+DEFAULT_SOLUTION = None
+"""``simulate``'s default: None, the most exact method the fit supports (``"analytic"`` for an affine fit without
+inputs, ``"diffrax"`` for other monomials, ``"euler"`` otherwise; see :mod:`dynamics.solutions`)."""
 
 DERIVATIVES = ("forward", "central", "savgol")
 """The derivative estimators by name: the paper's forward difference, central differences, Savitzky-Golay."""
@@ -167,8 +263,14 @@ central, with R² above 0.9998 either way). The paper's ``"forward"`` is right f
 ``x[t+1] - x[t]`` are what the authors regressed on the states, and its figures pass it explicitly."""
 
 DERIVATIVE_OPTIONS: tuple[Option, ...] = (
-    Option("window", int, 7, "Savitzky-Golay window length, odd, > polyorder (derivative savgol only)"),
-    Option("polyorder", int, 3, "Savitzky-Golay polynomial order (derivative savgol only)"),
+    Option(
+        "window",
+        int,
+        None,
+        "Savitzky-Golay window length, odd, > polyorder (None: chosen from the data; derivative savgol only)",
+        low=1,
+    ),
+    Option("polyorder", int, 3, "Savitzky-Golay polynomial order (derivative savgol only)", low=0),
 )
 """Options of the named derivative estimators; :func:`dynamics.fit` takes them as keywords (None: the default)."""
 
@@ -188,9 +290,28 @@ FIT_OPTIONS: tuple[Option, ...] = (
     Option(
         "scale", str, "linear", "trajectory objective: linear, or log (log-data, positive series)", ("linear", "log")
     ),
-    Option("bootstrap", int, 0, "refit on this many resamples for confidence intervals (0: none)"),
-    Option("seed", int, 0, "the bootstrap's random seed"),
-    Option("block", int, None, "bootstrap block length in time points (None: the cube root of the length)"),
+    Option(
+        "bootstrap",
+        int,
+        0,
+        "refit on this many resamples for confidence intervals, >= 2 (0: none)",
+        low=2,
+        also=(0,),
+    ),
+    Option("seed", int, 0, "the bootstrap's random seed", low=0, high=2**63 - 1),
+    Option("block", int, None, "bootstrap block length in time points (None: the cube root of the length)", low=1),
     Option("u", str, None, "a Dataset variable of control inputs (linear: dx/dt = A x + B u + b; sindy: pysindy's u)"),
 )
 """Options of :func:`dynamics.fit` beyond the model's and the derivative's, with their defaults."""
+
+
+def check_model_options(model: str, options: dict) -> dict:
+    """``options`` of ``model`` with each declared one checked by :meth:`Option.check` (others pass as given:
+    the fitting function names an unknown keyword).
+
+    Raises:
+        InputError: the first option outside its declared type, bounds or choices.
+    """
+    spec = MODEL_SPECS[model]
+    declared = {option.name: option for option in spec.options}
+    return {name: declared[name].check(value) if name in declared else value for name, value in options.items()}

@@ -20,9 +20,9 @@ import xarray as xr
 from dynamics import metrics
 from dynamics.catalog import DEFAULT_DERIVATIVE, DERIVATIVES, SOLUTIONS
 from dynamics.derivatives import differentiate
-from dynamics.fitted import FittedODE
+from dynamics.fitted import FittedODE, evaluate_rhs
 from dynamics.fitting import refit
-from dynamics.trajectories import Trajectories, as_trajectories
+from dynamics.trajectories import Trajectories, as_inputs, as_trajectories
 from fittest.errors import InputError
 
 OBSERVED = "observed"
@@ -54,6 +54,7 @@ def compare(
     *,
     methods: Sequence[str] | None = None,
     holdout: float = 0.25,
+    u: xr.DataArray | str | None = None,
     **options,
 ) -> xr.Dataset:
     """Solve ``fitted`` from each sample's first observed state and score the solutions against the data.
@@ -62,9 +63,13 @@ def compare(
         fitted: a :class:`~dynamics.FittedODE`.
         data: the trajectories (Dataset or DataArray, read with the fit's variable, dims and window); the
             fitted data when omitted and the fit was made in this session.
-        methods: solution methods (``"analytic"``, ``"diffrax"``, ``"euler"``); ``["analytic"]`` for affine
-            models and ``["diffrax"]`` otherwise.
+        methods: solution methods (``"analytic"``, ``"diffrax"``, ``"euler"``); by default the most exact one
+            the fit supports (:attr:`~dynamics.FittedODE.solution`).
         holdout: the fraction of the window's time points held out at its end for the forecast score; 0 skips it.
+        u: a fit with control inputs: the inputs on the data's time grid, as :func:`dynamics.fit` takes them (a
+            DataArray or a variable of the Dataset ``data``); the fit's own ``u`` when omitted. The solutions and
+            the forecast are driven by them over the whole window, the held-out end included, and the forecast's
+            refit sees them over its part of the window only.
         **options: passed to :meth:`FittedODE.simulate` (``form``, ``solver``, ``rtol``, ...).
 
     Returns:
@@ -72,29 +77,26 @@ def compare(
         samples..., time, component), one solution per method; per method ``r2_trajectory`` and ``rmse``
         (samples..., component), ``r2_trajectory_sample`` (samples..., all components together), ``diverged``
         (samples...), the out-of-sample ``r2_forecast``, ``rmse_forecast``, ``nrmse_forecast`` (RMSE over the
-        component's range in the window), ``r2_forecast_sample`` and ``forecast`` (like ``trajectory``: the
-        solution of the fit refitted on the first part of the window, over the whole window); and
+        component's range in the window), ``r2_forecast_sample``, ``forecast`` (like ``trajectory``: the
+        solution of the fit refitted on the first part of the window, over the whole window) and
+        ``diverged_forecast`` (samples...: that solution blew up); and
         ``r2_derivative`` (samples..., component) of the fitted right-hand side on these data. The time
         coordinate keeps the data's integer type. The attribute ``forecast_note`` says why a forecast is NaN.
         Select a method with ``result.sel(solution="analytic")``.
 
     Raises:
         InputError: no data and none remembered, data without the fit's sample dimensions or with another
-            number of components, an unknown method, a holdout outside [0, 1), or a fit with control inputs.
+            number of components, an unknown method, a holdout outside [0, 1), or a fit with control inputs
+            whose inputs are neither given nor known.
     """
     if methods is None:
-        methods = ["analytic"] if fitted.is_affine else ["diffrax"]
+        methods = [fitted.solution]  # the most exact method the fit supports
     methods = [methods] if isinstance(methods, str) else list(methods)
     for method in methods:
         if method not in SOLUTIONS:
             raise InputError(f"unknown method {method!r}: use some of {SOLUTIONS}")
     if not 0 <= holdout < 1:
         raise InputError(f"holdout must be a fraction in [0, 1), got {holdout!r}")
-    if fitted.inputs:
-        raise InputError(
-            f"compare() scores fits without control inputs; this one has {list(fitted.inputs)}: solve it with "
-            "fitted.simulate(u=...) and score that"
-        )
     if data is None:
         if fitted.trajectories is None:
             raise InputError("this fit was loaded from a file: pass the data it was fitted to")
@@ -106,6 +108,7 @@ def compare(
             time=fitted.time,
             component=fitted.component,
             t_range=fitted.t_range,
+            exclude=[fitted.fit_options["u"]] if isinstance(fitted.fit_options.get("u"), str) else (),
         )
     missing = [dim for dim in fitted.sample_dims if dim not in traj.sample_dims]
     if missing:
@@ -120,6 +123,9 @@ def compare(
             "pass the data the fit was made on"
         )
     time, component = traj.time, traj.component
+    forcing = _inputs(fitted, data, traj, u)  # (samples..., time, input) or None
+    if forcing is not None:
+        options = {**options, "u": forcing}
     observed = traj.to_dataarray()
     observed.name = None
     x0 = traj.wrap(traj.x0, (component,))
@@ -143,7 +149,7 @@ def compare(
             "rmse": _stack({m: s["rmse"] for m, s in scores.items()}, methods),
             "r2_trajectory_sample": _stack({m: s["r2_sample"] for m, s in scores.items()}, methods),
             "diverged": _stack(diverged, methods),
-            "r2_derivative": _derivative_r2(fitted, traj),
+            "r2_derivative": _derivative_r2(fitted, traj, forcing),
         }
     )
     ds.attrs = {"model": fitted.model, "holdout": float(holdout)}
@@ -154,6 +160,33 @@ def compare(
             ds[name] = variable
         ds.attrs = attrs
     return _time_as_given(ds, data, time)
+
+
+def _inputs(fitted: FittedODE, data, traj: Trajectories, u) -> xr.DataArray | None:
+    """A fit's control inputs on the trajectories' samples and grid, ``(samples..., time, input)``; None for a
+    fit without inputs.
+
+    Raises:
+        InputError: inputs for a fit without them, or none to be had for a fit with them.
+    """
+    if not fitted.inputs:
+        if u is not None:
+            raise InputError("this fit has no control inputs: drop u")
+        return None
+    given = fitted.fit_options.get("u") if u is None else u
+    if given is None or (isinstance(given, str) and not isinstance(data, xr.Dataset)):
+        if u is None and data is None and fitted.trajectories is not None and fitted.fitted_inputs is not None:
+            values = fitted.fitted_inputs
+        else:
+            raise InputError(
+                f"this fit has control inputs {list(fitted.inputs)}: pass them as u= (a DataArray on the data's "
+                "time grid), or the Dataset that holds them as data"
+            )
+    else:
+        names, values = as_inputs(given, data, traj)
+        if len(names) != len(fitted.inputs):
+            raise InputError(f"u has {len(names)} input(s), the fit {len(fitted.inputs)} ({list(fitted.inputs)})")
+    return traj.wrap(values, (traj.time, "input"), {"input": list(fitted.inputs)})
 
 
 def _time_as_given(ds: xr.Dataset, data, time: str) -> xr.Dataset:
@@ -167,16 +200,24 @@ def _time_as_given(ds: xr.Dataset, data, time: str) -> xr.Dataset:
     return ds.assign_coords({time: values.astype(given.dtype)})
 
 
-def _derivative_r2(fitted: FittedODE, traj: Trajectories) -> xr.DataArray:
-    """R² of ``f(x)`` against the fit's derivative estimate on these trajectories."""
+def _derivative_r2(fitted: FittedODE, traj: Trajectories, forcing: xr.DataArray | None = None) -> xr.DataArray:
+    """R² of ``f(x)`` (``f(x, u)`` with inputs) against the fit's derivative estimate on these trajectories."""
     method = fitted.fit_options.get("derivative", fitted.derivative)
     if isinstance(method, xr.DataArray) or (isinstance(method, str) and method not in DERIVATIVES):
         method = DEFAULT_DERIVATIVE  # known derivatives belong to the fitted data only
     savgol = {k: fitted.fit_options.get(k) for k in ("window", "polyorder")} if method == "savgol" else {}
     x, dxdt, index = differentiate(traj, method, **savgol)
     dims, coords = (traj.time, traj.component), {traj.time: traj.t[index]}
-    predicted = fitted.rhs(traj.wrap(x, dims, coords))
     observed = traj.wrap(dxdt, dims, coords)
+    if forcing is None:
+        predicted = fitted.rhs(traj.wrap(x, dims, coords))
+    else:
+        # the terms are monomials of [x, u]: evaluated with each sample's (or the pooled) coefficients
+        u = forcing.values.reshape(traj.n_samples, traj.t.size, -1)[:, index]
+        coefficients = fitted.coefficients.values.reshape((-1,) + fitted.coefficients.shape[-2:])
+        coefficients = np.broadcast_to(coefficients, (traj.n_samples,) + coefficients.shape[1:])
+        values = evaluate_rhs(fitted.library, coefficients, None, np.concatenate([x, u], axis=-1))
+        predicted = traj.wrap(values[..., : x.shape[-1]], dims, coords)
     predicted = predicted.transpose(*observed.dims).assign_coords(observed.coords)
     axis = observed.dims.index(traj.time)
     values = metrics.r2(observed.values, predicted.values, axis=axis)
@@ -198,23 +239,34 @@ def _forecast(fitted, traj, x0, methods, holdout, options, observed) -> xr.Datas
         note = "the holdout holds no time point"
     elif not fitted.replayable:
         note = "the fit's options could not be recorded in the file (objects such as a pysindy library)"
-    scores, solutions = {}, {}
+    scores, solutions, blown = {}, {}, {}
     if not note:
+        forcing = options.get("u")
         try:
-            early = refit(fitted, traj.to_dataarray(), t_range=(traj.t[0], traj.t[n_train - 1]))
+            # with inputs, the refit sees them over its window only; its solution below is driven over the whole
+            early = refit(
+                fitted,
+                traj.to_dataarray(),
+                t_range=(traj.t[0], traj.t[n_train - 1]),
+                **({} if forcing is None else {"u": forcing}),
+            )
         except InputError as error:
             note = f"refit on the first {n_train} points failed: {error}"
         else:
             later = {time: slice(n_train, None)}
             for method in methods:
-                solution = early.simulate(x0, traj.t, method=method, **options).drop_vars("diverged")
-                solution = solution.transpose(*observed.dims).assign_coords(observed.coords)
+                solution = early.simulate(x0, traj.t, method=method, **options)
+                flag = solution["diverged"]
+                blown[method] = flag.drop_vars([c for c in flag.coords if c not in flag.dims])
+                solution = solution.drop_vars("diverged").transpose(*observed.dims).assign_coords(observed.coords)
                 solutions[method] = solution
                 scores[method] = _scores(observed.isel(later), solution.isel(later), time, traj.component)
     if not scores:
         empty = _scores(observed, observed, time, traj.component)
         scores = {m: {k: xr.full_like(v, np.nan) for k, v in empty.items()} for m in methods}
         solutions = {m: xr.full_like(observed, np.nan, dtype=np.float64) for m in methods}
+        # no forecast was made, so none blew up: the note says why the scores are NaN
+        blown = {m: xr.zeros_like(observed.isel({time: 0, traj.component: 0}, drop=True), dtype=bool) for m in methods}
     ds = xr.Dataset(
         {
             # the early refit's solution over the whole window, so a report can draw the held-out forecast
@@ -225,6 +277,8 @@ def _forecast(fitted, traj, x0, methods, holdout, options, observed) -> xr.Datas
             # component's range over the whole window instead
             "nrmse_forecast": _stack({m: s["rmse"] for m, s in scores.items()}, methods) / spread,
             "r2_forecast_sample": _stack({m: s["r2_sample"] for m, s in scores.items()}, methods),
+            # the forecast's own blow-up, which the full window's solution (``diverged``) may not share
+            "diverged_forecast": _stack(blown, methods),
         }
     )
     ds.attrs = {"forecast_split": float(traj.t[n_train - 1]) if n_train <= traj.t.size else float("nan")}

@@ -41,7 +41,8 @@ def differentiate(
             grid), a pysindy differentiation object (anything with ``__call__(x, t)``, such as
             ``pysindy.SmoothedFiniteDifference()``), or a DataArray of known derivatives with the same dims
             as the data.
-        window: Savitzky-Golay window length (odd); None: the catalog's default. Only for ``"savgol"``.
+        window: Savitzky-Golay window length (odd); None: chosen from the data (:func:`savgol_window`). Only for
+            ``"savgol"``.
         polyorder: Savitzky-Golay polynomial order, below ``window``; None: the catalog's default.
 
     Ragged trajectories (NaN padding at the end of shorter samples) are differentiated per length, each sample
@@ -149,15 +150,52 @@ def _by_length(traj: Trajectories, method, **options) -> tuple[np.ndarray, np.nd
     return x, dxdt, index
 
 
+def savgol_window(x: np.ndarray, *, polyorder: int | None = None) -> int:
+    """The Savitzky-Golay window for these data, chosen by generalised cross-validation.
+
+    Each candidate window smooths the data; its score is the mean squared residual over ``(1 - h)^2``, with ``h``
+    the weight the filter gives the point itself (the hat matrix's diagonal inside the series), which charges a
+    narrow window for following the noise. Noisy data get a wide window (Van der Pol at 5% noise: 7 gave a
+    coefficient error of 0.44, a window near 21 closes the gap to pysindy's smoothed differences), clean data
+    the narrowest.
+
+    Arguments:
+        x: shape ``(S, T, C)``, every point observed.
+        polyorder: the polynomial order (the catalog's default when None).
+
+    Returns:
+        An odd window, above ``polyorder`` and at most ``T``.
+
+    Raises:
+        InputError: too few time points for any window of this order.
+    """
+    from scipy.signal import savgol_coeffs, savgol_filter
+
+    declared = {option.name: option for option in DERIVATIVE_OPTIONS}
+    polyorder = declared["polyorder"].check(declared["polyorder"].default if polyorder is None else polyorder)
+    n = x.shape[1]
+    smallest = polyorder + 2 - polyorder % 2  # the first odd window above the order
+    candidates = [w for w in _WINDOWS if smallest <= w <= min(n, max(smallest, n // 3))] or [smallest]
+    if candidates[0] > n:
+        raise InputError(f"derivative='savgol' with polyorder={polyorder} needs at least {smallest} time points")
+    scores = []
+    for window in candidates:
+        smoothed = savgol_filter(x, window, polyorder, axis=1, mode="interp")
+        own = savgol_coeffs(window, polyorder)[window // 2]
+        scores.append(np.mean((x - smoothed) ** 2) / (1.0 - own) ** 2)
+    return int(candidates[int(np.argmin(scores))])
+
+
+# the windows savgol_window tries: odd, spaced about 25% apart
+_WINDOWS = (3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 25, 31, 37, 45, 55, 67, 81, 99, 121, 147, 179, 219, 267, 325, 397)
+
+
 def _savgol(x, t, *, window, polyorder):
     from scipy.signal import savgol_filter
 
-    defaults = {option.name: option.default for option in DERIVATIVE_OPTIONS}
-    window = defaults["window"] if window is None else window
-    polyorder = defaults["polyorder"] if polyorder is None else polyorder
-    for name, value in (("window", window), ("polyorder", polyorder)):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
-            raise InputError(f"{name} must be a non-negative integer, got {value!r}")
+    declared = {option.name: option for option in DERIVATIVE_OPTIONS}
+    polyorder = declared["polyorder"].check(declared["polyorder"].default if polyorder is None else polyorder)
+    window = savgol_window(x, polyorder=polyorder) if window is None else declared["window"].check(window)
 
     dt = np.diff(t)
     if not np.allclose(dt, dt[0], rtol=1e-9, atol=0):

@@ -14,8 +14,8 @@ import numpy as np
 import xarray as xr
 
 from dynamics import library as lib
+from dynamics import solutions
 from dynamics import solve as solvers
-from dynamics.catalog import DEFAULT_SOLUTION, SOLUTIONS
 from dynamics.trajectories import Trajectories
 from fittest.atomic import read_netcdf, write_netcdf
 from fittest.errors import InputError
@@ -470,7 +470,7 @@ class FittedODE:
         x0=None,
         t=None,
         *,
-        method: str = DEFAULT_SOLUTION,
+        method: str | None = None,
         form: str = "augmented",
         eps: float = 1e-8,
         solver: str = "tsit5",
@@ -486,8 +486,9 @@ class FittedODE:
             x0: initial states at ``t[0]``: a DataArray with the component dim (and sample dims), or numpy
                 ``(*samples, C)``; the fitted window's first states by default.
             t: the solution times, strictly increasing; the fitted window's grid by default.
-            method: ``"analytic"`` (affine models: matrix exponential), ``"diffrax"`` (any polynomial model),
-                or ``"euler"`` (the discrete rollout with the grid's steps, as the authors' code did).
+            method: ``"analytic"`` (affine models without inputs: matrix exponential), ``"diffrax"`` (any
+                polynomial model), or ``"euler"`` (the discrete rollout with the grid's steps, as the authors' code
+                did); None (default): the most exact one the model supports (:attr:`solution`).
             form: analytic only: ``"augmented"`` (no inverse of A) or ``"paper"`` (eq. 4 with ``A + eps I``).
             eps: the paper form's shift.
             solver, rtol, atol, max_steps, bound: diffrax only; see :func:`dynamics.solve.diffrax_solve`.
@@ -506,8 +507,7 @@ class FittedODE:
                 ``"diffrax"`` for terms that are not monomials, an unknown ``form`` or ``solver``, non-positive
                 tolerances, bad ``x0``, ``t`` or ``u``, or no ``u`` for a fit with inputs.
         """
-        if method not in SOLUTIONS:
-            raise InputError(f"unknown method {method!r}: use one of {SOLUTIONS}")
+        method = self._solution(method)
         states = self.x0 if x0 is None else self._states(x0, "x0")
         states = self._broadcast(states)
         sample_shape = states.shape[:-1]
@@ -519,11 +519,7 @@ class FittedODE:
         inputs = self._solution_inputs(u, states, times, t is None)
         if times.size == 1:
             values, diverged = x0_flat[:, None, :].copy(), np.zeros(n, dtype=bool)
-        elif method == "analytic" and inputs is not None:
-            raise InputError("method='analytic' solves dx/dt = A x + b without inputs: use method='diffrax'")
-        elif method == "analytic":
-            if not self.is_affine:
-                raise InputError(f"method='analytic' needs an affine model; {self.model!r} is not: use 'diffrax'")
+        elif method == "analytic":  # solutions.choose took it for an affine fit without inputs only
             A = self._broadcast_param(self.A, n)
             b = self._broadcast_param(self.b, n)
             values, diverged = solvers.analytic(A, b, x0_flat, times, form=form, eps=eps)
@@ -535,8 +531,6 @@ class FittedODE:
             else:
                 values, diverged = solvers.euler(self._rhs_flat, x0_flat, times)
         else:
-            if not self.library.is_polynomial:
-                raise InputError("method='diffrax' needs monomial terms; this pysindy library has others: use 'euler'")
             coef = self._broadcast_param(self.coefficients, n)
             values, diverged = solvers.diffrax_solve(
                 coef,
@@ -562,6 +556,28 @@ class FittedODE:
             attrs={"method": method, "model": self.model},
         )
         return out.assign_coords(diverged=(sample_dims, diverged.reshape(sample_shape)))
+
+    @property
+    def fitted_inputs(self) -> np.ndarray | None:
+        """The control inputs the fit was made with, ``(S, T, m)`` on its grid; None without inputs, or for a fit
+        loaded from a file."""
+        return self._inputs
+
+    @property
+    def solution(self) -> str:
+        """The solution method :meth:`simulate` and :func:`dynamics.compare` use by default: ``"analytic"`` for an
+        affine fit without inputs, ``"diffrax"`` for other monomial terms, ``"euler"`` for a custom library."""
+        return self._solution(None)
+
+    def _solution(self, method: str | None) -> str:
+        """``method`` checked against what this fit supports, or the default (see :mod:`dynamics.solutions`)."""
+        return solutions.choose(
+            method,
+            model=self.model,
+            affine=self.library.is_polynomial and self.is_affine,
+            polynomial=self.library.is_polynomial,
+            inputs=bool(self.library.n_inputs),
+        )
 
     def _solution_inputs(self, u, states: xr.DataArray, times: np.ndarray, fitted_grid: bool) -> np.ndarray | None:
         """The control inputs laid out like the flattened states on the grid ``times``, ``(n, T, m)``; None for
@@ -642,7 +658,9 @@ class FittedODE:
         """The fitted equations, one line per target, per sample, as pysindy prints them.
 
         Arguments:
-            precision: digits after the decimal point (pysindy's ``print(precision=...)``).
+            precision: digits after the decimal point (pysindy's ``print(precision=...)``); a coefficient that
+                would print as zero that way, or one of a million or more, is written with this many significant
+                digits instead (``1.23e-05``), so that no kept term reads ``0.000``.
             samples: print the first this many samples (all when None).
 
         Returns:
@@ -657,8 +675,15 @@ class FittedODE:
                 raise InputError(f"{name} must be a non-negative integer, got {value!r}")
         coefficients = self.coefficients
         if self.sample_dims:
-            stacked = coefficients.stack(sample=self.sample_dims).transpose("sample", "target", "term")
-            blocks = [(stacked["sample"].values[i], stacked.values[i]) for i in range(stacked.sizes["sample"])]
+            # positions, not .stack(sample=...): a sample dimension may itself be called "sample"
+            ordered = coefficients.transpose(*self.sample_dims, "target", "term")
+            labels = [
+                ordered[d].values if d in ordered.coords else np.arange(ordered.sizes[d]) for d in self.sample_dims
+            ]
+            blocks = [
+                (tuple(label[i] for label, i in zip(labels, index, strict=True)), ordered.values[index])
+                for index in np.ndindex(*ordered.shape[: len(self.sample_dims)])
+            ]
         else:
             blocks = [(None, coefficients.transpose("target", "term").values)]
         if samples is not None:
@@ -675,7 +700,7 @@ class FittedODE:
                 for term, value, ok in zip(terms, row, allowed, strict=True):
                     if not ok or value == 0:
                         continue
-                    number = f"{abs(value):.{precision}f}"
+                    number = _magnitude(abs(value), precision)
                     text = number if term == "1" else f"{number} {term}"
                     parts.append(("- " if value < 0 else "+ ") + text)
                 body = " ".join(parts).removeprefix("+ ") if parts else f"{0:.{precision}f}"
@@ -697,6 +722,15 @@ class FittedODE:
         import html
 
         return f"<pre>{html.escape(str(self))}</pre>"
+
+
+def _magnitude(value: float, precision: int) -> str:
+    """``value`` (>= 0) with ``precision`` decimals, or ``precision`` significant digits where that would show
+    0 or a number too long to read."""
+    fixed = f"{value:.{precision}f}"
+    if value != 0 and (float(fixed) == 0 or value >= 1e6):
+        return f"{value:.{max(precision, 1)}g}"
+    return fixed
 
 
 def build_dataset(

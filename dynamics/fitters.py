@@ -10,7 +10,6 @@ pooled one.
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -173,14 +172,14 @@ def fit_lasso(
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import Lasso, LassoLars
 
-    try:
-        alpha = float(alpha)
-    except (TypeError, ValueError):
-        raise InputError(f"alpha must be a positive number, got {alpha!r}") from None
-    if not np.isfinite(alpha) or alpha <= 0:
-        raise InputError(f"alpha must be a positive number, got {alpha!r}: for no penalty use model='linear'")
-    if solver not in MODEL_SPECS["lasso"].option("solver").choices:
+    spec = MODEL_SPECS["lasso"]
+    if isinstance(alpha, str):  # "cv" is fit()'s word; a fitter needs the number cross-validation chose
+        raise InputError(f"alpha must be a number > 0, got {alpha!r}: for no penalty use model='linear'")
+    alpha = spec.option("alpha").check(alpha)
+    if solver not in spec.option("solver").choices:
         raise InputError(f"unknown Lasso solver {solver!r}: use 'lars' (exact) or 'cd' (coordinate descent)")
+    # scikit-learn's own InvalidParameterError would reach the user as a traceback
+    max_iter, tol = spec.option("max_iter").check(max_iter), spec.option("tol").check(tol)
     if pooled:
         x, dxdt = _pool(x), _pool(dxdt)
     library = lib.affine(names)
@@ -267,20 +266,17 @@ def fit_sindy(
     """
     import pysindy as ps
 
+    spec = MODEL_SPECS["sindy"]
     if feature_library is None:
-        if isinstance(degree, bool) or not isinstance(degree, int | np.integer) or degree < 1:
+        if isinstance(degree, float):  # 2.0 would build a library pysindy refuses deep inside
             raise InputError(f"degree must be a positive integer, got {degree!r}")
-        feature_library = ps.PolynomialLibrary(degree=int(degree))
+        feature_library = ps.PolynomialLibrary(degree=spec.option("degree").check(degree))
     _refuse_weak_form(feature_library, ps)
     if optimizer is None:
-        if threshold is not None and (
-            isinstance(threshold, bool)
-            or not isinstance(threshold, numbers.Real)
-            or not math.isfinite(threshold)
-            or threshold < 0
-        ):
+        if isinstance(threshold, str):
             raise InputError(f"threshold must be a finite number >= 0, got {threshold!r} (None keeps pysindy's 0.1)")
-        optimizer = ps.STLSQ() if threshold is None else ps.STLSQ(threshold=float(threshold))
+        threshold = spec.option("threshold").check(threshold)
+        optimizer = ps.STLSQ() if threshold is None else ps.STLSQ(threshold=threshold)
     if t is None:
         t = np.arange(x.shape[1], dtype=np.float64)
     rows = observed_rows(x, dxdt)

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Hashable, Sequence
 
 import numpy as np
@@ -12,13 +13,20 @@ import xarray as xr
 from dynamics import bootstrap as resampling
 from dynamics import crossval, shooting
 from dynamics import library as lib
-from dynamics.catalog import DEFAULT_DERIVATIVE, DEFAULT_MODEL, FIT_OPTIONS, OBJECTIVES
-from dynamics.derivatives import derivative_name, differentiate
+from dynamics.catalog import (
+    DEFAULT_DERIVATIVE,
+    DEFAULT_MODEL,
+    FIT_OPTIONS,
+    OBJECTIVES,
+    FitWarning,
+    check_model_options,
+)
+from dynamics.derivatives import derivative_name, differentiate, savgol_window
 from dynamics.fitted import FittedODE, build_dataset, evaluate_rhs, with_bootstrap, with_cv
 from dynamics.fitters import MODELS
 from dynamics.metrics import r2
 from dynamics.shooting import SCALES
-from dynamics.trajectories import as_inputs, as_trajectories
+from dynamics.trajectories import as_inputs, as_trajectories, from_numpy, infer_dims, select_variable, with_times
 from fittest.errors import InputError
 
 _FIT = {option.name: option.default for option in FIT_OPTIONS}
@@ -29,8 +37,9 @@ def fit(
     model: str = DEFAULT_MODEL,
     *,
     variable: Hashable | None = None,
-    time: str = "step",
-    component: str = "frequency",
+    time: str | None = None,
+    component: str | None = None,
+    t: np.ndarray | float | None = None,
     t_range: Sequence[float] | None = None,
     derivative=DEFAULT_DERIVATIVE,
     window: int | None = None,
@@ -48,20 +57,30 @@ def fit(
 
     Arguments:
         data: a Dataset (see ``variable``) or DataArray with a time and a component dimension; every other
-            dimension is a sample dimension (``run`` in a run dataset).
+            dimension is a sample dimension (``run`` in a run dataset). A Dataset of several variables of the same
+            dimensions (and no ``amplitude``), none chosen, holds one variable per component (``x``, ``y``,
+            ``z``; an input named by ``u`` is left out). A numpy array ``(T,)``, ``(T, C)`` or ``(S, T, C)``
+            (samples, times, components), with its times as ``t``.
         model: a name in :data:`dynamics.MODELS`: ``"linear"`` (``A x + b`` by least squares), ``"lasso"``
             (L1 on ``A``; option ``alpha=0.01``), ``"lotka_volterra"`` (option ``form="glv" | "quadratic"``),
             ``"sindy"`` (pysindy; options ``degree``, ``threshold``, ``feature_library``, ``optimizer``).
         variable: the Dataset variable; ``amplitude`` when present.
-        time: the time dimension; its coordinate is the time (steps, seconds, years).
-        component: the dimension that indexes the state vector.
+        time: the time dimension; its coordinate is the time (steps, seconds, years). None: inferred where
+            unambiguous (``step``, ``time``, ``t``, ... or the only dimension with an increasing numeric
+            coordinate; see :func:`dynamics.trajectories.infer_dims`).
+        component: the dimension that indexes the state vector; None: inferred (``frequency``, ``component``,
+            ..., or the one dimension left in 2-D data).
+        t: the times of the time axis (an array, or one step as pysindy takes it), for data without a time
+            coordinate (a numpy array); without any the time is unit steps, with a :class:`FitWarning`. Not
+            recorded for :func:`refit`, whose data carry their coordinate.
         t_range: ``(start, stop)`` of the time window, inclusive; ``(0, 1000)`` is the paper's window.
         derivative: ``"central"`` (the default: second order, unbiased to O(dt²) on continuous-time data),
             ``"forward"`` (the paper's ``x[t+1] - x[t]`` over the step: right for a discrete map, O(dt) biased on
             a continuous one), ``"savgol"``, a pysindy differentiation object, or a DataArray of known
             derivatives. Smoothing methods fit their smoothed states, as pysindy does.
         window, polyorder: the Savitzky-Golay window (odd) and order, for ``derivative="savgol"`` only
-            (None: 7 and 3, see :data:`dynamics.catalog.DERIVATIVE_OPTIONS`).
+            (None: the window chosen from the data by generalised cross-validation, recorded in ``fit_options``,
+            see :func:`dynamics.derivatives.savgol_window`; order 3).
         pool: fit one ODE to all samples together instead of one per sample.
         objective: ``"derivative"`` (default): regress the derivative estimate. ``"trajectory"``: start from
             that fit, then fit the coefficients on the terms it kept and each sample's initial state so that the
@@ -109,9 +128,39 @@ def fit(
     if scale != "linear" and objective != "trajectory":
         raise InputError(f"scale={scale!r} is an option of the trajectory objective: add objective='trajectory'")
     bootstrap, seed, block = resampling.check(bootstrap, seed, block)
+    # the declared bounds, before any work: rcond=nan fitted garbage, max_iter=0 an all-zero model
+    crossval.wants_cv(model, model_options)  # "cv" given to an option that takes no cross-validation, named
+    model_options = check_model_options(model, model_options)
     pool = bool(pool)
-    traj = as_trajectories(data, variable=variable, time=time, component=component, t_range=t_range)
+    exclude = (u,) if isinstance(u, str) else ()
+    if t is not None or not isinstance(data, xr.Dataset | xr.DataArray):
+        source = (
+            select_variable(data, variable, exclude=exclude)
+            if isinstance(data, xr.Dataset | xr.DataArray)
+            else from_numpy(data)
+        )
+        time, component = infer_dims(source, time, component)
+        source = source if t is None else with_times(source, t, time)
+        traj = as_trajectories(source, time=time, component=component, t_range=t_range)
+    else:
+        traj = as_trajectories(
+            data, variable=variable, time=time, component=component, t_range=t_range, exclude=exclude
+        )
+    time, component = traj.time, traj.component
+    _refuse_reserved(traj)
+    if traj.unit_steps:
+        # pysindy 2 requires t; a silent unit step makes every rate per step, and a threshold prune everything
+        warnings.warn(
+            f"the data have no {traj.time!r} coordinate, so time is taken as unit steps 0, 1, 2, ... and every "
+            f"rate is per step: give the times with data.assign_coords({traj.time}=...) or t=...",
+            FitWarning,
+            stacklevel=2,
+        )
+    if isinstance(derivative, str) and derivative == "savgol" and window is None:
+        # chosen once, on the points every sample observed, and recorded so that a refit smooths alike
+        window = savgol_window(traj.values[:, : _shortest(traj)], polyorder=polyorder)
     x, dxdt, index = differentiate(traj, derivative, window=window, polyorder=polyorder)
+    _check_size(model, x, dxdt, model_options, n_inputs=0 if u is None else 1, pooled=pool)
     names = lib.component_names(traj.components)
     scale_by = _scale(x, dxdt, model, pool)
     inputs, controls = _controls(u, data, traj, index, model, scale_by)
@@ -124,6 +173,8 @@ def fit(
         )
         chosen = {**model_options, cv_option: value}
     result = _model_fit(model, xs, ds, names, t_fit, pool, {**chosen, **controls})
+    if model in _PENALISED:
+        _warn_if_pruned(model, result, x, ds, names, pool)
     observed = traj.values / scale_by  # (S, T, C)
     x0 = None
     if objective == "trajectory":
@@ -132,10 +183,27 @@ def fit(
         shot = shooting.fit_trajectories(
             result.library, result.coefficients, grouped, traj.t, inputs=forcing, scale=scale
         )
-        result.coefficients = shot.coefficients
-        x0 = shot.x0.reshape(observed.shape[0], -1) * _per_sample(scale_by, observed.shape)
+        # the start (the derivative fit from the first observed states) competes with the result: a refinement
+        # that ends worse by its own measure (Lorenz at 5% noise: error 0.86 -> 18.3) is not kept
+        first = grouped[:, :, 0]  # a sample's NaN padding is at its end: its first point is observed
+        costs = [
+            shooting.misfit(result.library, coefficients, states, grouped, traj.t, inputs=forcing, scale=scale)
+            for coefficients, states in ((result.coefficients, first), (shot.coefficients, shot.x0))
+        ]
+        kept = costs[0] < costs[1]  # (N,): both measured by the same solve
+        result.coefficients = np.where(kept[:, None, None], result.coefficients, shot.coefficients)
+        x0 = np.where(kept[:, None, None], first, shot.x0)
+        x0 = x0.reshape(observed.shape[0], -1) * _per_sample(scale_by, observed.shape)
+        result.info["trajectory_kept_start"] = kept
+        if kept.any():
+            warnings.warn(
+                f"objective='trajectory' ended with a larger trajectory misfit than its start in {int(kept.sum())} "
+                f"of {kept.size} fit(s): those keep the derivative fit (fit.to_dataset()['trajectory_kept_start'])",
+                FitWarning,
+                stacklevel=2,
+            )
         result.info["trajectory_converged"] = shot.converged
-        result.info["trajectory_cost"] = shot.cost
+        result.info["trajectory_cost"] = np.where(kept, costs[0], shot.cost)
         result.info["trajectory_steps"] = shot.steps
     # R² is the same on every component's own scale, where squares of 1e200 data do not overflow
     predicted = _predict(result, xs, pool, controls.get("u"))
@@ -218,6 +286,94 @@ def fit(
     return FittedODE(dataset, models=result.models, trajectories=traj, fit_options=fit_options, inputs=inputs)
 
 
+# the dimensions of a fit's own Dataset (see dynamics.fitted.build_dataset): data dims of these names would collide
+_RESERVED = ("target", "term", "source", "input", "bootstrap", "cv_candidate")
+
+
+# the models whose penalty (lasso's alpha, SINDy's threshold) is in the data's units: it can prune every term
+_PENALISED = ("lasso", "sindy")
+
+
+def _warn_if_pruned(model, result, x, ds, names, pooled) -> None:
+    """Warn (one line, :class:`FitWarning`) when a penalty eliminated every term of an equation whose
+    derivative varies, or when the components' magnitudes differ so much that one penalty treats them unequally.
+
+    pysindy warns "Sparsity parameter is too big"; a fit that silently prints ``(x)' = 0.000`` for data scaled by
+    1e-8 is worse.
+    """
+    # an equation that reads "(x)' = 0": a lasso's unpenalised constant alone is a sparse answer, not an empty one
+    empty = ~(result.coefficients != 0).any(axis=-1)  # (S, C)
+    flat = ds.reshape(1, -1, ds.shape[2]) if pooled else ds
+    moving = np.nanstd(flat, axis=1) > 0  # (S, C)
+    dropped = empty & moving
+    option = "alpha" if model == "lasso" else "threshold"
+    if dropped.any():
+        largest = float(np.nanmax(np.abs(ds[..., dropped.any(axis=0)])))
+        targets = [str(names[i]) for i in np.flatnonzero(dropped.any(axis=0))]
+        warnings.warn(
+            f"the {model} fit eliminated every term of {', '.join(f'({t})' for t in targets[:5])}"
+            f"{' ...' if len(targets) > 5 else ''} in {int(dropped.any(axis=1).sum())} of {dropped.shape[0]} "
+            f"sample(s) (their |dx/dt| up to {largest:.3g}): the penalty outweighs what data of this "
+            f"scale support; rescale the data (divide by its scale) or lower {option}=",
+            FitWarning,
+            stacklevel=3,
+        )
+        return
+    peak = np.nanmax(np.abs(x), axis=(0, 1))
+    peak = peak[peak > 0]
+    if peak.size > 1 and peak.max() / peak.min() > 1e3:
+        warnings.warn(
+            f"the components' magnitudes span {peak.min():.3g} to {peak.max():.3g}, and the {model} {option} "
+            "weighs every coefficient alike, so small components' terms are pruned first: divide each component "
+            "by its scale before fitting",
+            FitWarning,
+            stacklevel=3,
+        )
+
+
+def _check_size(model, x, dxdt, model_options, *, n_inputs, pooled) -> None:
+    """Refuse a model with more terms per equation than derivative rows before its library is built (the
+    library of 10^6 components is a 10^6 x 10^6 matrix of exponents).
+
+    Raises:
+        InputError: more terms than rows.
+    """
+    n = x.shape[2]
+    widest = {
+        "linear": n + n_inputs + 1,
+        "lasso": n + 1,
+        "lotka_volterra": n + 1 if model_options.get("form", "glv") == "glv" else n + n * (n + 1) // 2,
+    }.get(model)
+    if widest is None:
+        return  # sindy counts its library's terms itself, before building it
+    rows = np.isfinite(x).all(axis=-1) & np.isfinite(dxdt).all(axis=-1)
+    n_rows = int(rows.sum()) if pooled else int(rows.sum(axis=1).min())
+    if n_rows < widest:
+        raise InputError(
+            f"the model has {widest} terms per equation but only {n_rows} derivative points: widen t_range, "
+            "use fewer components, or choose a smaller model"
+        )
+
+
+def _shortest(traj) -> int:
+    """The number of time points every sample observed."""
+    return traj.t.size if traj.lengths is None else int(traj.lengths.min())
+
+
+def _refuse_reserved(traj) -> None:
+    """Refuse data whose dimensions collide with the fit's own.
+
+    Raises:
+        InputError: a time, component or sample dimension named like one of :data:`_RESERVED`.
+    """
+    for dim in (*traj.sample_dims, traj.time, traj.component):
+        if dim in _RESERVED:
+            raise InputError(
+                f"the data's dimension {dim!r} has a name the fit uses for its own coefficients "
+                f"({', '.join(_RESERVED)}): rename it, e.g. data.rename({{{dim!r}: '{dim}_'}})"
+            )
+
+
 def _controls(u, data, traj, index, model, scale_by):
     """The inputs ``u`` read on the trajectories' grid, ``(S, T, m)``, and the fitter's keywords for them
     (``u`` at the derivative rows and the ``inputs`` names); ``(None, {})`` without inputs.
@@ -281,24 +437,87 @@ def _bootstrap(
     inputs at the fitted rows) is resampled as the rows are, ``inputs`` (on the whole grid) as the samples are.
     """
     rng = np.random.default_rng(seed)
-    n_samples = xs.shape[0]
+    n_samples, n_rows, n_components = xs.shape
+    n_terms = result.coefficients.shape[-1]
     by_samples = pooled and n_samples > 1
     options = dict(model_options)
     u = options.pop("u", None)
+    n_inputs = 0 if u is None else u.shape[2]
+    # replicates are refitted a chunk at a time, drawn from the one random stream in order, so the numbers do not
+    # depend on the chunk size and memory holds one chunk of resampled data plus the (B, S, C, P) coefficients
+    kept = 3 * n_samples * n_components * n_terms * 8  # the replicates, unscaled and labelled: about three copies
+    if objective == "derivative":
+        width = 2 * n_components + n_inputs + 3 * n_terms  # states, derivatives, inputs; design matrix and its SVD
+        per_replicate = 8 * n_samples * n_rows * width
+    else:
+        width = n_components + n_inputs + 2 + n_components * (n_terms + n_components)  # data, weights, sensitivities
+        per_replicate = 8 * n_samples * t.size * width
+    chunk = resampling.plan(bootstrap, per_replicate=per_replicate, kept=kept)
+    out = np.empty((bootstrap, 1 if pooled else n_samples, n_components, n_terms))
+    unconverged = 0
+    for first in range(0, bootstrap, chunk):
+        size = min(chunk, bootstrap - first)
+        replicates, missed = _bootstrap_chunk(
+            result,
+            model,
+            xs,
+            ds,
+            observed,
+            names=names,
+            t_fit=t_fit,
+            t=t,
+            options=options,
+            u=u,
+            inputs=inputs,
+            objective=objective,
+            scale=scale,
+            size=size,
+            rng=rng,
+            by_samples=by_samples,
+            block=block,
+        )
+        out[first : first + size] = replicates
+        unconverged += missed
+    return out, unconverged
+
+
+def _bootstrap_chunk(
+    result,
+    model,
+    xs,
+    ds,
+    observed,
+    *,
+    names,
+    t_fit,
+    t,
+    options,
+    u,
+    inputs,
+    objective,
+    scale,
+    size,
+    rng,
+    by_samples,
+    block,
+):
+    """``size`` replicates of :func:`_bootstrap`, drawn from ``rng``: their coefficients ``(size, S, C, P)`` and
+    how many trajectory refits stopped before their tolerance."""
+    n_samples = xs.shape[0]
 
     def given(rows_of_u):
         return options if u is None else {**options, "u": rows_of_u}
 
     if objective == "derivative":
         if by_samples:
-            draws = rng.integers(0, n_samples, size=(bootstrap, n_samples))
+            draws = rng.integers(0, n_samples, size=(size, n_samples))
             fits = [
                 _model_fit(model, xs[d], ds[d], names, t_fit, True, given(None if u is None else u[d])).coefficients
                 for d in draws
             ]
-            return np.stack(fits), 0  # (B, 1, C, P)
+            return np.stack(fits), 0  # (size, 1, C, P)
         n = xs.shape[1]
-        rows = resampling.time_indices(rng, (bootstrap, n_samples), n, block or resampling.default_block(n))
+        rows = resampling.time_indices(rng, (size, n_samples), n, block or resampling.default_block(n))
         picked = np.arange(n_samples)[None, :, None]
         xb = xs[picked, rows].reshape(-1, n, xs.shape[2])
         db = ds[picked, rows].reshape(-1, n, xs.shape[2])
@@ -307,24 +526,24 @@ def _bootstrap(
         refit = _model_fit(model, xb, db, names, t_fit, False, given(ub))
         if refit.coefficients.shape[-1] != result.coefficients.shape[-1]:
             raise InputError("a bootstrap refit gave another library of terms: use a polynomial library")
-        return refit.coefficients.reshape((bootstrap, n_samples) + refit.coefficients.shape[1:]), 0
+        return refit.coefficients.reshape((size, n_samples) + refit.coefficients.shape[1:]), 0
     n_t = t.size
 
     def per_problem(values):
         """``(S, T, k)`` values as the problems see them: ``(B, S, T, k)`` by samples, else ``(B * S, 1, T, k)``."""
         if by_samples:
-            return np.broadcast_to(values, (bootstrap,) + values.shape)
-        spread = np.broadcast_to(values[None, :, None], (bootstrap, n_samples, 1) + values.shape[1:])
+            return np.broadcast_to(values, (size,) + values.shape)
+        spread = np.broadcast_to(values[None, :, None], (size, n_samples, 1) + values.shape[1:])
         return spread.reshape((-1, 1) + values.shape[1:])
 
     if by_samples:
-        draws = rng.integers(0, n_samples, size=(bootstrap, n_samples))
+        draws = rng.integers(0, n_samples, size=(size, n_samples))
         weights = np.repeat(resampling.counts(draws, n_samples)[..., None], n_t, axis=2)  # (B, S, T)
-        start = np.repeat(result.coefficients, bootstrap, axis=0)
+        start = np.repeat(result.coefficients, size, axis=0)
     else:
-        rows = resampling.time_indices(rng, (bootstrap, n_samples), n_t, block or resampling.default_block(n_t))
+        rows = resampling.time_indices(rng, (size, n_samples), n_t, block or resampling.default_block(n_t))
         weights = resampling.counts(rows, n_t).reshape(-1, 1, n_t)  # (B * S, 1, T)
-        start = np.tile(result.coefficients, (bootstrap, 1, 1))
+        start = np.tile(result.coefficients, (size, 1, 1))
     forcing = None if inputs is None else per_problem(inputs)
     shot = shooting.fit_trajectories(
         result.library, start, per_problem(observed), t, weights=weights, inputs=forcing, scale=scale
@@ -333,7 +552,7 @@ def _bootstrap(
     # and counted; one that left the bounds has no finite coefficients and is left out as NaN
     finite = np.isfinite(shot.coefficients).all(axis=(1, 2))
     refits = np.where(finite[:, None, None], shot.coefficients, np.nan)
-    return refits.reshape((bootstrap, -1) + shot.coefficients.shape[1:]), int((~shot.converged).sum())
+    return refits.reshape((size, -1) + shot.coefficients.shape[1:]), int((~shot.converged).sum())
 
 
 def refit(
@@ -341,6 +560,7 @@ def refit(
     data: xr.Dataset | xr.DataArray,
     *,
     t_range: Sequence[float] | None = None,
+    u: xr.DataArray | str | None = None,
 ) -> FittedODE:
     """Fit ``fitted``'s model again, with all of its options but the bootstrap, to ``data`` over ``t_range``.
 
@@ -349,6 +569,7 @@ def refit(
         data: the trajectories, read with the fit's time and component dimensions (and its variable when a
             Dataset).
         t_range: ``(start, stop)`` of the new window, inclusive; the fit's own window when None.
+        u: the control inputs of ``data``, for a fit with inputs; the fit's own ``u`` option when None.
 
     Returns:
         The new :class:`FittedODE`.
@@ -368,6 +589,8 @@ def refit(
         options.pop(name, None)
     if t_range is not None:
         options["t_range"] = t_range
+    if u is not None:
+        options["u"] = u
     if not isinstance(data, xr.Dataset):
         options.pop("variable", None)  # a DataArray is the data itself: the name would only be checked against its own
     return fit(data, **options)

@@ -1,9 +1,10 @@
 """A report of one or more fits on the same data: a self-contained HTML page and a Markdown summary.
 
-The page holds the provenance (data file, command, date, configuration, versions), one table of the models
-side by side with a line under each metric saying what it means, the drawn samples (chosen with ``samples=``)
-and a summary over all samples; then the figures of :mod:`dynamics.plots` (trajectories and the held-out
-forecast per drawn sample, the training curves of a run dataset, R², coefficients, eigenvalues). Every file is
+The page opens with its first figure, then one table of the models side by side with a line under each metric
+saying what it means, the other figures of :mod:`dynamics.plots` (trajectories and the held-out forecast per
+drawn sample, chosen with ``samples=``, four spread over the samples by default; the training curves of a run
+dataset, R², coefficients, eigenvalues), the drawn samples' and the coefficients' tables, and last the
+provenance (data file, command, date, configuration, versions). Every file is
 written atomically through :func:`fittest.atomic.write_atomic`.
 """
 
@@ -31,6 +32,7 @@ from fittest.atomic import output_folder, write_atomic
 from fittest.errors import InputError
 
 MAX_DRAWN = 12  # each drawn sample adds two grids of panels: more would make a page nobody scrolls through
+DEFAULT_DRAWN = 4  # drawn when no samples are chosen: spread over the samples, so one run does not stand for all
 PACKAGES = ("fittest", "numpy", "scipy", "xarray", "matplotlib", "scikit-learn", "jax", "diffrax", "pysindy")
 
 
@@ -305,7 +307,8 @@ def report_samples(
 
     Arguments:
         data: the trajectories (a Dataset, read with ``variable``, or a DataArray).
-        samples: None for the first sample; an int or a sequence of ints, positions along the samples (along the
+        samples: None for up to :data:`DEFAULT_DRAWN` samples spread evenly over all (the first and the last
+            among them); an int or a sequence of ints, positions along the samples (along the
             one sample dimension; in row-major order over several); strings ``"dim=value"`` (``"run=3"``) select
             by coordinate value, and digit strings (``"2"``, as a command line gives them) are positions; a dict
             ``{dim: value}`` is one sample by coordinate values.
@@ -326,7 +329,12 @@ def report_samples(
         raise InputError(f"the data have no samples (sizes {dict(zip(sample_dims, sizes, strict=True))})")
     where = ", ".join(f"{d} 0..{n - 1}" for d, n in zip(sample_dims, sizes, strict=True)) or "only one"
     if samples is None:
-        return [{d: 0 for d in sample_dims}]
+        # evenly spaced positions: the first and the last sample, and some between
+        positions = np.unique(np.linspace(0, total - 1, min(total, DEFAULT_DRAWN)).round().astype(int))
+        return [
+            {d: int(i) for d, i in zip(sample_dims, np.unravel_index(int(p), sizes) if sizes else (), strict=True)}
+            for p in positions
+        ]
     if isinstance(samples, (int, np.integer, str, dict)):
         samples = [samples]
     picked: list[dict[str, int]] = []
@@ -440,9 +448,15 @@ def coefficient_table(fit, column: str, *, drawn: list[dict], intervals, count: 
     )
 
 
-def _markdown(title: str, tables: list[Table], figures: dict[str, tuple[str, str]]) -> str:
+def _markdown(title: str, blocks: list) -> str:
+    """The page as Markdown; ``blocks`` are :class:`Table` s and figures ``(name, (path, caption))`` in page order."""
     lines = [f"# {title}", ""]
-    for table in tables:
+    for block in blocks:
+        if not isinstance(block, Table):
+            name, (path, caption) = block
+            lines += [f"## {name}", "", f"![{name}]({path})", "", f"*{caption}*" if caption else "", ""]
+            continue
+        table = block
         meanings = table.meanings or [""] * len(table.rows)
         with_meaning = any(meanings)
         header = table.header + (["what it means"] if with_meaning else [])
@@ -454,13 +468,11 @@ def _markdown(title: str, tables: list[Table], figures: dict[str, tuple[str, str
             cells = [*row, meaning] if with_meaning else row
             lines.append("| " + " | ".join(cell.replace("|", "/") for cell in cells) + " |")
         lines.append("")
-    lines += ["## Figures", ""]
-    for name, (path, caption) in figures.items():
-        lines += [f"![{name}]({path})", "", f"*{caption}*" if caption else "", ""]
     return "\n".join(lines) + "\n"
 
 
-def _html(title: str, tables: list[Table], figures: dict[str, tuple[bytes, str]]) -> str:
+def _html(title: str, blocks: list) -> str:
+    """The page as self-contained HTML; ``blocks`` are :class:`Table` s and figures ``(name, (png, caption))``."""
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
         f"<title>{html.escape(title)}</title>",
@@ -472,7 +484,17 @@ def _html(title: str, tables: list[Table], figures: dict[str, tuple[bytes, str]]
         "td.wide{max-width:60em;word-break:break-word;font-family:monospace;font-size:12px}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
     ]
-    for table in tables:
+    for block in blocks:
+        if not isinstance(block, Table):
+            name, (png, caption) = block
+            encoded = base64.b64encode(png).decode("ascii")
+            caption = f"<p class='caption'>{html.escape(caption)}</p>" if caption else ""
+            parts.append(
+                f"<section class='figure'><h2>{html.escape(name)}</h2>{caption}"
+                f"<img alt='{html.escape(name)}' src='data:image/png;base64,{encoded}'></section>"
+            )
+            continue
+        table = block
         meanings = table.meanings or [""] * len(table.rows)
         parts.append(f"<h2>{html.escape(table.heading)}</h2>")
         if table.note:
@@ -485,15 +507,15 @@ def _html(title: str, tables: list[Table], figures: dict[str, tuple[bytes, str]]
             )
             parts.append(f"<tr><td>{first}</td>{rest}</tr>")
         parts.append("</table>")
-    for name, (png, caption) in figures.items():
-        encoded = base64.b64encode(png).decode("ascii")
-        caption = f"<p class='caption'>{html.escape(caption)}</p>" if caption else ""
-        parts.append(
-            f"<section class='figure'><h2>{html.escape(name)}</h2>{caption}"
-            f"<img alt='{html.escape(name)}' src='data:image/png;base64,{encoded}'></section>"
-        )
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _page_order(tables: dict, figures: list) -> list:
+    """The page's blocks in reading order: the first figure at once, then the models table, the other figures, the
+    per-sample and coefficient tables, and the provenance (long, and read last) at the end."""
+    first, rest = figures[:1], figures[1:]
+    return [*first, tables["models"], *rest, tables["samples"], *tables["coefficients"], tables["provenance"]]
 
 
 def _samples_table(fits, comparisons, drawn, observed, sample_dims, highlight, highlight_label) -> Table:
@@ -659,16 +681,17 @@ def write_report(
         written[name] = write_atomic(folder / filename, lambda tmp, png=png: tmp.write_bytes(png))
         files[name] = (filename, caption)
     title = title or f"Fitted ODEs: {', '.join(fit.model for fit in fits)}"
-    tables = [
-        provenance_table(fits, data, source=source, command=command),
-        models_table(fits, comparisons, highlight=highlight, highlight_label=highlight_label),
-        _samples_table(fits, comparisons, drawn, observed, sample_dims, highlight, highlight_label),
-    ]
-    tables += [
-        coefficient_table(fit, column, drawn=drawn, intervals=intervals[column])
-        for fit, column in zip(fits, columns, strict=True)
-    ]
-    markdown, page = _markdown(title, tables, files), _html(title, tables, figures)
+    tables = {
+        "provenance": provenance_table(fits, data, source=source, command=command),
+        "models": models_table(fits, comparisons, highlight=highlight, highlight_label=highlight_label),
+        "samples": _samples_table(fits, comparisons, drawn, observed, sample_dims, highlight, highlight_label),
+        "coefficients": [
+            coefficient_table(fit, column, drawn=drawn, intervals=intervals[column])
+            for fit, column in zip(fits, columns, strict=True)
+        ],
+    }
+    markdown = _markdown(title, _page_order(tables, list(files.items())))
+    page = _html(title, _page_order(tables, list(figures.items())))
     written["markdown"] = write_atomic(folder / "report.md", lambda tmp: tmp.write_text(markdown, encoding="utf-8"))
     written["html"] = write_atomic(folder / "report.html", lambda tmp: tmp.write_text(page, encoding="utf-8"))
     return written

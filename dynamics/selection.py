@@ -89,7 +89,8 @@ def select(
                 "r2_forecast": float(solved.r2_forecast_sample.mean()),
                 "r2_derivative": float(fitted.r2_derivative.mean()),
                 "terms": float(allowed.sum("term").mean()),
-                "diverged": float(solved.diverged.astype(float).mean()),
+                # the ranked forecast's own blow-up: the full window's solution may well have stayed finite
+                "diverged": float(solved.diverged_forecast.astype(float).mean()),
             }
         )
     errors = np.array([row["forecast_error"] for row in rows])

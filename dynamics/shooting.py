@@ -344,3 +344,50 @@ def fit_trajectories(
     coef = np.where(finite[:, None, None], coef, coefficients)
     x0 = np.where(finite[:, None, None], x0, y00)
     return ShootingResult(coef, x0, ok & finite, np.asarray(cost), np.asarray(steps))
+
+
+def misfit(
+    library: lib.Library,
+    coefficients: np.ndarray,
+    x0: np.ndarray,
+    observed: np.ndarray,
+    t: np.ndarray,
+    *,
+    inputs: np.ndarray | None = None,
+    scale: str = "linear",
+) -> np.ndarray:
+    """The trajectory objective's misfit of given coefficients and initial states, to compare two of them.
+
+    Arguments:
+        library: the terms (monomials).
+        coefficients: shape ``(N, C, P)``.
+        x0: shape ``(N, G, C)``: each sample's initial state.
+        observed: shape ``(N, G, T, C)``; NaN points weigh nothing.
+        t: shape ``(T,)``.
+        inputs: shape ``(N, G, T, m)`` or None.
+        scale: ``"linear"`` (residuals over each component's spread, as :func:`fit_trajectories` weighs them)
+            or ``"log"``.
+
+    Returns:
+        Shape ``(N,)``: half the sum of squared residuals, as :attr:`ShootingResult.cost` (inf where the solution
+        blew up).
+    """
+    from dynamics.solve import diffrax_solve
+
+    n, g, n_t, c = observed.shape
+    coef = np.repeat(coefficients, g, axis=0)
+    forcing = None if inputs is None else np.asarray(inputs, dtype=np.float64).reshape(n * g, n_t, -1)
+    bound = 1e6 * max(1.0, float(np.nanmax(np.abs(observed))))
+    solved, diverged = diffrax_solve(coef, library.factors, x0.reshape(n * g, c), t, bound=bound, inputs=forcing)
+    solved = solved.reshape(observed.shape)
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        if scale == "log":
+            residual = np.log(solved) - np.log(observed)
+        else:
+            spread = np.nanstd(observed, axis=2, keepdims=True)
+            residual = (solved - observed) / np.where(np.isfinite(spread) & (spread > 0), spread, 1.0)
+    seen = np.isfinite(observed)
+    bad = (seen & ~np.isfinite(residual)).any(axis=(1, 2, 3)) | diverged.reshape(n, g).any(axis=1)
+    cost = 0.5 * np.where(seen & np.isfinite(residual), residual, 0.0).__pow__(2).sum(axis=(1, 2, 3))
+    return np.where(bad, np.inf, cost)

@@ -122,8 +122,113 @@ class Trajectories:
         return self.wrap(self.values, (self.time, self.component), name=name or self.variable)
 
 
-def select_variable(data: xr.Dataset | xr.DataArray, variable: Hashable | None) -> xr.DataArray:
-    """The DataArray to fit: ``data`` itself, or the named variable of a Dataset (``amplitude`` by default).
+# dimension names read as time or as the state's components when the caller names none (issue 23, 12): the
+# neural-network run dataset's own first, so that its fits stay what they were
+TIME_NAMES = ("step", "time", "t", "steps", "epoch", "iteration", "year", "years", "day", "days", "seconds")
+COMPONENT_NAMES = ("frequency", "component", "components", "state", "species", "variable", "feature", "c", "dim")
+STACKED = "component"  # the component dimension of a Dataset of one variable per component
+
+
+def infer_dims(da: xr.DataArray, time: str | None, component: str | None) -> tuple[str, str]:
+    """The time and component dimensions of ``da``: the given ones, or the unambiguous ones.
+
+    Time: a dimension named like time (:data:`TIME_NAMES`, the first found in that order), else the only
+    dimension with a strictly increasing numeric coordinate. Component: a dimension named like one
+    (:data:`COMPONENT_NAMES`), else the only dimension left besides time in 2-D data.
+
+    Raises:
+        InputError: no dimension, or several, could be the one asked for.
+    """
+    dims = [str(d) for d in da.dims]
+    if time is None:
+        named = [name for name in TIME_NAMES if name in dims and name != component]
+        if named:
+            time = named[0]
+        else:
+            increasing = [
+                d
+                for d in dims
+                if d != component
+                and d in da.coords
+                and np.issubdtype(da[d].dtype, np.number)
+                and da.sizes[d] > 1
+                and bool(np.all(np.diff(np.asarray(da[d].values, dtype=np.float64)) > 0))
+            ]
+            if len(increasing) > 1:
+                # a coordinate 0, 1, 2, ... numbers samples (run) as often as it counts time: prefer a real grid
+                grids = [d for d in increasing if not np.array_equal(da[d].values, np.arange(da.sizes[d]))]
+                increasing = grids if len(grids) == 1 else increasing
+            if len(increasing) != 1:
+                raise InputError(
+                    f"cannot tell which dimension of {tuple(dims)} is time ("
+                    + ("several have increasing coordinates" if increasing else "none is named like time")
+                    + "): pass time='<dim>'"
+                )
+            time = increasing[0]
+    if component is None:
+        named = [name for name in COMPONENT_NAMES if name in dims and name != time]
+        rest = [d for d in dims if d != time]
+        if named:
+            component = named[0]
+        elif len(rest) == 1:
+            component = rest[0]
+        else:
+            raise InputError(
+                f"cannot tell which of the dimensions {tuple(rest)} indexes the state's components: pass "
+                "component='<dim>'"
+            )
+    return time, component
+
+
+def from_numpy(values, t=None) -> xr.DataArray:
+    """A numpy array as trajectories: ``(T,)`` one component, ``(T, C)``, or ``(S, T, C)`` samples; ``t`` the
+    times (unit steps when None).
+
+    Raises:
+        InputError: another number of dimensions, values that are not numbers, or ``t`` of another length.
+    """
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError("data must be an xarray Dataset or DataArray, or an array of numbers") from None
+    if array.ndim == 1:
+        array = array[:, None]
+    if array.ndim not in (2, 3):
+        raise InputError(
+            f"a numpy array of trajectories must be (time,), (time, component) or (sample, time, component); got "
+            f"shape {array.shape}: wrap it in xarray.DataArray with named dims for other layouts"
+        )
+    dims = ("time", "component") if array.ndim == 2 else ("sample", "time", "component")
+    da = xr.DataArray(array, dims=dims)
+    return da if t is None else with_times(da, t, "time")
+
+
+def with_times(da: xr.DataArray, t, time: str) -> xr.DataArray:
+    """``da`` with ``t`` as its time coordinate.
+
+    Raises:
+        InputError: ``t`` is not 1-D numbers of the time axis's length.
+    """
+    try:
+        times = np.asarray(t, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError("t must be a 1-D array of times") from None
+    if times.ndim == 0 and np.isfinite(times) and times > 0:  # a step, as pysindy takes it
+        times = np.arange(da.sizes[time]) * float(times)
+    if times.ndim != 1 or times.size != da.sizes[time]:
+        raise InputError(f"t must hold one time per point of {time!r} ({da.sizes[time]}), got shape {times.shape}")
+    return da.assign_coords({time: times})
+
+
+def select_variable(
+    data: xr.Dataset | xr.DataArray,
+    variable: Hashable | None,
+    *,
+    exclude: Sequence[Hashable] = (),
+) -> xr.DataArray:
+    """The DataArray to fit: ``data`` itself, or the named variable of a Dataset (``amplitude`` by default, or the
+    only one); a Dataset of several variables of the same dimensions, none chosen, is one variable per component,
+    stacked along a new dimension :data:`STACKED` (``exclude``: variables that are no state, such as inputs).
 
     Raises:
         InputError: ``data`` is neither, or the variable is missing.
@@ -138,10 +243,14 @@ def select_variable(data: xr.Dataset | xr.DataArray, variable: Hashable | None) 
             "xarray.DataArray(values, dims=(..., 'step', 'frequency'))"
         )
     if variable is None:
+        states = [name for name in data.data_vars if name not in set(exclude)]
         if "amplitude" in data.data_vars:
             variable = "amplitude"
-        elif len(data.data_vars) == 1:
-            variable = next(iter(data.data_vars))
+        elif len(states) == 1:
+            variable = states[0]
+        elif len(states) > 1 and len({data[name].dims for name in states}) == 1 and STACKED not in data.dims:
+            # pysindy users hold x, y, z as variables: they are the components, in the Dataset's order
+            return data[states].to_dataarray(dim=STACKED).rename(None)
         else:
             raise InputError(
                 f"the Dataset has several variables {sorted(map(str, data.data_vars))} and no 'amplitude': "
@@ -159,9 +268,10 @@ def as_trajectories(
     data: xr.Dataset | xr.DataArray,
     *,
     variable: Hashable | None = None,
-    time: str = "step",
-    component: str = "frequency",
+    time: str | None = "step",
+    component: str | None = "frequency",
     t_range: Sequence[float] | None = None,
+    exclude: Sequence[Hashable] = (),
 ) -> Trajectories:
     """Check ``data`` and flatten it to ``(sample, time, component)``.
 
@@ -169,8 +279,9 @@ def as_trajectories(
         data: a Dataset (see ``variable``) or a DataArray with a time and a component dimension.
         variable: the Dataset variable to use; ``amplitude`` when present, or the only variable.
         time: the time dimension. Its coordinate is the time grid; without one the grid is ``0, 1, ...`` (unit
-            steps), and :attr:`Trajectories.unit_steps` says so.
-        component: the component dimension: the state vector's entries.
+            steps), and :attr:`Trajectories.unit_steps` says so. None: inferred (see :func:`infer_dims`).
+        component: the component dimension: the state vector's entries; None: inferred.
+        exclude: Dataset variables that are not states (inputs), left out when the variables are the components.
         t_range: ``(start, stop)``, both inclusive, in units of the time coordinate, like ``.sel``.
 
     Returns:
@@ -185,8 +296,12 @@ def as_trajectories(
     from some time on, as ``xr.concat`` of shorter runs makes): :attr:`Trajectories.lengths` then holds each
     sample's length, and the fits, the trajectory objective and the scores use the observed points only.
     """
-    da = select_variable(data, variable)
+    if not isinstance(data, xr.Dataset | xr.DataArray) and data is not None and not isinstance(data, str):
+        data = from_numpy(data)
+    da = select_variable(data, variable, exclude=exclude)
     name = None if da.name is None else str(da.name)
+    if time is None or component is None:
+        time, component = infer_dims(da, time, component)
     for label, dim in (("time", time), ("component", component)):
         if dim not in da.dims:
             raise InputError(

@@ -240,8 +240,10 @@ def test_compare_scores(linear_fit, system):
 @pytest.mark.parametrize(
     "change, kwargs, message",
     [
-        (lambda d: d.rename(step="time"), {}, "time dimension 'step'"),
-        (lambda d: d.rename(frequency="k"), {}, "component dimension 'frequency'"),
+        # named dims that are missing; unnamed ones are inferred where unambiguous (test_dynamics_hardening)
+        (lambda d: d.rename(step="time"), {"time": "step"}, "time dimension 'step'"),
+        (lambda d: d.rename(frequency="k"), {"component": "frequency"}, "component dimension 'frequency'"),
+        (lambda d: d.rename(frequency="k"), {}, r"cannot tell which of the dimensions \('run', 'k'\)"),
         (lambda d: d.where(d.step != d.step[5]), {}, "NaN or inf"),
         (lambda d: d.assign_coords(step=d.step.values[::-1]), {}, "not strictly increasing"),
         (lambda d: d.assign_coords(step=np.r_[0.0, d.step.values[:-1]]), {}, "not strictly increasing"),
@@ -329,7 +331,7 @@ def test_lasso_reaches_its_optimum_on_collinear_trajectories():
     assert bool(exact.to_dataset()["converged"].all())
     authors = dynamics.fit(data, "lasso", alpha=alpha, solver="cd", max_iter=200, derivative="forward")
     assert _lasso_kkt_violation(authors, data, alpha) > 1e-2  # coordinate descent stops short here
-    with pytest.raises(InputError, match="unknown Lasso solver"):
+    with pytest.raises(InputError, match=r"solver must be one of \['lars', 'cd'\], got 'newton'"):
         dynamics.fit(data, "lasso", solver="newton")
 
 

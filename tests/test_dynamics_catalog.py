@@ -42,7 +42,7 @@ def test_catalog_names_the_methods_the_functions_take():
     assert inspect.signature(dynamics.FittedODE.simulate).parameters["method"].default == catalog.DEFAULT_SOLUTION
     assert inspect.signature(dynamics.fit).parameters["derivative"].default == catalog.DEFAULT_DERIVATIVE
     assert inspect.signature(dynamics.fit).parameters["model"].default == catalog.DEFAULT_MODEL
-    assert catalog.DEFAULT_SOLUTION in catalog.SOLUTIONS and catalog.DEFAULT_DERIVATIVE in catalog.DERIVATIVES
+    assert catalog.DEFAULT_SOLUTION is None and catalog.DEFAULT_DERIVATIVE in catalog.DERIVATIVES
     with pytest.raises(KeyError, match="no option 'beta'"):
         catalog.MODEL_SPECS["lasso"].option("beta")
 

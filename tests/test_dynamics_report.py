@@ -31,13 +31,19 @@ def test_report_is_self_contained(tmp_path):
     written = dynamics.write_report(fits, tmp_path / "report", methods=["analytic", "euler"])
     page = written["html"].read_text()
     images = re.findall(r"src='data:image/png;base64,([^']+)'", page)
-    # trajectories, held-out forecast, R², two coefficient spreads, two coefficient maps, eigenvalues
-    assert len(images) == 8
+    # by default every one of the 3 runs is drawn (up to 4): trajectories and held-out forecast of each, R², two
+    # coefficient spreads, two coefficient maps of each run, eigenvalues
+    assert len(images) == 3 * 2 + 1 + 2 + 2 * 3 + 1
     assert all(base64.b64decode(image)[:8] == b"\x89PNG\r\n\x1a\n" for image in images)
+    assert figure_names(page)[:6:2] == ["trajectories (run=0)", "trajectories (run=1)", "trajectories (run=2)"]
     summary = written["markdown"].read_text()
     assert "| R² of dx/dt, fitted data" in summary and "sparsity" in summary and "stable A" in summary
-    assert len(glob.glob(str(tmp_path / "report" / "figures" / "*.png"))) == 8
-    assert not glob.glob(str(tmp_path / "report" / "*.tmp"))
+    assert len(glob.glob(str(tmp_path / "report" / "figures" / "*.png"))) == len(images)
+    # the first figure comes before any table, the long provenance after every figure
+    for text in (page, summary):
+        first_figure, first_table = text.index("trajectories (run=0)"), text.index("Models side by side")
+        assert first_figure < first_table and text.rindex("eigenvalues of A") < text.index("Provenance")
+    assert not glob.glob(str(tmp_path / "report" / "**" / "*.fittest-tmp"), recursive=True)
 
 
 def test_cli_fit_report_and_errors(tmp_path, capsys):
@@ -193,7 +199,8 @@ def test_report_without_run_data_has_no_training_curves(tmp_path):
 
 def test_report_samples_selection_and_errors(tmp_path):
     data = ensemble(runs=3)
-    assert dynamics.report_samples(data, None) == [{"run": 0}]
+    assert dynamics.report_samples(data, None) == [{"run": 0}, {"run": 1}, {"run": 2}]
+    assert dynamics.report_samples(ensemble(runs=10), None) == [{"run": 0}, {"run": 3}, {"run": 6}, {"run": 9}]
     assert dynamics.report_samples(data, ["2", 0, "run=2"]) == [{"run": 2}, {"run": 0}]
     two = data.expand_dims(seed=[10, 20]).transpose("seed", "run", "step", "frequency")
     assert dynamics.report_samples(two, [4, "seed=20"]) == [{"seed": 1, "run": 1}, {"seed": 1, "run": 0}]
