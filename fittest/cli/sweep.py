@@ -41,8 +41,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from fittest.checks import integer
     from training import SweepSpec, sweep
 
+    # checked here so that the message names the options as typed, not sweep()'s max_runs and retries
+    if args.runs_per_task is not None:
+        integer("--runs-per-task", args.runs_per_task, 1)
+    integer("--retries", args.retries, 0)
     spec = SweepSpec.from_toml(args.spec)
     report = sweep(
         spec,
