@@ -5,14 +5,14 @@ of many figures as ONE ``training.sweep`` (a local cluster of one worker process
 dask cluster at ``scheduler``) into the zarr store ``runs.zarr`` of the cache folder, each config a task of
 its own (``merge=False``), so it gives the same dataset as ``training.train(config)``. A second call finds
 them complete and only redraws; figures that need the same ensemble (the default one at p = 59, d = 128 serves
-seven of them) share it. Files of the former cache, one netCDF per configuration, are still read.
+seven of them) share it. Files of the former cache, one netCDF per configuration named by its
+:func:`config_key`, are still read (those named by the former key, a hash of the config and the toolkit's
+version, are not: their ensembles are trained again into the store).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import os
 import shutil
 import tempfile
@@ -23,7 +23,6 @@ from pathlib import Path
 import xarray as xr
 
 import training
-from fittest import __version__
 from fittest.errors import InputError
 
 DEFAULT_FOLDER = ".fittest-cache"
@@ -41,23 +40,26 @@ def config_dict(config) -> dict:
 
 
 def config_key(config) -> str:
-    """A stable hex digest of a training configuration and the toolkit's version.
+    """The name of a training configuration in the figures' JSON and the files of the former cache.
 
-    The version is part of the key because a new version may record differently; the device is not,
-    because the same configuration trained on a GPU or a CPU is the same experiment. It names a
-    configuration in the figures' JSON and the netCDF files of the former cache.
+    It is the sweep's name of the config's task (``training.task_name``) with the device left out (set to
+    ``"auto"``), because the same configuration trained on a GPU or a CPU is the same experiment; so a
+    CPU-or-GPU config's key is the name of its group in the store.
+
+    Raises:
+        InputError: ``config`` is not a ``training.TrainConfig``.
     """
-    values = config_dict(config)
-    values.pop("device", None)
-    text = json.dumps({"config": values, "fittest": __version__}, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:20]
+    if not isinstance(config, training.TrainConfig):
+        raise InputError(f"a figure's ensembles are training.TrainConfig objects, got {type(config).__name__}")
+    return training.task_name(config.replace(device="auto"))
 
 
 class RunCache:
     """Trained run datasets in a sweep store, trained many at once by :meth:`prepare`.
 
     Arguments:
-        folder: the cache folder (created on first training); the store is ``folder/runs.zarr``.
+        folder: the cache folder (created on first training); the store is ``folder/runs.zarr``, or ``folder``
+            itself when it is a sweep store.
         enabled: when False, nothing is read from or kept in ``folder``: ensembles are trained into a temporary
             store, deleted with this object, so that figures of one call still share them.
         workers: local worker processes of the sweep (default: one per GPU, or else one per core).
@@ -104,9 +106,13 @@ class RunCache:
 
     @property
     def store(self) -> Path:
-        """The sweep store (a temporary one, made on first use, when the cache is disabled)."""
+        """The sweep store (a temporary one, made on first use, when the cache is disabled).
+
+        It is ``folder/runs.zarr``, or ``folder`` itself when that is a zarr store already (``--cache`` given
+        the store rather than its folder), so that a store is never made inside another.
+        """
         if self.enabled:
-            return self.folder / STORE
+            return self.folder if (self.folder / "zarr.json").is_file() else self.folder / STORE
         if self._temporary is None:
             self._temporary = Path(tempfile.mkdtemp(prefix="fittest-figures-"))
             weakref.finalize(self, shutil.rmtree, self._temporary, ignore_errors=True)

@@ -299,8 +299,10 @@ def test_a_script_without_a_main_guard_gets_a_one_line_error(tmp_path):
         "from training import TrainConfig\n"
         f"training.sweep([TrainConfig(p=7, **{TINY!r})], store='s.zarr', workers=1, progress=False)\n"
     )
+    # this checkout's code, wherever the installed package points
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     done = subprocess.run(
-        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=300, env=os.environ
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env
     )
     assert done.returncode != 0
     last = done.stderr.strip().splitlines()[-1]
@@ -310,7 +312,7 @@ def test_a_script_without_a_main_guard_gets_a_one_line_error(tmp_path):
     # the same call under the guard runs
     script.write_text(script.read_text().replace("training.sweep(", 'if __name__ == "__main__":\n    training.sweep('))
     done = subprocess.run(
-        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=300, env=os.environ
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env
     )
     assert done.returncode == 0, done.stderr[-2000:]
 

@@ -47,8 +47,10 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.store.strip():  # else the library reads '' as the working directory and names that
         raise InputError("--store is empty: give a folder for the sweep's results")
-    if args.runs_per_task is not None:  # checked here, so that the message names the option, not max_runs
+    # checked here so that the message names the options as typed, not sweep()'s max_runs and retries
+    if args.runs_per_task is not None:
         integer("--runs-per-task", args.runs_per_task, 1)
+    integer("--retries", args.retries, 0)
     spec = SweepSpec.from_toml(args.spec)
     report = sweep(
         spec,

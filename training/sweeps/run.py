@@ -12,26 +12,46 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import errno
+import importlib.util
 import logging
 import multiprocessing
 import os
 import sys
 import time
 import uuid
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fittest.atomic import output_lock
+from fittest.atomic import check_free_space, output_lock
 from fittest.errors import InputError
 from fittest.progress import progress as progress_bar
-from training.config import TrainConfig
+from training.config import TrainConfig, output_estimate
 from training.sweeps.spec import SweepSpec
-from training.sweeps.store import COMPLETE, FAILED, open_sweep, prepare, status, write_failure, write_result
-from training.sweeps.tasks import PER_RUN, Task, axis_values, plan, varying_fields
+from training.sweeps.store import (
+    COMPLETE,
+    FAILED,
+    damage,
+    open_sweep,
+    prepare,
+    status,
+    write_failure,
+    write_result,
+)
+from training.sweeps.tasks import PER_RUN, SweepTask, axis_values, plan, varying_fields
 
 WORKER_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 """The environment of local worker processes: one thread each for every numerical library."""
+
+NO_SCRIPT = (
+    "the local cluster's worker processes import the main script, and this one was read from standard input:"
+    ' save it as a script file (with the sweep under `if __name__ == "__main__":`), run it in a notebook, or pass'
+    " client= or scheduler="
+)
+_BOKEH_TOLD = False
+"""Whether this process was told once that the dashboard needs bokeh."""
 
 MAIN_GUARD = (
     "the local cluster's worker processes import the calling script again, and this one starts a sweep when"
@@ -82,7 +102,14 @@ def run_task(config_json: str, store: str, name: str) -> dict:
     except InputError as error:
         write_failure(store, name, config, str(error))
         return {"status": FAILED, "error": str(error)}
-    write_result(store, name, ds)
+    try:
+        write_result(store, name, ds)
+    except OSError as error:
+        if error.errno != errno.ENOSPC:
+            raise
+        # not raised: a retry, here or on another worker, would train the whole task again only to fail again;
+        # the partial group is written again by the next run of the sweep
+        return {"status": FAILED, "error": f"no space left on the device of the store {store!r}", "no_space": True}
     return {"status": COMPLETE, "diverged": int(ds["diverged"].sum())}
 
 
@@ -183,16 +210,32 @@ def sweep(
     started = time.perf_counter()
     if getattr(multiprocessing.current_process(), "_inheriting", False):
         raise InputError(MAIN_GUARD)  # a worker process importing the script of the process that started it
+    if store is None or not isinstance(store, str | os.PathLike) or not str(store):
+        raise InputError(f"store must be the path of the sweep's folder (made when missing), got {store!r}")
+    if client is not None and scheduler is not None:
+        raise InputError("give either a client or a scheduler address, not both")
+    if client is not None:
+        from distributed import Client
+
+        if not isinstance(client, Client):
+            raise InputError(
+                f"client must be a distributed.Client, got {type(client).__name__} {client!r}: for an address"
+                " use scheduler="
+            )
+    if torch_threads is not None and (
+        isinstance(torch_threads, bool) or not isinstance(torch_threads, int) or torch_threads < 1
+    ):
+        raise InputError(f"torch_threads must be a positive integer or None, got {torch_threads!r}")
     if client is None and scheduler is None:
         if multiprocessing.current_process().daemon:
             raise InputError(
                 "a sweep without a client starts worker processes, which this daemonic process (a dask task, a"
                 " multiprocessing pool's worker) cannot have: pass client= (in a dask task, worker_client())"
             )
+        if _main_is_no_file():
+            raise InputError(NO_SCRIPT)
         if _unguarded_in_main():
             raise InputError(MAIN_GUARD)
-    if client is not None and scheduler is not None:
-        raise InputError("give either a client or a scheduler address, not both")
     if workers is not None and (client is not None or scheduler is not None):
         raise InputError("workers sizes a local cluster: leave it out with a client or a scheduler address")
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
@@ -208,16 +251,35 @@ def sweep(
     names = tuple(task.name for task in tasks)
     with output_lock(Path(f"{Path(store).absolute()}.sweep"), what="sweep store"):
         path = prepare(store, axes=axes, tasks=names)
-        skipped = tuple(task.name for task in tasks if status(path, task.name) == COMPLETE)
+        skipped = tuple(task.name for task in tasks if _intact(path, task.name))
         todo = [task for task in tasks if task.name not in skipped]
         if not todo:
             return SweepReport(path, names, skipped=skipped, seconds=time.perf_counter() - started)
+        check_free_space(path, sum(output_estimate(task.config) for task in todo), what="sweep store")
         # a resumed sweep gets no advice: another cap would rename its tasks and retrain the complete ones
-        local = client is None and scheduler is None and workers is None
-        note = _spread_note(points, tasks, merge) if local and not skipped else None
-        with _client(client, scheduler, workers, len(todo)) as active:
+        local = client is None and scheduler is None
+        note = _spread_note(points, tasks, merge, workers) if local and not skipped else None
+        with _client(client, scheduler, workers, len(todo)) as active, _quiet_dask():
             report = _run(active, todo, path, retries, torch_threads, progress, axes, note)
-    return SweepReport(path, names, skipped=skipped, **report, seconds=time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        if not report.pop("quiet"):  # the last line of the progress: what became of every task, and the time
+            print(
+                f"sweep: {len(report['completed'])} task(s) trained, {len(report['failed'])} failed,"
+                f" {len(skipped)} complete before, {len(todo) - len(report['completed']) - len(report['failed'])}"
+                f" left for a rerun, in {seconds:.1f} s; store {path}",
+                file=sys.stderr,
+            )
+    return SweepReport(path, names, skipped=skipped, **report, seconds=seconds)
+
+
+def _intact(store: Path, name: str) -> bool:
+    """Whether a task's group is complete with every file as written; a damaged one is reported, to be retrained."""
+    if status(store, name) != COMPLETE:
+        return False
+    problem = damage(store, name, deep=True)
+    if problem:
+        warnings.warn(f"task {name} is damaged ({problem}): training it again", stacklevel=3)
+    return problem is None
 
 
 def _cores() -> int:
@@ -225,13 +287,14 @@ def _cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def _spread_note(points, tasks, merge) -> str | None:
-    """On a machine without GPUs, a line saying how to train merged points on every core when their tasks are
-    fewer than the cores (a sweep over weight decay at one seed is one ensemble, so one busy core); None when
-    a cap on the runs per task would not make more tasks (a cap already given included)."""
+def _spread_note(points, tasks, merge, workers: int | None = None) -> str | None:
+    """On a machine without GPUs, a line saying how to train merged points on every core (or each of the
+    ``workers`` asked for) when their tasks are fewer (a sweep over weight decay at one seed is one ensemble,
+    so one busy core); None when a cap on the runs per task would not make more tasks (a cap already given
+    included)."""
     from training.engine.workers import gpu_count
 
-    cores = _cores()
+    cores = workers or _cores()
     if len(tasks) >= min(cores, len(points)) or gpu_count():
         return None  # on GPUs one batch is much faster than many
     runs = sum(task.config.runs for task in tasks)
@@ -239,9 +302,41 @@ def _spread_note(points, tasks, merge) -> str | None:
     if len(plan(points, max_runs=cap, merge=merge)) <= len(tasks):
         return None
     return (
-        f"{len(tasks)} ensemble(s) of {runs} runs for {cores} cores: --runs-per-task {cap} (max_runs={cap}) would"
-        " train them on every core"
+        f"{len(tasks)} ensemble(s) of {runs} runs for {cores} {'workers' if workers else 'cores'}: --runs-per-task"
+        f" {cap} (max_runs={cap}) would train them on every {'worker' if workers else 'core'}"
     )
+
+
+def _main_is_no_file() -> bool:
+    """Whether the ``__main__`` module names a script file that is not there (``<stdin>`` for ``python -``), which
+    spawned worker processes would fail to import ("Nanny failed to start"); a notebook names none, and works."""
+    import dask
+
+    if dask.config.get("distributed.worker.multiprocessing-method", "spawn") == "fork":
+        return False
+    main = sys.modules.get("__main__")
+    if getattr(getattr(main, "__spec__", None), "name", None):
+        return False  # python -m: the workers import the module by its name
+    path = getattr(main, "__file__", None)
+    return path is not None and not Path(path).is_file()
+
+
+@contextlib.contextmanager
+def _quiet_dask() -> Iterator[None]:
+    """Drop dask's own reports of a lost worker's results ("Couldn't gather keys"), which a sweep handles (the
+    task is trained again or recorded as failed), so that they do not reach the user as errors."""
+
+    def keep(record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Couldn't gather")
+
+    loggers = [logging.getLogger(name) for name in ("distributed.scheduler", "distributed.client")]
+    for logger in loggers:
+        logger.addFilter(keep)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(keep)
 
 
 def _unguarded_in_main() -> bool:
@@ -294,7 +389,7 @@ def label(config: TrainConfig, axes: Sequence[str], *, width: int = 70) -> str:
 
 def _run(
     client,
-    todo: Sequence[Task],
+    todo: Sequence[SweepTask],
     path: Path,
     retries: int,
     torch_threads: int | None,
@@ -313,9 +408,15 @@ def _run(
     # a task is one ensemble; the ETA is for every ensemble this call trains
     bar = progress_bar(total=len(todo), desc="sweep", unit="ensemble", enabled=progress)
     if dashboard and not bar.disable:
-        bar.write(f"dashboard: {dashboard}", file=sys.stderr)
+        global _BOKEH_TOLD
+        if importlib.util.find_spec("bokeh") is not None:
+            bar.write(f"dashboard: {dashboard}", file=sys.stderr)
+        elif not _BOKEH_TOLD:  # its page would only say that bokeh is missing
+            bar.write("dashboard: none without bokeh (pip install bokeh for one)", file=sys.stderr)
+            _BOKEH_TOLD = True
     if note and not bar.disable:
         bar.write(note, file=sys.stderr)
+    quiet = bar.disable  # before close(), which sets it
     futures = {}
     token = uuid.uuid4().hex[:8]
     for task in todo:
@@ -340,6 +441,11 @@ def _run(
                 write_failure(path, task.name, task.config, message)
                 failed[task.name] = message
             else:
+                if result.get("no_space"):
+                    # the other tasks would each train in full only to fail at the same write: they are left for a
+                    # rerun once there is room, and the complete ones stay
+                    failed[task.name] = f"{result['error']}: free space there and run the sweep again"
+                    break
                 if result["status"] == FAILED:
                     failed[task.name] = result["error"]
                 elif status(path, task.name) != COMPLETE:
@@ -355,7 +461,14 @@ def _run(
             note = f", {len(failed)} failed" if failed else ""
             bar.set_postfix_str(f"ensemble {done} of {len(todo)} done: {label(task.config, axes)}{note}", refresh=False)
             bar.update(1)
+            bar.refresh()  # a log gets a line for every finished ensemble, not one per interval at most
     finally:
         bar.close()
         client.cancel(list(futures))
-    return {"completed": tuple(completed), "failed": failed, "diverged": diverged, "dashboard": dashboard}
+    return {
+        "completed": tuple(completed),
+        "failed": failed,
+        "diverged": diverged,
+        "dashboard": dashboard,
+        "quiet": quiet,
+    }

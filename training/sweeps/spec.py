@@ -66,8 +66,8 @@ class SweepSpec:
         source: how messages name the spec (a file name).
 
     Raises:
-        InputError: an unknown field, an empty or non-list axis, a field both in the grid and the list, ``runs``
-            as an axis, or more than :data:`MAX_POINTS` points.
+        InputError: no field at all (an empty spec), an unknown field, an empty or non-list axis, a field both in
+            the grid and the list, ``runs`` as an axis, or more than :data:`MAX_POINTS` points.
     """
 
     base: Mapping[str, Any] = dataclasses.field(default_factory=dict)
@@ -83,6 +83,11 @@ class SweepSpec:
             raise InputError(f"{where}: [grid] must be a table field = [values], got {self.grid!r}")
         if isinstance(self.points, Mapping | str) or not isinstance(self.points, Sequence):
             raise InputError(f"{where}: list must be an array of tables ([[list]] entries), got {self.points!r}")
+        if not self.base and not self.grid and not self.points:
+            raise InputError(
+                f"{where} is empty, which would train the default config alone: give a [base] table of fields and a"
+                " [grid] of field = [values] or [[list]] points"
+            )
         for name in self.base:
             check_field(name, f"{where} [base]")
         for name, values in self.grid.items():

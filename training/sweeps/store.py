@@ -2,17 +2,23 @@
 
 Each task's group is named by the hash of its config and written by one worker alone (no two workers ever
 write one array or chunk): first the whole run dataset of the contract (:mod:`training.rundata`), then, last,
-the group's ``sweep_status`` attribute. A group counts only once that mark says ``complete``; a group without
-it was cut short and is written again. A task that failed has a group holding only its status ``failed``, its
-error and its config. Only the process that runs the sweep writes the root group's attributes: the schema,
-the swept fields (``axes``) and the names of the tasks. A store that several sweeps wrote (the figures' cache,
-a sweep extended by more seeds) keeps the union of their tasks and axes, so that it opens as one sweep.
+the group's ``sweep_status`` attribute together with its manifest (every file of the group with its size and
+CRC-32). A group counts only once that mark says ``complete`` and its files match the manifest (sizes when the
+store is opened, checksums too when a sweep resumes); a group without the mark was cut short, and one whose
+files no longer match was damaged: both are written again by the next run of the sweep. A task that failed
+has a group holding only its status ``failed``, its error and its config. Only the process that runs the sweep
+writes the root group's attributes: the schema, the swept fields (``axes``) and the names of the tasks. A
+store that several sweeps wrote (the figures' cache, a sweep extended by more seeds, a sweep rerun with
+another ``max_runs``) keeps the union of their tasks and axes, so that it opens as one sweep.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
+import warnings
+import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,13 +27,14 @@ import numpy as np
 import xarray as xr
 
 from fittest.errors import InputError
-from training.analysis.survival import count_survivors
+from training.analysis.survival import count_survivors, survivors
 from training.config import TrainConfig
 from training.rundata import check_run
 from training.sweeps.tasks import axis_values, task_name
 
 SCHEMA = "fittest.sweep/1"
 STATUS = "sweep_status"
+MANIFEST = "sweep_manifest"
 COMPLETE = "complete"
 FAILED = "failed"
 RUN_COORDS = {
@@ -123,8 +130,43 @@ def write_result(store: str | os.PathLike, name: str, ds: xr.Dataset) -> None:
     """Write a task's run dataset as group ``name`` (replacing what a cut-short attempt left), then its mark."""
     # the netCDF compression settings of build_run mean nothing to zarr, which compresses by itself
     ds.drop_encoding().to_zarr(store, group=name, mode="w", consolidated=False, zarr_format=3)
+    manifest = {
+        path.relative_to(Path(store, name)).as_posix(): [path.stat().st_size, zlib.crc32(path.read_bytes())]
+        for path in sorted(Path(store, name).rglob("*"))
+        if path.is_file() and path != Path(store, name, "zarr.json")  # the group's own, which the mark rewrites
+    }
     group = _zarr().open_group(store, path=name, mode="r+", zarr_format=3)
-    group.attrs[STATUS] = COMPLETE  # last: only now does the group count
+    group.attrs.update({MANIFEST: manifest, STATUS: COMPLETE})  # last, in one write: only now does the group count
+
+
+def damage(store: str | os.PathLike, name: str, *, deep: bool = False) -> str | None:
+    """What is wrong with the files of a complete task group, or None when they match its manifest.
+
+    A group written before manifests were (no ``sweep_manifest``) cannot be checked and counts as intact.
+
+    Arguments:
+        store: the sweep store.
+        name: the task's group.
+        deep: compare each file's CRC-32 as well as its size (reads every byte of the group).
+
+    Returns:
+        One phrase naming the first file found missing, resized or changed; None when none is.
+    """
+    group = _zarr().open_group(store, path=name, mode="r", zarr_format=3)
+    manifest = group.attrs.get(MANIFEST)
+    if not isinstance(manifest, Mapping):
+        return None
+    for relative, (size, crc) in manifest.items():
+        path = Path(store, name, relative)
+        try:
+            found = path.stat().st_size
+        except OSError:
+            return f"its file {relative} is missing"
+        if found != size:
+            return f"its file {relative} has {found} bytes instead of {size}"
+        if deep and zlib.crc32(path.read_bytes()) != crc:
+            return f"its file {relative} has changed (CRC-32)"
+    return None
 
 
 def write_failure(store: str | os.PathLike, name: str, config: TrainConfig, error: str) -> None:
@@ -145,13 +187,16 @@ def open_task(store: str | os.PathLike, config: TrainConfig) -> xr.Dataset | Non
         config: a ``training.TrainConfig``.
 
     Returns:
-        The run dataset, or None when the store or the task's group is missing, partial or failed.
+        The run dataset, or None when the store or the task's group is missing, partial, failed or damaged (a
+        file of it missing or resized: the next sweep trains it again).
 
     Raises:
-        InputError: the group is complete but is not a run dataset.
+        InputError: ``config`` is not a TrainConfig, or the group is complete but is not a run dataset.
     """
+    if not isinstance(config, TrainConfig):
+        raise InputError(f"open_task needs the task's training.TrainConfig, got {type(config).__name__}")
     name = task_name(config)
-    if not Path(store).is_dir() or status(store, name) != COMPLETE:
+    if not Path(store).is_dir() or status(store, name) != COMPLETE or damage(store, name) is not None:
         return None
     with xr.open_dataset(store, group=name, engine="zarr", consolidated=False) as ds:
         return check_run(ds.load(), source=f"task group {name!r} of {str(store)!r}")
@@ -162,27 +207,42 @@ def open_sweep(
 ) -> tuple[xr.DataTree, xr.Dataset]:
     """Open a sweep store: its tree of run datasets and a tidy summary indexed by the swept fields.
 
+    A complete group that cannot be read as it was written (a file missing or resized, a variable gone, a chunk
+    that does not decode) is left out with a one-line warning naming its task, and counted as ``damaged``; the
+    next run of the sweep trains it again. A run that the store holds twice (the same point with the same seeds,
+    written under two plans, such as a sweep rerun with another ``max_runs``) counts once.
+
     Arguments:
         store: the folder :func:`training.sweep` wrote.
-        axes: the fields to index the summary by; by default the sweep's swept fields.
+        axes: the fields to index the summary by (a list of names); by default the sweep's swept fields.
         survival: options of :func:`training.count_survivors` for the ``n_circles`` of the summary.
 
     Returns:
         ``(tree, summary)``. ``tree`` has one node per task of the sweep, named by its config's hash: the run
         dataset (lazily loaded) of a complete task, the ``error`` and ``config`` attributes of a failed one.
         ``summary`` has one entry per run, with dims the swept fields and ``replicate`` (the run's index among
-        the runs of its point): ``n_circles``, the final ``train_loss``, ``test_loss``, ``train_acc``,
-        ``test_acc`` and ``diverged``, with coordinates ``task`` and ``run`` (where the run is in ``tree``) and
-        its seeds; runs still missing are NaN. Its attributes count the tasks: ``tasks``, ``complete``,
-        ``failed``, ``missing``. ``summary.sel(p=59, weight_decay=0.5)`` picks a point.
+        the runs of its point, over every task): ``n_circles``, the final ``train_loss``, ``test_loss``,
+        ``train_acc``, ``test_acc`` and ``diverged``, with coordinates ``task`` and ``run`` (where the run is in
+        ``tree``) and its seeds; runs still missing are NaN. Its attributes count the tasks: ``tasks``,
+        ``complete``, ``failed``, ``missing`` (damaged ones included), ``damaged``, and the ``duplicates`` left
+        out. ``summary.sel(p=59, weight_decay=0.5)`` picks a point.
 
     Raises:
-        InputError: ``store`` is not a sweep store, an axis is not a field, or the axes do not tell the runs
-            apart.
+        InputError: ``store`` is not a sweep store, ``axes`` is not a list of fields, ``survival`` has an option
+            that :func:`training.survivors` lacks, or the axes do not tell two different points apart.
     """
     path = Path(store)
     if not path.is_dir():
         raise InputError(f"no sweep store at {str(path)!r}: give the folder that fittest sweep --store wrote")
+    if axes is not None and (isinstance(axes, str) or not isinstance(axes, Sequence)):
+        raise InputError(f"axes must be a list of field names, got {axes!r}: write axes=[{axes!r}]")
+    options = survival or {}
+    if not isinstance(options, Mapping):
+        raise InputError(f"survival must be a mapping of training.survivors options, got {survival!r}")
+    known = [name for name in inspect.signature(survivors).parameters if name != "data"]
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise InputError(f"survival option(s) {unknown} unknown: training.survivors takes {known}")
     root = _root(path, "r")
     attrs = root.attrs.asdict()
     if attrs.get("schema") != SCHEMA:
@@ -196,7 +256,8 @@ def open_sweep(
 
     nodes: dict[str, xr.Dataset] = {"/": xr.Dataset(attrs=attrs)}
     rows: dict[str, list] = {name: [] for name in (*axes, "replicate", *RUN_COORDS, *SUMMARY_VARIABLES)}
-    counts = {COMPLETE: 0, FAILED: 0, "missing": 0}
+    counts = {COMPLETE: 0, FAILED: 0, "missing": 0, "damaged": 0}
+    runs = _Runs(axes)
     for name in names:
         state = status(path, name)
         if state == FAILED:
@@ -206,51 +267,116 @@ def open_sweep(
         if state != COMPLETE:
             counts["missing"] += 1
             continue
+        try:
+            problem = damage(path, name)
+            ds, values = (None, None) if problem else _read_group(path, name, options)
+        except InputError as error:  # a variable or an attribute of the contract is gone, a chunk unreadable
+            problem = str(error)
+        except _SurvivalError as error:
+            raise InputError(f"survival={dict(options)!r}: {error}") from None
+        if problem:
+            warnings.warn(
+                f"task {name} of {str(path)!r} is damaged and left out ({problem}); running the sweep again"
+                " trains it again",
+                stacklevel=2,
+            )
+            counts["missing"] += 1
+            counts["damaged"] += 1
+            continue
         counts[COMPLETE] += 1
-        ds = check_run(
-            xr.open_dataset(path, group=name, engine="zarr", consolidated=False), source=f"task group {name!r}"
-        )
         nodes[name] = ds
-        _summary_rows(rows, ds, name, axes, survival or {})
+        runs.add(rows, ds, name, values)
     tree = xr.DataTree.from_dict(nodes)
     summary = _tidy(rows, axes)
-    summary.attrs = {"tasks": len(names), **counts, "axes": list(axes)}
+    summary.attrs = {"tasks": len(names), **counts, "duplicates": runs.duplicates, "axes": list(axes)}
     return tree, summary
 
 
-def _summary_rows(rows: dict[str, list], ds: xr.Dataset, name: str, axes, survival) -> None:
-    config = TrainConfig.from_json(ds.attrs["config"])
-    labels = list(zip(*(axis_values(config, axis) for axis in axes), strict=True)) or [()] * config.runs
-    seen: dict[tuple, int] = {}
-    final = ds[["train_loss", "test_loss", "train_acc", "test_acc"]].isel(step=-1).load()
-    circles = count_survivors(ds, **survival).values
-    diverged = ds["diverged"].values if "diverged" in ds else np.zeros(config.runs, bool)
-    for run in range(config.runs):
-        label = labels[run]
-        for axis, value in zip(axes, label, strict=True):
-            rows[axis].append(value)
-        rows["replicate"].append(seen.get(label, 0))
-        seen[label] = seen.get(label, 0) + 1
-        rows["task"].append(name)
-        rows["run"].append(run)
-        for seed in ("embed_seed", "mlp_seed", "split_seed"):
-            if seed not in axes:  # a swept seed field is an axis already
-                rows[seed].append(int(ds[seed].values[run]))
-        rows["n_circles"].append(int(circles[run]))
-        for variable in ("train_loss", "test_loss", "train_acc", "test_acc"):
-            rows[variable].append(float(final[variable].values[run]))
-        rows["diverged"].append(bool(diverged[run]))
+FINALS = ("train_loss", "test_loss", "train_acc", "test_acc")
+
+
+def _read_group(path: Path, name: str, survival: Mapping[str, Any]) -> tuple[xr.Dataset, dict[str, np.ndarray]]:
+    """A complete group's run dataset (lazy) and the per-run values of the summary, read now.
+
+    Raises:
+        InputError: the group is not a run dataset or a chunk of it cannot be read (a damaged group, the message
+            names it), or ``survival`` is refused by :func:`training.count_survivors` (the caller's error).
+    """
+    source = f"task group {name!r}"
+    ds = check_run(xr.open_dataset(path, group=name, engine="zarr", consolidated=False), source=source)
+    try:
+        values = {variable: ds[variable].isel(step=-1).values for variable in FINALS}
+        values["diverged"] = ds["diverged"].values if "diverged" in ds else np.zeros(ds.sizes["run"], bool)
+        values["n_circles"] = count_survivors(ds, **survival).values
+    except InputError as error:  # a bad rule or step in survival: the same for every group, so the caller's
+        raise _SurvivalError(str(error)) from None
+    except Exception as error:  # a chunk that does not decode: a codec's own error, which names no task
+        raise InputError(f"{source} cannot be read: {type(error).__name__}: {error}") from None
+    return ds, values
+
+
+class _SurvivalError(Exception):
+    """An InputError of the survival options, kept apart from those that mean a damaged group."""
+
+
+class _Runs:
+    """The summary's runs over every task: the replicate index of each point and the runs already counted.
+
+    A run is its point (every field of its config but ``runs`` and the seeds, with its own per-run rates) and
+    its three effective seeds; the same run from a second task (the store was written under two plans) is left
+    out. Two different points under one label of the axes would be indistinguishable: an error.
+    """
+
+    def __init__(self, axes: Sequence[str]):
+        self.axes = tuple(axes)
+        self.points: dict[tuple, tuple] = {}
+        self.replicates: dict[tuple, int] = {}
+        self.seen: set[tuple] = set()
+        self.duplicates = 0
+
+    def add(self, rows: dict[str, list], ds: xr.Dataset, name: str, values: dict[str, np.ndarray]) -> None:
+        config = TrainConfig.from_json(ds.attrs["config"])
+        labels = list(zip(*(axis_values(config, axis) for axis in self.axes), strict=True)) or [()] * config.runs
+        other = [f for f in TrainConfig.__dataclass_fields__ if f not in (*SEED_FIELDS, "runs")]
+        points = list(zip(*(map(_plain, axis_values(config, f)) for f in other), strict=True))
+        seeds = {seed: ds[seed].values for seed in ("embed_seed", "mlp_seed", "split_seed")}
+        for run in range(config.runs):
+            label, point = labels[run], points[run]
+            if self.points.setdefault(label, point) != point:
+                raise InputError(
+                    f"the summary axes {list(self.axes)} do not tell the runs apart: give open_sweep(axes=...)"
+                    " every field that differs between the sweep's points"
+                )
+            key = (point, *(int(seed[run]) for seed in seeds.values()))
+            if key in self.seen:
+                self.duplicates += 1
+                continue
+            self.seen.add(key)
+            for axis, value in zip(self.axes, label, strict=True):
+                rows[axis].append(value)
+            rows["replicate"].append(self.replicates.get(label, 0))
+            self.replicates[label] = self.replicates.get(label, 0) + 1
+            rows["task"].append(name)
+            rows["run"].append(run)
+            for seed, column in seeds.items():
+                if seed not in self.axes:  # a swept seed field is an axis already
+                    rows[seed].append(int(column[run]))
+            rows["n_circles"].append(int(values["n_circles"][run]))
+            for variable in FINALS:
+                rows[variable].append(float(values[variable][run]))
+            rows["diverged"].append(bool(values["diverged"][run]))
+
+
+SEED_FIELDS = ("seed", "embed_seed", "mlp_seed", "split_seed")
+
+
+def _plain(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
 
 
 def _tidy(rows: dict[str, list], axes: Sequence[str]) -> xr.Dataset:
     """The summary rows as a Dataset over the axes and ``replicate``."""
     levels = [*axes, "replicate"]
-    keys = list(zip(*(rows[level] for level in levels), strict=True))
-    if len(set(keys)) < len(keys):
-        raise InputError(
-            f"the summary axes {list(axes)} do not tell the runs apart: give open_sweep(axes=...) every field that"
-            " differs between the sweep's points"
-        )
     coords = {
         name: ("row", np.asarray(rows[name]), {"description": text})
         for name, text in RUN_COORDS.items()

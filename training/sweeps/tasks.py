@@ -28,8 +28,11 @@ def task_name(config: TrainConfig) -> str:
 
 
 @dataclass(frozen=True)
-class Task:
-    """One ensemble of a sweep: its group name in the store and its config."""
+class SweepTask:
+    """One task of a sweep, an ensemble trained as one batch: its group name in the store and its config.
+
+    Named apart from :class:`training.tasks.Task`, the arithmetic a model learns; a sweep's "task" is always this.
+    """
 
     name: str
     config: TrainConfig
@@ -52,7 +55,7 @@ def _merge(configs: Sequence[TrainConfig]) -> TrainConfig:
     return configs[0].replace(**changes)
 
 
-def plan(configs: Iterable[TrainConfig], *, max_runs: int | None = None, merge: bool = True) -> list[Task]:
+def plan(configs: Iterable[TrainConfig], *, max_runs: int | None = None, merge: bool = True) -> list[SweepTask]:
     """Group configs into tasks, in the order of their first config.
 
     Arguments:
@@ -90,7 +93,7 @@ def plan(configs: Iterable[TrainConfig], *, max_runs: int | None = None, merge: 
                 chunk = []
             chunk.append(config)
         tasks.append(_merge(chunk))
-    return [Task(task_name(config), config) for config in tasks]
+    return [SweepTask(task_name(config), config) for config in tasks]
 
 
 def axis_values(config: TrainConfig, axis: str) -> list[Any]:
