@@ -176,7 +176,7 @@ class RunCache:
             config: a ``training.TrainConfig``.
 
         Returns:
-            The run dataset (DESIGN.md section 2), loaded into memory.
+            The run dataset (docs/contract.md), loaded into memory.
 
         Raises:
             RuntimeError: the ensemble failed to train (its error is in the store).

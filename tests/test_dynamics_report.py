@@ -93,7 +93,7 @@ def test_cli_fit_report_and_errors(tmp_path, capsys):
         ),
         (
             ["report", str(out.with_name("fit-linear.nc")), "--data", str(tmp_path), "--out", str(report)],
-            "no such file",
+            "is a folder",
         ),
     ]:
         assert main(argv) == 2, argv

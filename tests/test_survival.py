@@ -10,7 +10,7 @@ from training.analysis.survival import count_survivors, survival_rate, survivors
 
 
 def run_dataset(amplitude, *, p, steps=None, grad=None):
-    """A hand-made run dataset (DESIGN.md section 2) around an amplitude array (run, step, frequency)."""
+    """A hand-made run dataset (docs/contract.md) around an amplitude array (run, step, frequency)."""
     amplitude = np.asarray(amplitude, dtype=float)
     R, T, K = amplitude.shape
     steps = np.arange(T) if steps is None else np.asarray(steps)

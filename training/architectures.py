@@ -15,7 +15,7 @@ takes the value from :attr:`Architecture.defaults` of the chosen architecture. A
 always kept. So ``TrainConfig(architecture="transformer")`` is Nanda et al.'s set-up at p = 113 and
 ``TrainConfig(architecture="transformer", p=59)`` the same at p = 59. This table is the one place those
 defaults are written. The parameter counts here serve the memory estimate before torch is loaded; the models
-themselves are in :mod:`training.engine.architectures`.
+themselves are in :mod:`training.engine.networks`.
 """
 
 from __future__ import annotations

@@ -23,8 +23,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"one or more of {', '.join(catalog.MODEL_SPECS)} (default: {catalog.DEFAULT_MODEL})",
     )
     parser.add_argument("--variable", default=None, help="the variable to fit (default: amplitude, or the only one)")
-    parser.add_argument("--time", default="step", help="the time dimension (default: step)")
-    parser.add_argument("--component", default="frequency", help="the component dimension (default: frequency)")
+    parser.add_argument("--time", default=None, help="the time dimension (default: inferred; step on a run dataset)")
+    parser.add_argument(
+        "--component",
+        default=None,
+        help="the component dimension (default: the one the run dataset's variable names, else inferred)",
+    )
     parser.add_argument(
         "--runs",
         nargs="+",
@@ -94,10 +98,11 @@ def write_fit_report(fits, folder: str, data, args: argparse.Namespace, *, holdo
     from training.rundata import is_run
 
     highlight, label = None, "highlighted"
-    if is_run(data) and fits[0].component == "frequency":
+    amplitude = data.get("amplitude")
+    if is_run(data) and amplitude is not None and fits[0].component in amplitude.dims:
         import training
 
-        highlight, label = training.survivors(data), "survivor"
+        highlight, label = training.survivors(data, component=fits[0].component), "survivor"
     written = dynamics.write_report(
         fits,
         folder,
@@ -190,6 +195,9 @@ def run(args: argparse.Namespace) -> int:
         # the fit would replace the data it was made from, or take the name the report's folder needs
         check_distinct(path, {"the input": args.data, "--report": args.report}, what="--out")
     data = select_runs(open_data(args.data), args.runs, args.data)
+    if args.component is None and args.variable in data.data_vars:
+        # a run dataset's variable names its component dimension (frequency, irrep, unit, ...)
+        args.component = data[args.variable].attrs.get("component")
     if args.samples is not None:  # a bad --samples is refused before fitting too
         if args.report is None:
             raise InputError("--samples chooses what the report draws: add --report DIR, or leave --samples out")

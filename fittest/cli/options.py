@@ -203,5 +203,6 @@ def add_solutions_option(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         default=None,
         choices=catalog.SOLUTIONS,
-        help="solution methods in the report (default: analytic for affine models, else diffrax)",
+        help="solution methods in the report (default: the most exact the fit supports: analytic, diffrax, or euler"
+        " for a custom library)",
     )

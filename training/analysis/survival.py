@@ -83,7 +83,7 @@ def survivors(
     """Which components survived, per run: a boolean ``(run, <component>)`` DataArray.
 
     Arguments:
-        data: a run dataset (DESIGN.md section 2), or a DataArray of amplitudes with a component dimension
+        data: a run dataset (docs/contract.md), or a DataArray of amplitudes with a component dimension
             (and optionally ``step``).
         rule: ``"relative"`` (default, the authors' rule): amplitude above ``factor`` times the mean
             amplitude over the components of the same run (``k = 1 .. (p - 1) // 2`` for circles);

@@ -25,9 +25,9 @@ from fittest.checks import integer
 from fittest.errors import InputError
 from fittest.progress import progress as progress_bar
 from training.config import TrainConfig, memory_estimate, output_estimate
-from training.engine.architectures import MODELS
-from training.engine.checkpoint import load_checkpoint, save_checkpoint
+from training.engine.checkpoint import check_checkpoint, load_checkpoint, save_checkpoint
 from training.engine.model import loss_and_accuracy
+from training.engine.networks import NETWORKS
 from training.engine.optimizer import EnsembleAdamW
 from training.engine.quantities import QUANTITIES, Live, Quantity, sites, storage_shape, with_optional
 from training.engine.schedule import record_steps
@@ -37,7 +37,7 @@ from training.rundata import build_run
 from training.tasks import pairs, split
 
 # Runs trained together in one batched set of tensors on the CPU, for an architecture that has not set its own
-# (Model.cpu_chunk). One: a run's kernels then see the same shapes whether it is trained alone or in any
+# (Network.cpu_chunk). One: a run's kernels then see the same shapes whether it is trained alone or in any
 # ensemble, so its bits are its own; the MLP's pairs, 4% faster, were not (benchmarks/bench_training.py).
 CPU_CHUNK = 1
 CUDA_CHUNK = 4096
@@ -84,7 +84,7 @@ class ModelBatch:
         workspace: dict | None = None,
     ) -> None:
         self.config = config
-        self.model = MODELS[config.architecture]
+        self.model = NETWORKS[config.architecture]
         self.runs = runs
         self.params = params
         self.train = train
@@ -126,7 +126,7 @@ class ModelBatch:
 
 def _initial_parameters(config: TrainConfig) -> dict[str, np.ndarray]:
     """Every run's initial parameters, float64 numpy with a leading run axis, interventions applied."""
-    model = MODELS[config.architecture]
+    model = NETWORKS[config.architecture]
     embed_seeds, mlp_seeds = config.run_seeds("embed"), config.run_seeds("mlp")
     embeddings = []
     for seed in embed_seeds:
@@ -167,13 +167,13 @@ def _pairs(config: TrainConfig, runs: slice, device: torch.device) -> tuple[Pair
 
 def cpu_chunk(config: TrainConfig) -> int:
     """The runs trained as one batch on the CPU: the architecture's measured size, else :data:`CPU_CHUNK`."""
-    return MODELS[config.architecture].cpu_chunk or CPU_CHUNK
+    return NETWORKS[config.architecture].cpu_chunk or CPU_CHUNK
 
 
 def standard(config: TrainConfig, quantities: Sequence[Quantity]) -> tuple[Quantity, ...]:
     """``quantities``, with those the architecture records (``unembed_signal``) and the config switches on."""
     names = {quantity.name for quantity in quantities}
-    extra = tuple(q for q in MODELS[config.architecture].quantities if q.name not in names)
+    extra = tuple(q for q in NETWORKS[config.architecture].quantities if q.name not in names)
     return with_optional(config, (*quantities, *extra))
 
 
@@ -234,7 +234,7 @@ def train(
         The run dataset: ``amplitude``, ``signal``, ``grad_signal`` (run, step, frequency), train/test loss and
         accuracy (run, step), ``diverged`` (run: any record NaN or infinite), ``embedding`` snapshots (run,
         snapshot, token, dim), and with ``save_mlp`` the MLP parameters ``mlp_*`` at every snapshot. The model
-        is ``config.architecture``'s (:data:`training.engine.architectures.MODELS`); the transformer also
+        is ``config.architecture``'s (:data:`training.engine.networks.NETWORKS`); the transformer also
         records ``unembed_signal`` (run, step, frequency).
 
     Raises:
@@ -258,6 +258,8 @@ def train(
         )
     if resume and checkpoint is None:
         raise InputError("resume needs a checkpoint file to resume from")
+    if checkpoint is not None:
+        check_checkpoint(checkpoint, resume=resume)
     device = resolve_device(config.device)
     check_memory(config, device)
     if out is not None:
@@ -334,20 +336,9 @@ def available_memory(device: torch.device) -> tuple[int | None, str]:
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
         return int(free), f"CUDA device {device}"
-    try:
-        import psutil
+    import psutil  # a dependency of distributed
 
-        return int(psutil.virtual_memory().available), "this machine"
-    except ImportError:
-        pass
-    try:
-        with open("/proc/meminfo") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024, "this machine"
-    except OSError:
-        pass
-    return None, "this machine"
+    return int(psutil.virtual_memory().available), "this machine"
 
 
 def _train(config, device, out, checkpoint, resume, progress, command, quantities) -> xr.Dataset:
@@ -370,7 +361,7 @@ def _train(config, device, out, checkpoint, resume, progress, command, quantitie
     }
     snapshots = {"embedding": torch.zeros((config.runs, n_snap, config.p, config.d), dtype=dtype, device=device)}
     if config.save_mlp:
-        for name in MODELS[config.architecture].parameters[1:]:
+        for name in NETWORKS[config.architecture].parameters[1:]:
             shape = batches[0].params[name].shape[1:]
             snapshots[name] = torch.zeros((config.runs, n_snap, *shape), dtype=dtype, device=device)
 
@@ -378,8 +369,8 @@ def _train(config, device, out, checkpoint, resume, progress, command, quantitie
     if resume and Path(checkpoint).exists():
         start = load_checkpoint(checkpoint, config, batches, records, snapshots, device=device)
 
-    bar = progress_bar(total=config.steps, desc="train", unit="step", enabled=progress)
-    bar.update(start)
+    # the rate and ETA count this session's steps only, not those the checkpoint restored
+    bar = progress_bar(total=config.steps, initial=start, desc="train", unit="step", enabled=progress)
     # float32 on the CPU: as the model grows confident, softmax probabilities and the gradients they carry
     # underflow to subnormal numbers, which the CPU computes with microcode. Measured on the default p = 59
     # model, one core: 3.7 ms a step up to step 8000, then 5.2, 12.6, 32 and 47 ms by step 12 000; flushed to

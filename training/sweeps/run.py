@@ -249,7 +249,7 @@ def sweep(
     if axes is None:
         axes = varying_fields(points)
     names = tuple(task.name for task in tasks)
-    with output_lock(Path(f"{Path(store).absolute()}.sweep"), what="sweep store"):
+    with output_lock(Path(f"{Path(store).resolve()}.sweep"), what="sweep store"):
         path = prepare(store, axes=axes, tasks=names)
         skipped = tuple(task.name for task in tasks if _intact(path, task.name))
         todo = [task for task in tasks if task.name not in skipped]

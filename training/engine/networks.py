@@ -1,10 +1,10 @@
-"""The models the training loop can train, by architecture name: the one place the loop looks them up.
+"""The networks the training loop can train, by architecture name: the one place the loop looks them up.
 
-Each :class:`Model` says how to initialise one run (its embedding from the embed seed, everything else from the
+Each :class:`Network` says how to initialise one run (its embedding from the embed seed, everything else from the
 ``mlp_seed`` stream), how to compute the step's gradients and the logits for a batch of runs, which parameters
 it has (``embedding`` first, ``(R, p, d)`` in every architecture, so that the Fourier records, snapshots and
 interventions are the same), and the quantities it records beyond :data:`~training.engine.quantities.QUANTITIES`.
-A new architecture is one more entry in :data:`MODELS` (and its defaults in :mod:`training.architectures`).
+A new architecture is one more entry in :data:`NETWORKS` (and its defaults in :mod:`training.architectures`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from training.engine.quantities import UNEMBED_SIGNAL, Quantity
 
 
 @dataclass(frozen=True)
-class Model:
+class Network:
     """One architecture as the training loop sees it.
 
     Attributes:
@@ -49,10 +49,10 @@ class Model:
     cpu_chunk: int | None = None
 
 
-MODELS: dict[str, Model] = {
+NETWORKS: dict[str, Network] = {
     model.name: model
     for model in (
-        Model(
+        Network(
             "mlp",
             mlp.PARAMETERS,
             lambda config, seed: mlp.init_embedding(config.p, config.d, seed),
@@ -66,7 +66,7 @@ MODELS: dict[str, Model] = {
             # another order than one model's (the w3 gradient's bmm over a transposed operand), so a run's bits
             # depended on the run it was paired with
         ),
-        Model(
+        Network(
             "transformer",
             transformer.PARAMETERS,
             lambda config, seed: transformer.init_embedding(config.p, config.d, seed),
