@@ -62,6 +62,8 @@ _HOMES = {
     "learning_times": "training.analysis.transitions",
     "death_steps": "training.analysis.transitions",
     "spectrum_sparsity": "training.analysis.transitions",
+    "fit_power_law": "training.analysis.phases",
+    "phase_diagram": "training.analysis.phases",
     "train": "training.engine.loop",
     "Recorder": "training.engine.recorder",
     "Site": "training.engine.sites",
