@@ -22,7 +22,8 @@ class PowerLaw:
     """``y = prefactor * x ** exponent``, fitted by least squares on ``log y`` against ``log x``.
 
     Attributes:
-        exponent, prefactor: the fitted law.
+        exponent: the power of ``x``.
+        prefactor: the factor ``c`` in front.
         exponent_se: the standard error of the exponent (of the log-log slope).
         prefactor_se: the standard error of the prefactor (delta method from that of the log intercept).
         n: the number of points used (positive and finite in both).

@@ -144,8 +144,11 @@ def transition_times(
 
     Arguments:
         ds: a run dataset with ``train_acc`` and ``test_acc`` over ``step`` (and ``variable`` for the deaths).
-        train_threshold, test_threshold: as :func:`learning_times`.
-        variable, component, **rule: the component deaths' options, as :func:`death_steps`.
+        train_threshold: as for :func:`learning_times`.
+        test_threshold: as for :func:`learning_times`.
+        variable: the variable whose deaths are judged, as for :func:`death_steps`.
+        component: its component dimension, as for :func:`death_steps`.
+        **rule: the survival rule's options, as for :func:`death_steps`.
 
     Returns:
         :func:`learning_times`'s dataset with ``death_step`` (:func:`death_steps`) added, over ``run`` and the
