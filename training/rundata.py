@@ -61,7 +61,19 @@ VARIABLES: dict[str, Variable] = {
     "embedding": Variable(
         (*SNAPSHOT, "token", "dim"), "embedding W_E at the steps in the snapshot coordinate", required=False
     ),
-    # not required, so that files written before it open too
+    # not required, so that files written before them open too
+    "restricted_loss": Variable(
+        SCALAR,
+        "cross-entropy on the training pairs of the logits projected onto the key components (those of the"
+        " unembedding's spectrum above twice the mean amplitude per row) and the constant (Nanda et al. 2023)",
+        required=False,
+    ),
+    "excluded_loss": Variable(
+        SCALAR,
+        "cross-entropy on the training pairs of the logits with the key components (as for restricted_loss)"
+        " taken out (Nanda et al. 2023)",
+        required=False,
+    ),
     "diverged": Variable(("run",), "the run diverged: some record is NaN or infinite", required=False),
     # hidden layers cannot share one dim name, so each MLP parameter has its own
     "mlp_w1": Variable((*SNAPSHOT, "unit1", "input1"), "first-layer weight on [E_a, E_b]", required=False),

@@ -17,6 +17,7 @@ from functools import cached_property
 import torch
 
 from training.config import TrainConfig
+from training.engine import measures
 from training.engine.sites import OnDevice
 from training.rundata import EMBEDDING, VARIABLES, SiteLayout, Variable
 
@@ -43,6 +44,15 @@ class Live:
     def test(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-run test loss and accuracy, computed once however many quantities read them."""
         return self.batch.test()
+
+    @cached_property
+    def progress(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-run restricted and excluded loss on the training pairs (:mod:`training.engine.measures`), with the
+        key components of the unembedding's spectrum; one forward pass for both."""
+        a, b, c = self.batch.train
+        logits = self.batch.model.forward(self.params, a, b, self.batch.config)
+        keep = measures.key_components(self.basis.power(_unembedding(self.params)), self.basis)
+        return measures.restricted_excluded_loss(logits, c, keep, self.basis)
 
 
 @dataclass(frozen=True)
@@ -123,6 +133,8 @@ QUANTITIES: tuple[Quantity, ...] = (
     Quantity("train_acc", lambda live: live.train_acc),
     Quantity("test_loss", lambda live: live.test[0]),
     Quantity("test_acc", lambda live: live.test[1]),
+    Quantity("restricted_loss", lambda live: live.progress[0]),
+    Quantity("excluded_loss", lambda live: live.progress[1]),
 )
 
 

@@ -28,6 +28,7 @@ import xarray as xr
 
 from fittest.errors import InputError
 from training.analysis.survival import count_survivors, survivors
+from training.analysis.transitions import learning_times
 from training.config import TrainConfig
 from training.rundata import check_run
 from training.sweeps.tasks import axis_values, task_name
@@ -51,6 +52,9 @@ SUMMARY_VARIABLES = {
     "train_acc": "train accuracy at the last step",
     "test_acc": "test accuracy at the last step",
     "diverged": "the run diverged: some record is NaN or infinite",
+    "memorisation_step": "first recorded step with train accuracy >= 0.99; NaN if never (training.learning_times)",
+    "generalisation_step": "first recorded step with test accuracy >= 0.99; NaN if never",
+    "transition_gap": "generalisation_step - memorisation_step",
 }
 
 
@@ -222,8 +226,9 @@ def open_sweep(
         dataset (lazily loaded) of a complete task, the ``error`` and ``config`` attributes of a failed one.
         ``summary`` has one entry per run, with dims the swept fields and ``replicate`` (the run's index among
         the runs of its point, over every task): ``n_circles``, the final ``train_loss``, ``test_loss``,
-        ``train_acc``, ``test_acc`` and ``diverged``, with coordinates ``task`` and ``run`` (where the run is in
-        ``tree``) and its seeds; runs still missing are NaN. Its attributes count the tasks: ``tasks``,
+        ``train_acc``, ``test_acc`` and ``diverged``, the ``memorisation_step``, ``generalisation_step`` and
+        ``transition_gap`` of :func:`training.learning_times`, with coordinates ``task`` and ``run`` (where the run
+        is in ``tree``) and its seeds; runs still missing are NaN. Its attributes count the tasks: ``tasks``,
         ``complete``, ``failed``, ``missing`` (damaged ones included), ``damaged``, and the ``duplicates`` left
         out. ``summary.sel(p=59, weight_decay=0.5)`` picks a point.
 
@@ -293,6 +298,7 @@ def open_sweep(
 
 
 FINALS = ("train_loss", "test_loss", "train_acc", "test_acc")
+TIMES = ("memorisation_step", "generalisation_step", "transition_gap")
 
 
 def _read_group(path: Path, name: str, survival: Mapping[str, Any]) -> tuple[xr.Dataset, dict[str, np.ndarray]]:
@@ -308,6 +314,8 @@ def _read_group(path: Path, name: str, survival: Mapping[str, Any]) -> tuple[xr.
         values = {variable: ds[variable].isel(step=-1).values for variable in FINALS}
         values["diverged"] = ds["diverged"].values if "diverged" in ds else np.zeros(ds.sizes["run"], bool)
         values["n_circles"] = count_survivors(ds, **survival).values
+        times = learning_times(ds)
+        values.update({name: times[name].values for name in TIMES})
     except InputError as error:  # a bad rule or step in survival: the same for every group, so the caller's
         raise _SurvivalError(str(error)) from None
     except Exception as error:  # a chunk that does not decode: a codec's own error, which names no task
@@ -362,7 +370,7 @@ class _Runs:
                 if seed not in self.axes:  # a swept seed field is an axis already
                     rows[seed].append(int(column[run]))
             rows["n_circles"].append(int(values["n_circles"][run]))
-            for variable in FINALS:
+            for variable in (*FINALS, *TIMES):
                 rows[variable].append(float(values[variable][run]))
             rows["diverged"].append(bool(values["diverged"][run]))
 

@@ -1,0 +1,103 @@
+"""Cost per record of the restricted and excluded loss against a plain training step and the plain record.
+
+Run with ``OMP_NUM_THREADS=1 python benchmarks/bench_measures.py`` (``--quick`` for fewer rounds). For the
+default MLP (the paper's) and Nanda's transformer at p = 59 and p = 113, one model, float32, on the CPU, three
+things are timed, interleaved over rounds, median reported:
+
+- step: one training step (gradients and the AdamW update), what every step costs;
+- record: the quantities a record computed before this measure (the spectra, the test pass);
+- progress: the restricted and excluded loss (:attr:`training.engine.quantities.Live.progress`): one forward
+  pass over the training pairs, the unembedding's spectrum and the projection of the logits.
+
+The ratio progress / step is the cost of the measure per record in steps; the loop records on a schedule
+(``record_every``), so its share of a run is that ratio over the steps between records.
+
+Measured on the project's shared 2-core machine (torch CPU, one thread, ``--quick``, load about 0.2-0.7), ms:
+
+| model | step | plain record | restricted + excluded | in steps |
+|---|---|---|---|---|
+| MLP p = 59 | 4.41 | 6.25 | 4.62 | 1.05 |
+| MLP p = 113 | 19.3 | 28.3 | 23.4 | 1.21 |
+| transformer p = 59 | 10.7 | 22.3 | 4.37 | 0.41 |
+| transformer p = 113 | 44.9 | 97.0 | 19.5 | 0.43 |
+
+Most of it is the forward pass over the training pairs (MLP p = 59: forward 4.2 ms, the cross-entropies 2 x 1 ms,
+the projection as one (p, p) matmul per run; through the basis rows it was twice that). With the default
+schedule (every step to 1000, then every 100: 1291 records in the MLP's 30 000 steps, 1391 in the
+transformer's 40 000) it adds about 1291 x 1.05 / 30 000 = 4.5% of the steps' time to the default MLP run and
+1391 x 0.41 / 40 000 = 1.4% to Nanda's transformer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from training import TrainConfig
+from training.engine import loop
+from training.engine.quantities import QUANTITIES, UNEMBED_SIGNAL, Live
+from training.engine.sites import OnDevice
+
+
+def timed(fn, repeats: int) -> float:
+    start = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    return (time.perf_counter() - start) / repeats * 1e3
+
+
+def bench(config: TrainConfig, rounds: int, repeats: int) -> dict[str, float]:
+    batch = loop.initial_batches(config, torch.device("cpu"))[0]
+    basis = OnDevice(config.task_spec.components(config.p), batch.params["embedding"])
+    plain = [q for q in (*QUANTITIES, UNEMBED_SIGNAL) if q.name not in ("restricted_loss", "excluded_loss")]
+
+    def step():
+        _, _, grads = batch.gradients(record=False)
+        batch.update(grads)
+
+    def live():
+        losses, accuracy, grads = batch.gradients(record=True)
+        return Live(batch, grads, losses, accuracy, basis)
+
+    def record():
+        state = live()
+        with torch.no_grad():
+            for quantity in plain:
+                quantity.compute(state)
+
+    def progress():
+        with torch.no_grad():
+            state.progress  # noqa: B018 (the cached property is the measure)
+            del state.__dict__["progress"]
+
+    state = live()
+    times: dict[str, list[float]] = {"step": [], "record": [], "progress": []}
+    for _ in range(rounds):
+        times["step"].append(timed(step, repeats))
+        times["record"].append(timed(record, repeats))
+        times["progress"].append(timed(progress, repeats))
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="3 rounds of 5 instead of 7 of 10")
+    args = parser.parse_args()
+    rounds, repeats = (3, 5) if args.quick else (7, 10)
+    torch.set_num_threads(1)
+    torch.set_flush_denormal(True)
+    for architecture in ("mlp", "transformer"):
+        for p in (59, 113):
+            config = TrainConfig(architecture=architecture, p=p, runs=1, device="cpu")
+            t = bench(config, rounds, repeats)
+            print(
+                f"{architecture:11s} p={p:3d}: step {t['step']:7.2f} ms, plain record {t['record']:7.2f} ms, "
+                f"restricted+excluded {t['progress']:7.2f} ms = {t['progress'] / t['step']:.2f} steps"
+            )
+
+
+if __name__ == "__main__":
+    main()
