@@ -62,7 +62,9 @@ def fit(
             dimensions (and no ``amplitude``), none chosen, holds one variable per component (``x``, ``y``,
             ``z``; an input named by ``u`` is left out). A numpy array ``(T,)``, ``(T, C)`` or ``(S, T, C)``
             (samples, times, components), with its times as ``t``.
-        model: a name in :data:`dynamics.MODELS`: ``"linear"`` (``A x + b`` by least squares), ``"lasso"``
+        model: a name in :data:`dynamics.MODELS`: ``"linear"`` (``A x + b`` by least squares; options
+            ``stable=True`` for an A whose eigenvalues have negative real parts, ``rank=k`` to fit on the states'
+            ``k`` leading modes as DMD's rank truncation, see :func:`dynamics.fitters.fit_linear`), ``"lasso"``
             (L1 on ``A``; option ``alpha=0.01``), ``"lotka_volterra"`` (option ``form="glv" | "quadratic"``),
             ``"sindy"`` (pysindy; options ``degree``, ``threshold``, ``feature_library``, ``optimizer``).
         variable: the Dataset variable; ``amplitude`` when present.

@@ -129,3 +129,23 @@ def test_stable_keeps_a_stable_least_squares_fit():
     free, stable = dynamics.fit(data, "linear"), dynamics.fit(data, "linear", stable=True)
     assert free.eigenvalues.real.max() < 0
     np.testing.assert_array_equal(stable.coefficients.values, free.coefficients.values)
+
+
+def test_rank_truncation_recovers_a_low_rank_systems_eigenvalues():
+    # a 65-dimensional linear system living on 4 modes: eigenvalues -0.1 ± 1i and -0.2 ± 2i
+    rng = np.random.default_rng(0)
+    blocks = np.zeros((4, 4))
+    blocks[:2, :2] = [[-0.1, 1.0], [-1.0, -0.1]]
+    blocks[2:, 2:] = [[-0.2, 2.0], [-2.0, -0.2]]
+    modes = np.linalg.qr(rng.standard_normal((65, 4)))[0]
+    t = np.linspace(0, 10, 2001)
+    reduced = np.stack([expm(blocks * s) @ np.ones(4) for s in t])
+    data = xr.DataArray(reduced @ modes.T, dims=("time", "component"), coords={"time": t, "component": range(65)})
+    fitted = dynamics.fit(data, "linear", rank=4)
+    eigenvalues = fitted.eigenvalues.values
+    largest = eigenvalues[np.argsort(-np.abs(eigenvalues))[:4]]
+    expected = np.array([-0.1 + 1j, -0.1 - 1j, -0.2 + 2j, -0.2 - 2j])
+    np.testing.assert_allclose(np.sort_complex(largest), np.sort_complex(expected), atol=1e-3)
+    assert np.sort(np.abs(eigenvalues))[-5] < 1e-8  # the other 61 are zero
+    with pytest.raises(InputError, match="rank must be at most"):
+        dynamics.fit(data, "linear", rank=66)
