@@ -149,3 +149,39 @@ def test_rank_truncation_recovers_a_low_rank_systems_eigenvalues():
     assert np.sort(np.abs(eigenvalues))[-5] < 1e-8  # the other 61 are zero
     with pytest.raises(InputError, match="rank must be at most"):
         dynamics.fit(data, "linear", rank=66)
+
+
+def test_bic_keeps_lorenzs_seven_terms_at_one_percent_noise():
+    t = np.arange(0, 10, 0.002)
+    clean = solve_ivp(
+        lambda _, z: [10 * (z[1] - z[0]), z[0] * (28 - z[2]) - z[1], z[0] * z[1] - 8 / 3 * z[2]],
+        (0, 10),
+        [-8.0, 8.0, 27.0],
+        t_eval=t,
+        rtol=1e-10,
+        atol=1e-10,
+    ).y.T
+    noisy = clean + 0.01 * clean.std(axis=0) * np.random.default_rng(0).standard_normal(clean.shape)
+    data = xr.DataArray(noisy, dims=("time", "component"), coords={"time": t, "component": ["x", "y", "z"]})
+    thresholds = (0.001, 0.01, 0.1, 1.0, 3.0)
+    ranked = dynamics.select(
+        data, [("sindy", {"threshold": v}) for v in thresholds], criterion="bic", derivative="savgol"
+    )
+    assert ranked.attrs["criterion"] == "bic" and "forecast_error" not in ranked
+    best = ranked.model.values[0]
+    chosen = dynamics.fit(
+        data,
+        "sindy",
+        threshold=thresholds[[f"sindy(threshold={v!r})" for v in thresholds].index(best)],
+        derivative="savgol",
+    )
+    names = chosen.coefficients.transpose("target", "term")
+    kept = {
+        (str(names.target.values[i]), str(names.term.values[j]))
+        for i, j in zip(*np.nonzero((names != 0).values), strict=True)
+    }
+    assert kept == {("x", "x"), ("x", "y"), ("y", "x"), ("y", "y"), ("y", "x z"), ("z", "z"), ("z", "x y")}
+    # the smallest threshold keeps noise terms, which the BIC's penalty ranks below
+    assert ranked.sel(model="sindy(threshold=0.001)").terms > 7 / 3
+    with pytest.raises(InputError, match="unknown criterion"):
+        dynamics.select(data, ["linear"], criterion="cp")
