@@ -193,6 +193,15 @@ MODEL_SPECS: dict[str, ModelSpec] = {
                     high=1,
                     below=True,
                 ),
+                # object: a command line cannot spell a bool through argparse's type (bool("False") is True)
+                Option("stable", object, False, "require every eigenvalue of A to have a negative real part"),
+                Option(
+                    "rank",
+                    int,
+                    None,
+                    "keep this many modes of the states, as DMD's rank (None: all)",
+                    low=1,
+                ),
             ),
         ),
         ModelSpec(

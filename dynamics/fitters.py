@@ -122,24 +122,139 @@ def fit_linear(
     t=None,
     pooled: bool = False,
     rcond: float | None = _LINEAR["rcond"],
+    stable: bool = _LINEAR["stable"],
+    rank: int | None = _LINEAR["rank"],
     u: np.ndarray | None = None,
     inputs: Sequence[str] = (),
+    support: dict | None = None,
 ) -> FitResult:
     """``dx/dt = A x + b`` by ordinary least squares (a direct SVD solve, no iterations); with control inputs
     ``u``, ``dx/dt = A x + B u + b``.
 
     Options:
         rcond: relative cut-off for small singular values (rank-deficient data gives the minimum-norm fit).
+        stable: require every eigenvalue of ``A`` to have a negative real part. The least-squares ``A`` is kept
+            when it is stable (the constraint is then inactive); otherwise the fit is the least-squares one among
+            the matrices whose symmetric part ``(A + A^T) / 2`` is negative definite (see :func:`stable_lstsq`).
+            ``info["stable_constrained"]`` says which samples needed the constraint.
+        rank: keep this many modes of the states, as DMD's rank truncation: the centred states are projected
+            on their ``rank`` leading singular vectors ``U``, the reduced operator is fitted there, and
+            ``A = U A_r U^T`` (its other eigenvalues are 0). For high-dimensional data that live on a few modes.
         u, inputs: the inputs at the rows of ``x``, shape ``(S, N, m)``, and their names.
+        support: ``{target: [terms]}``, the terms each named target may use (see :func:`dynamics.library.restrict`).
+
+    Raises:
+        InputError: ``stable`` or ``rank`` combined with ``support`` or with each other, ``rank`` with inputs,
+            or ``rank`` above the number of components.
     """
+    if not isinstance(stable, bool | np.bool_):
+        raise InputError(f"stable must be True or False, got {stable!r}")
+    if (stable or rank is not None) and support is not None:
+        raise InputError("stable= and rank= fit the whole A: give them without support=, or fit with support alone")
+    if stable and rank is not None:
+        raise InputError("stable= and rank= cannot be combined: a truncated A is already singular; choose one")
+    if rank is not None and u is not None:
+        raise InputError("rank= truncates the states' modes of a fit without inputs: fit with u= or rank=, not both")
+    if rank is not None and rank > len(names):
+        raise InputError(f"rank must be at most the number of components ({len(names)}), got {rank}")
+    n_components = len(names)
     if u is not None:
         x = np.concatenate([x, u], axis=-1)  # the terms are monomials of [x, u], as in pysindy
     if pooled:
         x, dxdt = _pool(x), _pool(dxdt)
-    library = lib.affine(names, inputs if u is not None else ())
+    library = lib.restrict(lib.affine(names, inputs if u is not None else ()), support, names)
     lib.check_terms(library, _fewest_rows(x, observed_rows(x, dxdt)))
-    coefficients, rank = _masked_lstsq(library, x, dxdt, rcond=rcond)
-    return FitResult(library, coefficients, {"rank": rank}, {"rcond": rcond})
+    options = {"rcond": rcond, **({"stable": True} if stable else {}), **({"rank": rank} if rank is not None else {})}
+    if rank is not None:
+        coefficients = _truncated_fit(x, dxdt, int(rank))
+        return FitResult(library, coefficients, {"rank": np.full(x.shape[0], int(rank))}, options)
+    coefficients, solved_rank = _masked_lstsq(library, x, dxdt, rcond=rcond)
+    info = {"rank": solved_rank}
+    if stable:
+        a = coefficients[:, :, :n_components]
+        unstable = np.linalg.eigvals(a).real.max(axis=-1) >= 0
+        for sample in np.flatnonzero(unstable):
+            coefficients[sample] = stable_lstsq(x[sample], dxdt[sample], n_components)
+        info["stable_constrained"] = unstable
+    return FitResult(library, coefficients, info, options)
+
+
+def _observed(x: np.ndarray, dxdt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One sample's rows that hold data."""
+    keep = np.isfinite(x).all(axis=-1) & np.isfinite(dxdt).all(axis=-1)
+    return x[keep], dxdt[keep]
+
+
+def stable_lstsq(
+    x: np.ndarray, dxdt: np.ndarray, n_components: int, *, margin: float = 1e-6, iterations: int = 20_000
+) -> np.ndarray:
+    """Least squares of ``dx/dt = A x (+ B u) + b`` with ``(A + A^T) / 2`` negative definite, for one sample.
+
+    That set is convex and lies inside the stable matrices: ``x^T A x < 0`` makes ``|x|^2`` a Lyapunov function,
+    so every eigenvalue has real part ``<= -margin * |A_ls|``. It is smaller than the set of stable matrices (a
+    stable but far from normal ``A`` is outside it), the price of a convex problem with one global minimum. The
+    constant is eliminated by centring; the rest is accelerated projected gradient (FISTA), the projection
+    clipping the symmetric part's eigenvalues (the skew part is free).
+
+    Arguments:
+        x: the states (and inputs after them), ``(N, C + m)``; NaN rows are left out.
+        dxdt: the derivatives, ``(N, C)``.
+        n_components: ``C``, the states among the columns of ``x``.
+        margin: the symmetric part's largest eigenvalue, relative to the least-squares ``A``'s norm, is below
+            ``-margin``.
+        iterations: the most gradient steps.
+
+    Returns:
+        Coefficients ``(C, C + m + 1)`` on ``[x, u, 1]``.
+    """
+    x, dxdt = _observed(x, dxdt)
+    mean_x, mean_d = x.mean(axis=0), dxdt.mean(axis=0)
+    xc, dc = x - mean_x, dxdt - mean_d
+    gram, cross = xc.T @ xc, xc.T @ dc  # the objective |xc W - dc|^2 / 2 has gradient gram W - cross
+    step = 1.0 / max(float(np.linalg.eigvalsh(gram).max()), np.finfo(np.float64).tiny)
+    w = np.linalg.lstsq(xc, dc, rcond=None)[0]  # (C + m, C): W = [A^T; B^T]
+    floor = -margin * max(float(np.linalg.norm(w[:n_components])), 1.0)
+
+    def project(w):
+        a = w[:n_components].T
+        symmetric, skew = (a + a.T) / 2, (a - a.T) / 2
+        values, vectors = np.linalg.eigh(symmetric)
+        clipped = (vectors * np.minimum(values, floor)) @ vectors.T
+        out = w.copy()
+        out[:n_components] = (clipped + skew).T
+        return out
+
+    w = previous = project(w)
+    momentum = 1.0
+    for _ in range(iterations):
+        next_momentum = (1 + np.sqrt(1 + 4 * momentum**2)) / 2
+        y = w + (momentum - 1) / next_momentum * (w - previous)
+        previous, w = w, project(y - step * (gram @ y - cross))
+        momentum = next_momentum
+        if np.linalg.norm(w - previous) <= 1e-12 * max(np.linalg.norm(w), 1.0):
+            break
+    b = mean_d - mean_x @ w
+    return np.concatenate([w.T, b[:, None]], axis=1)
+
+
+def _truncated_fit(x: np.ndarray, dxdt: np.ndarray, rank: int) -> np.ndarray:
+    """``A x + b`` fitted on the ``rank`` leading modes of the centred states, per sample (DMD's projection).
+
+    Returns:
+        Coefficients ``(S, C, C + 1)``.
+    """
+    n_samples, _, n_components = x.shape
+    out = np.zeros((n_samples, n_components, n_components + 1))
+    for sample in range(n_samples):
+        xs, ds = _observed(x[sample], dxdt[sample])
+        mean_x, mean_d = xs.mean(axis=0), ds.mean(axis=0)
+        modes = np.linalg.svd(xs - mean_x, full_matrices=False)[2][:rank].T  # (C, r)
+        z, dz = (xs - mean_x) @ modes, (ds - mean_d) @ modes
+        reduced = np.linalg.lstsq(z, dz, rcond=None)[0].T  # dz = A_r z
+        a = modes @ reduced @ modes.T
+        out[sample, :, :n_components] = a
+        out[sample, :, n_components] = mean_d - a @ mean_x
+    return out
 
 
 def fit_lasso(
@@ -153,6 +268,7 @@ def fit_lasso(
     solver: str = _LASSO["solver"],
     max_iter: int = _LASSO["max_iter"],
     tol: float = _LASSO["tol"],
+    support: dict | None = None,
 ) -> FitResult:
     """``dx/dt = A x + b`` with an L1 penalty ``alpha`` on ``A`` (``b`` is not penalised).
 
@@ -165,6 +281,8 @@ def fit_lasso(
             (measured on the shipped p = 59 ensemble: unconverged in every run, a higher objective, 25x slower).
         max_iter, tol: coordinate-descent limits (``solver="cd"``); ``info["converged"]`` says whether each
             sample converged.
+        support: ``{target: [terms]}``, the terms each named target may use (see :func:`dynamics.library.restrict`);
+            a target is then fitted on its own terms, with an intercept only when ``"1"`` is among them.
 
     Raises:
         InputError: ``alpha`` is not a positive number, or an unknown solver.
@@ -182,24 +300,41 @@ def fit_lasso(
     max_iter, tol = spec.option("max_iter").check(max_iter), spec.option("tol").check(tol)
     if pooled:
         x, dxdt = _pool(x), _pool(dxdt)
-    library = lib.affine(names)
+    library = lib.restrict(lib.affine(names), support, names)
     rows = observed_rows(x, dxdt)
     lib.check_terms(library, _fewest_rows(x, rows))
     n_samples, _, n_components = x.shape
     coefficients = np.zeros((n_samples, n_components, n_components + 1))
     converged = np.ones(n_samples, dtype=bool)
-    for sample in range(n_samples):
+
+    def one_fit(states, derivatives, intercept):
         if solver == "lars":
-            model = LassoLars(alpha=alpha, fit_intercept=True, max_iter=int(max_iter))
+            model = LassoLars(alpha=alpha, fit_intercept=intercept, max_iter=int(max_iter))
         else:
-            model = Lasso(alpha=alpha, fit_intercept=True, max_iter=int(max_iter), tol=float(tol))
+            model = Lasso(alpha=alpha, fit_intercept=intercept, max_iter=int(max_iter), tol=float(tol))
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
-            keep = slice(None) if rows is None else rows[sample]
-            model.fit(x[sample][keep], dxdt[sample][keep])
-        converged[sample] = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
-        coefficients[sample, :, :n_components] = model.coef_
-        coefficients[sample, :, n_components] = model.intercept_
+            model.fit(states, derivatives)
+        return model, not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+
+    for sample in range(n_samples):
+        keep = slice(None) if rows is None else rows[sample]
+        if library.mask.all():
+            model, converged[sample] = one_fit(x[sample][keep], dxdt[sample][keep], True)
+            coefficients[sample, :, :n_components] = model.coef_
+            coefficients[sample, :, n_components] = model.intercept_
+            continue
+        for target in range(n_components):
+            # the constant is the library's last term; the rest are the states, in order
+            columns = np.flatnonzero(library.mask[target, :n_components])
+            intercept = bool(library.mask[target, n_components])
+            if columns.size:
+                model, ok = one_fit(x[sample][keep][:, columns], dxdt[sample][keep][:, target], intercept)
+                coefficients[sample, target, columns] = model.coef_
+                coefficients[sample, target, n_components] = model.intercept_ if intercept else 0.0
+                converged[sample] &= ok
+            else:
+                coefficients[sample, target, n_components] = np.mean(dxdt[sample][keep][:, target])
     return FitResult(
         library,
         coefficients,
@@ -209,13 +344,23 @@ def fit_lasso(
 
 
 def fit_lotka_volterra(
-    x, dxdt, *, names: Sequence[str], t=None, pooled: bool = False, form: str = _LOTKA_VOLTERRA["form"]
+    x,
+    dxdt,
+    *,
+    names: Sequence[str],
+    t=None,
+    pooled: bool = False,
+    form: str = _LOTKA_VOLTERRA["form"],
+    support: dict | None = None,
 ) -> FitResult:
     """Lotka-Volterra by least squares.
 
     Options:
         form: ``"glv"`` (default), the generalised Lotka-Volterra ``dx_i/dt = x_i (r_i + sum_j a_ij x_j)``;
             ``"quadratic"``, the paper's eq. 2: every equation uses every ``x_j`` and every ``x_j x_k``.
+        support: ``{target: [terms]}``, the terms of ``x_j`` and ``x_j x_k`` each named target may use instead
+            (see :func:`dynamics.library.restrict`): the classic predator-prey model is
+            ``{"x": ["x", "x y"], "y": ["y", "x y"]}``, without the self-interactions ``x^2``, ``y^2``.
 
     Raises:
         InputError: an unknown form.
@@ -226,6 +371,7 @@ def fit_lotka_volterra(
         library = lib.quadratic(names)
     else:
         raise InputError(f"unknown Lotka-Volterra form {form!r}: use 'glv' or 'quadratic'")
+    library = lib.restrict(library, support, names)
     if pooled:
         x, dxdt = _pool(x), _pool(dxdt)
     lib.check_terms(library, _fewest_rows(x, observed_rows(x, dxdt)))
@@ -246,6 +392,7 @@ def fit_sindy(
     optimizer=_SINDY["optimizer"],
     u: np.ndarray | None = None,
     inputs: Sequence[str] = (),
+    support: dict | None = None,
 ) -> FitResult:
     """A real :class:`pysindy.SINDy` fit per sample (or one on all samples' trajectories when pooled).
 
@@ -259,10 +406,13 @@ def fit_sindy(
         optimizer: any pysindy optimizer, instead of STLSQ.
         u, inputs: control inputs at the rows of ``x``, shape ``(S, N, m)``, and their names: passed to
             pysindy's ``fit(x, t, x_dot, u=...)``, whose library then spans ``[x, u]``.
+        support: ``{target: [terms]}``, the terms each named target may use (see
+            :func:`dynamics.library.restrict`): each such target is fitted again by a fresh copy of the optimizer
+            on its own terms' columns of pysindy's library (a library of monomials).
 
     Raises:
         InputError: the degree is not a positive integer, the threshold is negative, inputs with a library whose
-            terms are not monomials, or pysindy refuses the data.
+            terms are not monomials, support with terms that are not, or pysindy refuses the data.
     """
     import pysindy as ps
 
@@ -329,6 +479,8 @@ def fit_sindy(
             "control inputs need a library of monomials of [x, u] (the fitted ODE is solved with u): use a "
             "PolynomialLibrary, or fit without u"
         )
+    if powers is None and support is not None:
+        raise InputError("support= names monomials: use a PolynomialLibrary (or the default) with support")
     if powers is None:
         try:
             labelled = list(models[0].feature_library.get_feature_names(list(names)))
@@ -340,6 +492,9 @@ def fit_sindy(
     else:
         library = lib.from_powers(powers, list(names) + list(inputs)[:n_inputs], n_inputs=n_inputs)
         models = None  # the monomials say everything; no need to keep pysindy objects around
+        if support is not None:
+            library = lib.restrict(library, support, names)
+            coefficients = [_refit_on_support(library, group, optimizer) for group in groups]
     options = {
         "degree": degree,
         "threshold": threshold,
@@ -347,6 +502,23 @@ def fit_sindy(
         "optimizer": _describe(optimizer),
     }
     return FitResult(library, np.stack(coefficients), {}, options, models)
+
+
+def _refit_on_support(library: lib.Library, group: list, optimizer) -> np.ndarray:
+    """One group's coefficients ``(C, P)``: each target regressed by a fresh copy of ``optimizer`` on the columns
+    its mask allows (pysindy's optimizers are scikit-learn regressors of a feature matrix)."""
+    states = np.concatenate([xs if us is None else np.concatenate([xs, us], axis=-1) for xs, _, _, us in group])
+    derivatives = np.concatenate([ds for _, ds, _, _ in group])
+    theta = lib.evaluate(library.factors, states)
+    out = np.zeros(library.mask.shape)
+    for target, allowed in enumerate(library.mask):
+        columns = np.flatnonzero(allowed)
+        regressor = _fresh(optimizer)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            regressor.fit(theta[:, columns], derivatives[:, target : target + 1])
+        out[target, columns] = np.asarray(regressor.coef_, dtype=np.float64).reshape(-1)
+    return out
 
 
 def _describe(estimator) -> str:

@@ -51,6 +51,7 @@ def fit(
     seed: int = _FIT["seed"],
     block: int | None = _FIT["block"],
     u: xr.DataArray | str | None = _FIT["u"],
+    support: xr.DataArray | dict | None = None,
     **model_options,
 ) -> FittedODE:
     """Fit an ODE ``dx/dt = f(x)`` to trajectories, one per sample in one vectorised call.
@@ -61,7 +62,9 @@ def fit(
             dimensions (and no ``amplitude``), none chosen, holds one variable per component (``x``, ``y``,
             ``z``; an input named by ``u`` is left out). A numpy array ``(T,)``, ``(T, C)`` or ``(S, T, C)``
             (samples, times, components), with its times as ``t``.
-        model: a name in :data:`dynamics.MODELS`: ``"linear"`` (``A x + b`` by least squares), ``"lasso"``
+        model: a name in :data:`dynamics.MODELS`: ``"linear"`` (``A x + b`` by least squares; options
+            ``stable=True`` for an A whose eigenvalues have negative real parts, ``rank=k`` to fit on the states'
+            ``k`` leading modes as DMD's rank truncation, see :func:`dynamics.fitters.fit_linear`), ``"lasso"``
             (L1 on ``A``; option ``alpha=0.01``), ``"lotka_volterra"`` (option ``form="glv" | "quadratic"``),
             ``"sindy"`` (pysindy; options ``degree``, ``threshold``, ``feature_library``, ``optimizer``).
         variable: the Dataset variable; ``amplitude`` when present.
@@ -102,6 +105,13 @@ def fit(
             the same rows, blocks or samples) and cross-validation (its folds split the inputs with the
             states);
             :meth:`~dynamics.FittedODE.simulate` then needs ``u`` on its time grid.
+        support: which terms each target equation may use, for every model but a sindy fit on a library that is
+            not of monomials: ``{target: [term, ...]}`` with the names the fit prints (``"x y"``, ``"1"``; a
+            target by its component's name or coordinate value), or a boolean DataArray on ``(target, term)`` as
+            :attr:`~dynamics.FittedODE.coefficients`. It replaces the model's own choice for the targets it
+            names (``lotka_volterra``'s terms are every ``x_j`` and ``x_j x_k``: ``{"x": ["x", "x y"], "y":
+            ["y", "x y"]}`` is the classic predator-prey model); others keep theirs. Recorded in ``fit_options``
+            as a dict.
         **model_options: passed to the model's fitting function. ``alpha="cv"`` (lasso) and ``threshold="cv"``
             (sindy) choose the value by cross-validation that keeps time order (see :mod:`dynamics.crossval`);
             :attr:`~dynamics.FittedODE.cv` holds the table and ``fit.options`` the value chosen (the bootstrap's
@@ -164,6 +174,9 @@ def fit(
     names = lib.component_names(traj.components)
     scale_by = _scale(x, dxdt, model, pool)
     inputs, controls = _controls(u, data, traj, index, model, scale_by)
+    support = _support(support, traj.components, names)
+    if support is not None:
+        controls = {**controls, "support": support}
     xs, ds = x / scale_by, dxdt / scale_by
     t_fit = traj.t[index]
     cv_option, cv_table, chosen = crossval.wants_cv(model, model_options), None, model_options
@@ -255,6 +268,7 @@ def fit(
         **({"bootstrap": bootstrap, "seed": seed} if bootstrap else {}),
         **({"block": block} if bootstrap and block is not None else {}),
         **({"u": u} if u is not None else {}),
+        **({"support": support} if support is not None else {}),
         **model_options,
     }
     dataset = build_dataset(
@@ -392,6 +406,37 @@ def _controls(u, data, traj, index, model, scale_by):
         )
     names, values = as_inputs(u, data, traj)
     return values, {"u": values[:, index], "inputs": names}
+
+
+def _support(support, components, names) -> dict | None:
+    """``support`` as ``{target name: [term names]}``, targets named as the fit names them.
+
+    Raises:
+        InputError: a support of another kind, a DataArray without ``target`` and ``term`` dims or not boolean.
+    """
+    if support is None:
+        return None
+    if isinstance(support, xr.DataArray):
+        if set(support.dims) != {"target", "term"} or support.dtype != bool:
+            raise InputError(
+                f"a support DataArray is boolean on ('target', 'term'), got {support.dtype} on {support.dims}: "
+                "build it as fit.coefficients != 0 or pass {target: [terms]}"
+            )
+        support = support.transpose("target", "term")
+        terms = [str(term) for term in support["term"].values]
+        support = {
+            target: [term for term, keep in zip(terms, row, strict=True) if keep]
+            for target, row in zip(support["target"].values, support.values, strict=True)
+        }
+    if not isinstance(support, dict):
+        raise InputError(f"support must be {{target: [terms]}} or a boolean (target, term) DataArray, got {support!r}")
+    by_value = {str(value): name for value, name in zip(components, names, strict=True)}
+    out = {}
+    for target, terms in support.items():
+        key = str(target)
+        key = key if key in names else by_value.get(key, key)
+        out[key] = [str(terms)] if isinstance(terms, str) else [str(term) for term in terms]
+    return out
 
 
 def _model_fit(model, xs, ds, names, t, pooled, model_options):

@@ -191,3 +191,42 @@ def check_terms(library: Library, n_points: int) -> None:
             f"the model has {widest} terms per equation but only {n_points} derivative points: widen t_range, "
             "use fewer components, or choose a smaller model"
         )
+
+
+def restrict(library: Library, support: dict | None, targets: Sequence[str]) -> Library:
+    """The library with each named target limited to the terms ``support`` gives it.
+
+    The support replaces the model's own choice for the targets it names (so a Lotka-Volterra target may be
+    given ``x y`` without ``x^2``, the classic predator-prey form); targets it does not name keep their mask.
+
+    Arguments:
+        library: the model's terms.
+        support: ``{target: [term names]}`` (names as the fit prints them, ``"1"`` for the constant), or None.
+        targets: the names of the targets, in the library's mask order.
+
+    Returns:
+        The library with the new mask (the same library when ``support`` is None).
+
+    Raises:
+        InputError: a target or term that the model does not have, or a target left with no term.
+    """
+    if support is None:
+        return library
+    mask = library.mask.copy()
+    position = {name: index for index, name in enumerate(library.names)}
+    for target, terms in support.items():
+        if target not in targets:
+            raise InputError(f"support names the target {target!r}, which the data lack: use one of {list(targets)}")
+        if isinstance(terms, str):
+            terms = [terms]
+        unknown = [term for term in terms if term not in position]
+        if unknown:
+            raise InputError(
+                f"support gives {target!r} the terms {unknown}, which the model lacks: use of {list(library.names)}"
+            )
+        row = np.zeros(library.n_terms, dtype=bool)
+        row[[position[term] for term in terms]] = True
+        if not row.any():
+            raise InputError(f"support leaves {target!r} no term: give it at least one, or leave it out of support")
+        mask[list(targets).index(target)] = row
+    return Library(library.names, library.powers, mask, library.n_inputs)

@@ -50,6 +50,7 @@ def select(
     models: Sequence = ("linear", "lotka_volterra", "sindy"),
     *,
     holdout: float = 0.25,
+    criterion: str = "forecast",
     **fit_options,
 ) -> xr.Dataset:
     """Fit each model and rank them by the out-of-sample error of their forecast trajectories.
@@ -58,6 +59,9 @@ def select(
         data: the trajectories, as for :func:`dynamics.fit`.
         models: names (``"linear"``), ``(name, options)`` pairs or ``{"model": name, **options}`` dicts.
         holdout: the fraction of the window's end held out and forecast.
+        criterion: what ranks the models: ``"forecast"`` (default), the held-out forecast error below; or an
+            information criterion of the derivative regression, ``"aic"``, ``"bic"`` or ``"aicc"`` (see
+            :func:`information_criteria`), which needs no forecast, so none is computed.
         **fit_options: options every fit takes (``time``, ``component``, ``derivative``, ``objective``, ...).
 
     Returns:
@@ -73,9 +77,14 @@ def select(
     """
     if not 0 < holdout < 1:
         raise InputError(f"holdout must be a fraction in (0, 1), got {holdout!r}")
+    if criterion not in CRITERIA:
+        raise InputError(f"unknown criterion {criterion!r}: use one of {CRITERIA}")
     rows, split = [], float("nan")
     for label, name, options in _entries(models):
         fitted = fit(data, name, **fit_options, **options)
+        if criterion != "forecast":
+            rows.append({"model": label, **information_criteria(fitted)})
+            continue
         scores = compare(fitted, data, holdout=holdout)
         solved = scores.isel(solution=-1)  # the one solution method asked for
         if scores.attrs.get("forecast_note"):
@@ -93,16 +102,52 @@ def select(
                 "diverged": float(solved.diverged_forecast.astype(float).mean()),
             }
         )
-    errors = np.array([row["forecast_error"] for row in rows])
+    key = "forecast_error" if criterion == "forecast" else criterion
+    errors = np.array([row[key] for row in rows])
     order = np.argsort(np.where(np.isfinite(errors), errors, np.inf), kind="stable")
+    columns = [name for name in rows[0] if name != "model"]
     ds = xr.Dataset(
-        {
-            name: ("model", [rows[i][name] for i in order])
-            for name in ("forecast_error", "r2_forecast", "r2_derivative", "terms", "diverged")
-        },
+        {name: ("model", [rows[i][name] for i in order]) for name in columns},
         coords={"model": [rows[i]["model"] for i in order]},
     )
     ds["rank"] = ("model", np.arange(1, len(rows) + 1))
-    ds["forecast_error"].attrs["description"] = "held-out forecast RMSE over each component's range, mean"
-    ds.attrs = {"holdout": float(holdout), "forecast_split": split}
+    if criterion == "forecast":
+        ds["forecast_error"].attrs["description"] = "held-out forecast RMSE over each component's range, mean"
+        ds.attrs = {"holdout": float(holdout), "forecast_split": split}
+    else:
+        ds.attrs = {"criterion": criterion}
     return ds
+
+
+CRITERIA = ("forecast", "aic", "bic", "aicc")
+"""The rankings :func:`select` offers: the held-out forecast error, or an information criterion."""
+
+
+def information_criteria(fitted) -> dict[str, float]:
+    """AIC, BIC and AICc of a fit's derivative regression, summed over its samples.
+
+    Each equation's residuals are taken as Gaussian with their own variance, so the log-likelihood of ``n``
+    derivative rows is ``-n/2 sum_c log(RSS_c / n)`` up to a constant that every model of the same data shares;
+    ``RSS_c / n`` is ``(1 - R²_c)`` times the derivative's variance, so ``n sum_c log(1 - R²_c)`` ranks alike and
+    is free of the data's units. ``k`` counts the non-zero coefficients (a pruned term costs nothing), and AICc
+    adds ``2k(k + 1) / (N - k - 1)`` with ``N`` the residuals of all equations.
+
+    Arguments:
+        fitted: a :class:`~dynamics.FittedODE`.
+
+    Returns:
+        ``{"aic", "bic", "aicc", "terms", "r2_derivative"}``; lower criteria are better.
+    """
+    n = fitted.t.size
+    unexplained = np.clip(1.0 - fitted.r2_derivative.values, np.finfo(np.float64).tiny, None)
+    fit_term = float(n * np.log(unexplained).sum())
+    k = int((fitted.coefficients != 0).sum())
+    total = n * unexplained.size
+    aic = fit_term + 2 * k
+    return {
+        "aic": aic,
+        "bic": fit_term + k * np.log(total),
+        "aicc": aic + (2 * k * (k + 1) / (total - k - 1) if total > k + 1 else np.inf),
+        "terms": float((fitted.coefficients != 0).sum("term").mean()),
+        "r2_derivative": float(fitted.r2_derivative.mean()),
+    }
