@@ -27,7 +27,7 @@ import xarray as xr
 from dynamics import plots
 from dynamics.comparison import OBSERVED, SOLUTION, compare
 from dynamics.fitted import FittedODE
-from dynamics.trajectories import select_variable
+from dynamics.trajectories import infer_dims, select_variable
 from fittest.atomic import output_folder, write_atomic
 from fittest.errors import InputError
 
@@ -300,8 +300,8 @@ def report_samples(
     samples,
     *,
     variable: str | None = None,
-    time: str = "step",
-    component: str = "frequency",
+    time: str | None = None,
+    component: str | None = None,
 ) -> list[dict[str, int]]:
     """Which samples a report draws, as positions ``{dim: index}``.
 
@@ -322,6 +322,7 @@ def report_samples(
             more than ``MAX_DRAWN`` samples, or a sample dimension that is empty.
     """
     da = select_variable(data, variable)
+    time, component = infer_dims(da, time, component)
     sample_dims = [str(d) for d in da.dims if d not in (time, component)]
     sizes = [da.sizes[d] for d in sample_dims]
     total = int(np.prod(sizes)) if sizes else 1

@@ -139,6 +139,9 @@ def infer_dims(da: xr.DataArray, time: str | None, component: str | None) -> tup
     Raises:
         InputError: no dimension, or several, could be the one asked for.
     """
+    declared = da.attrs.get("component")  # a variable that names its own component dimension (a run dataset's)
+    if component is None and isinstance(declared, str) and declared in da.dims:
+        component = declared
     dims = [str(d) for d in da.dims]
     if time is None:
         named = [name for name in TIME_NAMES if name in dims and name != component]

@@ -12,7 +12,7 @@ def test_demo_end_to_end(tmp_path, capsys):
     code = main(["demo", "--out", str(out), "--p", "13", "--d", "24", "--runs", "2", "--steps", "300"])
     assert code == 0
     ds = xr.load_dataset(out / "run.nc", engine="h5netcdf")
-    assert ds.attrs["schema"] == "fittest.run/1"
+    assert ds.attrs["schema"] == "fittest.run/2"
     assert ds.sizes["run"] == 2 and list(ds.frequency.values) == list(range(1, 7))
     html = (out / "report" / "report.html").read_text()
     assert "data:image/png;base64," in html

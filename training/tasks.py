@@ -8,8 +8,8 @@ task               label            basis of its components (the run dataset's c
 ``multiply``       (a b) mod p      characters of the multiplicative group (p prime; token 0 is in no
                                     circle): ``frequency``
 a group's name     a b in the       the group's irreducible representations (:func:`training.bases.irreps`):
-(``S4``, ``D6``,   group            ``irrep``; the tokens are the group's elements, so p is its order
-``A5``, ``Z3xS3``)
+                   group            ``irrep``; the tokens are the group's elements, so p is its order
+                                    (names such as ``S4``, ``D6``, ``A5``, ``Z3xS3``)
 =================  ===============  ===========================================================================
 """
 
