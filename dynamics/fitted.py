@@ -753,7 +753,7 @@ def build_dataset(
     Returns:
         The Dataset that :meth:`FittedODE.to_dataset` returns and :meth:`FittedODE.save` writes.
     """
-    from fittest import __version__
+    from fittest.provenance import versions
 
     names = list(result.library.names)
     coef_dims = ("target", "term")
@@ -803,7 +803,7 @@ def build_dataset(
         "pooled": int(pooled),
         "fit_kwargs": json.dumps(_replayable(fit_options)),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "versions": json.dumps({"fittest": __version__, "numpy": np.__version__, "xarray": xr.__version__}),
+        "versions": json.dumps(versions("fittest", "numpy", "xarray")),
     }
     return ds
 

@@ -14,11 +14,9 @@ import base64
 import html
 import json
 import os
-import platform
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +28,7 @@ from dynamics.fitted import FittedODE
 from dynamics.trajectories import infer_dims, select_variable
 from fittest.atomic import output_folder, write_atomic
 from fittest.errors import InputError
+from fittest.provenance import versions
 
 MAX_DRAWN = 12  # each drawn sample adds two grids of panels: more would make a page nobody scrolls through
 DEFAULT_DRAWN = 4  # drawn when no samples are chosen: spread over the samples, so one run does not stand for all
@@ -243,13 +242,9 @@ def models_table(fits, comparisons, *, highlight=None, highlight_label: str = "h
     )
 
 
-def _versions() -> dict[str, str]:
-    found = {"python": platform.python_version()}
-    for package in PACKAGES:
-        try:
-            found[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            continue
+def _versions() -> dict[str, object]:
+    found = versions(*PACKAGES)
+    found.pop("git_commit", None)  # the report's provenance table names packages; the data keep the commit
     return found
 
 

@@ -15,7 +15,10 @@ PACKAGES = ("fittest", "training", "dynamics", "paper_figures")
 
 # Lowest first. A module may import modules of its own floor or of a lower one, never of a higher one.
 FLOORS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("ground", ("fittest", "fittest.errors", "fittest.atomic", "fittest.progress", "fittest.checks")),
+    (
+        "ground",
+        ("fittest", "fittest.errors", "fittest.atomic", "fittest.progress", "fittest.checks", "fittest.provenance"),
+    ),
     (
         "contract and maths",
         (

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import platform
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -24,6 +23,7 @@ from fittest.atomic import check_free_space, format_bytes, output_file, output_l
 from fittest.checks import integer
 from fittest.errors import InputError
 from fittest.progress import progress as progress_bar
+from fittest.provenance import versions
 from training.config import TrainConfig, memory_estimate, output_estimate
 from training.engine.checkpoint import check_checkpoint, load_checkpoint, save_checkpoint
 from training.engine.model import loss_and_accuracy
@@ -442,28 +442,5 @@ def device_label(device: torch.device) -> str:
 
 def software_versions() -> str:
     """JSON of the versions of Python, torch, numpy, xarray and fittest (and the git commit), for ``versions``."""
-    import subprocess
-
-    from fittest import __version__
-
-    versions = {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "xarray": xr.__version__,
-        "fittest": __version__,
-        # the same seed gives the same bits only at the same thread count (reductions are split by thread)
-        "torch_threads": torch.get_num_threads(),
-    }
-    try:  # the source commit, when the package runs from a git checkout
-        versions["git_commit"] = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=Path(__file__).parent,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return json.dumps(versions)
+    # the same seed gives the same bits only at the same thread count (reductions are split by thread)
+    return json.dumps(versions("torch", "numpy", "xarray", "fittest", torch_threads=torch.get_num_threads()))
