@@ -82,7 +82,8 @@ _HOMES = {
 # submodules that are public as namespaces: training.bases.fourier(p), training.bases.irreps(group)
 _NAMESPACES = {"bases": "training.bases", "groups": "training.groups"}
 
-__all__ = [*_HOMES, *_NAMESPACES]
+# the namespaces are documented as the submodules they are, not as names of the package
+__all__ = list(_HOMES)
 
 
 def __getattr__(name: str):
@@ -97,4 +98,4 @@ def __getattr__(name: str):
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    return sorted(set(globals()) | set(__all__) | set(_NAMESPACES))
