@@ -244,14 +244,10 @@ def fourier(p: int) -> Basis:
     Raises:
         InputError: ``p`` is not an integer >= 3.
     """
-    rows = fourier_basis(p)
-    labels = frequencies(p)
-    return Basis(
-        dim="frequency",
-        rows=rows,
-        component=np.tile(np.arange(len(labels)), 2),
-        labels=labels,
-        description=f"additive Fourier basis of Z_{int(p)}: cos and sin of 2 pi k n / p, power |F_k|^2",
+    return _circles(
+        fourier_basis(p),
+        frequencies(p),
+        f"additive Fourier basis of Z_{int(p)}: cos and sin of 2 pi k n / p, power |F_k|^2",
         scale=int(p) / 2,
     )
 
@@ -272,15 +268,23 @@ def characters(p: int) -> Basis:
     Raises:
         InputError: ``p`` is not a prime >= 5.
     """
-    rows = fourier_basis(p, group="multiplicative")
-    labels = frequencies(p, group="multiplicative")
+    return _circles(
+        fourier_basis(p, group="multiplicative"),
+        frequencies(p, group="multiplicative"),
+        f"characters of the multiplicative group mod {int(p)}: cos and sin of 2 pi j log(n) / (p - 1)",
+        scale=(int(p) - 1) / 2,
+    )
+
+
+def _circles(rows: np.ndarray, labels: np.ndarray, description: str, *, scale: float) -> Basis:
+    # the cosine rows of every circle, then the sine rows in the same order: circle k owns rows k and K + k
     return Basis(
         dim="frequency",
         rows=rows,
         component=np.tile(np.arange(len(labels)), 2),
         labels=labels,
-        description=f"characters of the multiplicative group mod {int(p)}: cos and sin of 2 pi j log(n) / (p - 1)",
-        scale=(int(p) - 1) / 2,
+        description=description,
+        scale=scale,
     )
 
 

@@ -102,7 +102,7 @@ def sites(config: TrainConfig) -> tuple[SiteLayout, ...]:
     return tuple(out)
 
 
-def sizes(config: TrainConfig, quantities=()) -> dict[str, int]:
+def sizes(config: TrainConfig) -> dict[str, int]:
     """The length of every dimension a quantity may use beyond ``run`` and ``step``."""
     out = {"token": config.p, "dim": config.d, "unit1": config.hidden}
     for site in sites(config):

@@ -139,7 +139,9 @@ class _Recording:
             return None
         if not isinstance(grad, torch.Tensor) or grad.numel() != value.numel():
             shape = tuple(grad.shape) if isinstance(grad, torch.Tensor) else type(grad).__name__
-            raise InputError(f"site {self.name!r}: the gradient is {shape}, expected a tensor of shape {self.shape}")
+            raise InputError(
+                f"site {self.name!r}: the gradient is {shape}, expected {value.numel()} elements like the site"
+            )
         return grad.detach().reshape(value.shape)
 
     def measure(self) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:

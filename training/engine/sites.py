@@ -117,7 +117,7 @@ class Site:
         """
         read = _reader(source, "a weight site's source")
         if gradient is None:
-            gradient = not callable(source) or isinstance(source, nn.Module | torch.Tensor)
+            gradient = isinstance(source, nn.Module | torch.Tensor)
         if gradient is not True and gradient is not False and not callable(gradient):
             raise InputError(f"gradient must be True, False or a callable returning the gradient, got {gradient!r}")
         return cls(
