@@ -1,17 +1,15 @@
 """The documentation builds with warnings as errors, and its executed tutorials show what they compute.
 
 The build is the README's command, ``python -m sphinx -W --keep-going -b html docs <dir>``, run once per test
-session; myst-nb executes every tutorial during it, so a tutorial that no longer runs fails here.
+session in the background (tests/conftest.py); myst-nb executes every tutorial during it, so a tutorial that no
+longer runs fails here.
 """
 
 from __future__ import annotations
 
 import html
 import importlib
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -37,21 +35,9 @@ TUTORIALS = [f"tutorials/{name}" for name in _toctree_entries(DOCS / "tutorials"
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Path:
-    # myst-nb writes executed notebooks beside the output folder, so give the build a folder of its own
-    out = tmp_path_factory.mktemp("docs") / "html"
-    env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"), FITTEST_DOCS_EXECUTION="force")
-    result = subprocess.run(
-        [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-b", "html", "docs", str(out)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=3000,  # a hung build, not a slow one: a busy machine has taken several times the idle 80 s
-    )
-    assert result.returncode == 0, f"docs build failed:\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}"
-    (out.parent / "build.log").write_text(result.stdout + result.stderr)
-    return out
+def site(docs_build) -> Path:
+    # conftest started the build at the session's first test; these tests run last, so it has mostly finished
+    return docs_build.wait()
 
 
 def _text(path: Path) -> str:

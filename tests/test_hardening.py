@@ -8,6 +8,7 @@ import textwrap
 import numpy as np
 import pytest
 import xarray as xr
+from cli_checks import TINY, one_line_error
 
 import fittest.atomic as atomic
 import fittest.cli as cli
@@ -16,25 +17,6 @@ from fittest.cli import main
 from fittest.errors import InputError
 from training import TrainConfig
 from training.config import SEED_MAX, memory_estimate
-
-TINY = ["--p", "11", "--d", "8", "--runs", "2", "--steps", "12", "--hidden", "16", "--device", "cpu"]
-
-
-def one_line_error(capsys, command: str) -> str:
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and err.startswith(f"fittest {command}: error:"), err
-    return err
-
-
-@pytest.fixture
-def no_training(monkeypatch):
-    """Training fails the test if it starts: a refusal must come before any work."""
-    import training.engine.loop as loop
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("training started")
-
-    monkeypatch.setattr(loop, "initial_batches", refuse)
 
 
 @pytest.fixture(scope="module")

@@ -9,28 +9,14 @@ import numpy as np
 import pytest
 import torch
 import xarray as xr
+from cli_checks import TINY, one_line_error
 
 import dynamics
 import training
 from dynamics import catalog
 from fittest.cli import main
 
-TINY = ["--p", "11", "--d", "8", "--runs", "2", "--steps", "12", "--hidden", "16", "--device", "cpu"]
 EVERY = ["--checkpoint-every", "5"]  # a checkpoint at step 10 of 12
-
-
-def one_line_error(capsys, command: str) -> str:
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and err.startswith(f"fittest {command}: error:"), err
-    return err
-
-
-@pytest.fixture
-def no_training(monkeypatch):
-    """Training fails the test if it starts: a refusal must come before any work."""
-    import training.engine.loop as loop
-
-    monkeypatch.setattr(loop, "initial_batches", lambda *a, **k: pytest.fail("training started"))
 
 
 @pytest.fixture
