@@ -140,7 +140,7 @@ HOLD = textwrap.dedent(
     from fittest.atomic import output_lock
     with output_lock(sys.argv[1], command="fittest train --out held.nc"):
         print("held", flush=True)
-        time.sleep(60)
+        time.sleep(600)  # killed by the test; long enough for any load
     """
 )
 

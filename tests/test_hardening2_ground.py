@@ -204,7 +204,7 @@ def test_a_terminal_gets_a_live_bar():
     output = b""
     try:
         while True:
-            ready, _, _ = select.select([controller], [], [], 60)
+            ready, _, _ = select.select([controller], [], [], 600)  # a hung child, not a slow one
             if not ready:
                 break
             try:
@@ -216,7 +216,7 @@ def test_a_terminal_gets_a_live_bar():
             output += chunk
     finally:
         os.close(controller)
-        child.wait(timeout=60)
+        child.wait(timeout=600)
     text = output.decode("utf-8", "replace")
     assert child.returncode == 0, text
     assert "pty:" in text and "3/3" in text and "100%" in text and "\r" in text
