@@ -8,6 +8,7 @@ last, so on a machine with a second core the build overlaps the rest of the suit
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -35,6 +36,7 @@ class DocsBuild:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
+                start_new_session=True,  # its own process group, so that stop() ends the kernels with it
             )
         self.started = time.monotonic()
 
@@ -52,7 +54,7 @@ class DocsBuild:
     def stop(self) -> None:
         """Ends the build if it still runs (an aborted session, a hung kernel)."""
         if self.process.poll() is None:
-            self.process.kill()
+            os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
 
 
