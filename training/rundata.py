@@ -75,6 +75,12 @@ VARIABLES: dict[str, Variable] = {
         required=False,
     ),
     "diverged": Variable(("run",), "the run diverged: some record is NaN or infinite", required=False),
+    "llc": Variable(
+        SNAPSHOT,
+        "local learning coefficient of the model at the snapshot: SGLD estimate (devinterp), the chains' mean",
+        required=False,
+    ),
+    "llc_std": Variable(SNAPSHOT, "spread (standard deviation) of llc over the SGLD chains", required=False),
     # hidden layers cannot share one dim name, so each MLP parameter has its own
     "mlp_w1": Variable((*SNAPSHOT, "unit1", "input1"), "first-layer weight on [E_a, E_b]", required=False),
     "mlp_b1": Variable((*SNAPSHOT, "unit1"), "first-layer bias", required=False),
