@@ -66,6 +66,8 @@ def test_bad_options_and_losses_are_one_line_errors():
         training.local_learning_coefficient(model, x, y, loss=lambda out, target: (out - target).pow(2).mean())
     with pytest.raises(InputError, match="loss must be one of"):
         training.local_learning_coefficient(model, x, y, loss="hinge")
+    with pytest.raises(InputError, match="SGLD diverged.*lower epsilon"):
+        training.local_learning_coefficient(model, x, y, loss="mse", epsilon=10.0, draws=50)
 
 
 def test_without_devinterp_the_error_names_the_extra(monkeypatch):

@@ -229,6 +229,8 @@ def local_learning_coefficient(
     failed = [str(w.message) for w in caught if "Chain failed" in str(w.message)]
     if failed:
         raise InputError(f"SGLD diverged ({failed[0]}): lower epsilon (now {epsilon}) or raise gamma (now {gamma})")
+    for w in caught:  # the model's own warnings still reach the caller
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     trace = result["loss_trace"].rename(step="draw")
     out = xr.Dataset(
         {
