@@ -89,28 +89,33 @@ class _Rows(torch.utils.data.Dataset):
 
 
 @contextlib.contextmanager
-def _quiet_and_seeded(sampler):
+def _quiet_and_seeded(sampler, device: torch.device):
     """Around devinterp's sampling: no bar per chain, no full garbage collection per chain, the caller's RNGs.
 
     devinterp draws a tqdm bar for every chain and calls ``gc.collect()`` before and after it, which costs about
     0.14 s each once transformers is imported (its many objects), more than the chains of a small model; the
-    objects alive now are frozen out of the collector for the call. It also seeds the global torch, numpy and
-    random generators, which the caller's own stream should not see.
+    objects alive now are frozen out of the collector for the call (unless the caller froze some already). It
+    also seeds the global torch, numpy and random generators, which the caller's own stream should not see.
     """
-    states = torch.get_rng_state(), np.random.get_state(), random.getstate()
+    states = np.random.get_state(), random.getstate()
     trange = sampler.trange
     sampler.trange = functools.partial(trange, disable=True)
-    gc.freeze()
+    freeze = gc.get_freeze_count() == 0
+    if freeze:
+        gc.freeze()
     try:
-        with warnings.catch_warnings(record=True) as caught:
+        with (
+            torch.random.fork_rng(devices=[device] if device.type == "cuda" else []),
+            warnings.catch_warnings(record=True) as caught,
+        ):
             warnings.simplefilter("always")
             yield caught
     finally:
-        gc.unfreeze()
+        if freeze:
+            gc.unfreeze()
         sampler.trange = trange
-        torch.set_rng_state(states[0])
-        np.random.set_state(states[1])
-        random.setstate(states[2])
+        np.random.set_state(states[0])
+        random.setstate(states[1])
 
 
 def _inputs(inputs) -> tuple[torch.Tensor, ...]:
@@ -209,7 +214,7 @@ def local_learning_coefficient(
     if not torch.isfinite(first).all():
         raise InputError("the model's loss is not finite at its parameters: there is no local learning coefficient")
 
-    with _quiet_and_seeded(sampler) as caught, tempfile.TemporaryDirectory() as folder:
+    with _quiet_and_seeded(sampler, device) as caught, tempfile.TemporaryDirectory() as folder:
         result = estimator.llc(
             model,
             _Rows(n),
