@@ -87,7 +87,7 @@ def tiny_run():
     return training.train(config)
 
 
-def test_every_stored_snapshot_gets_an_estimate_beside_the_signals(tiny_run):
+def test_every_stored_snapshot_gets_an_estimate_beside_the_signals(tiny_run, tmp_path):
     pytest.importorskip("devinterp")
     out = training.snapshot_llc(tiny_run, chains=2, draws=5, progress_bar=False)
     assert out["llc"].dims == ("run", "snapshot") and out["llc"].shape == (2, 3)
@@ -96,6 +96,8 @@ def test_every_stored_snapshot_gets_an_estimate_beside_the_signals(tiny_run):
     assert out["llc"].attrs["chains"] == 2 and out["llc"].attrs["draws"] == 5
     assert out["signal"].identical(tiny_run["signal"]) and "llc" not in tiny_run  # a new dataset, the rest kept
     check_run(out)
+    out.to_netcdf(tmp_path / "run.nc")
+    assert training.open_run(tmp_path / "run.nc")["llc"].equals(out["llc"])
     # one run's estimate is that of its stored model alone, with the same seed at each snapshot
     alone = training.snapshot_llc(tiny_run.isel(run=[1], snapshot=[2]), chains=2, draws=5, progress_bar=False)
     assert alone["llc"].values.item() == out["llc"].values[1, 2]
