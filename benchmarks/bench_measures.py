@@ -34,11 +34,14 @@ import argparse
 import statistics
 import time
 
+import numpy as np
 import torch
+import xarray as xr
 
-from training import TrainConfig
+from training import TrainConfig, learning_times, spectrum_sparsity
 from training.engine import loop
 from training.engine.quantities import QUANTITIES, UNEMBED_SIGNAL, Live
+from training.engine.schedule import record_steps
 from training.engine.sites import OnDevice
 
 
@@ -74,28 +77,57 @@ def bench(config: TrainConfig, rounds: int, repeats: int) -> dict[str, float]:
             del state.__dict__["progress"]
 
     state = live()
-    times: dict[str, list[float]] = {"step": [], "record": [], "progress": []}
+    # the post-hoc measures read a whole run's records at once: one run of the default schedule, its embedding
+    # spectrum as recorded (every record the same: their cost does not depend on the values)
+    steps = record_steps(config)
+    with torch.no_grad():
+        spectrum = basis.power(batch.params["embedding"]).double().numpy()
+    signal = xr.DataArray(
+        np.broadcast_to(spectrum[:, None, :], (1, len(steps), spectrum.shape[-1])),
+        dims=("run", "step", "frequency"),
+        coords={"step": steps},
+        name="signal",
+    )
+    curve = xr.DataArray(np.linspace(0, 1, len(steps))[None], dims=("run", "step"), coords={"step": steps})
+    accuracies = xr.Dataset({"train_acc": curve, "test_acc": curve**2})
+
+    def sparsity():
+        spectrum_sparsity(signal, measure="gini")
+        spectrum_sparsity(signal, measure="ipr")
+
+    def transitions():
+        learning_times(accuracies)
+
+    times: dict[str, list[float]] = {"step": [], "record": [], "progress": [], "sparsity": [], "transitions": []}
     for _ in range(rounds):
         times["step"].append(timed(step, repeats))
         times["record"].append(timed(record, repeats))
         times["progress"].append(timed(progress, repeats))
-    return {name: statistics.median(values) for name, values in times.items()}
+        times["sparsity"].append(timed(sparsity, repeats) / len(steps))
+        times["transitions"].append(timed(transitions, repeats))
+    out = {name: statistics.median(values) for name, values in times.items()}
+    out["records"] = len(steps)
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 rounds of 5 instead of 7 of 10")
+    parser.add_argument("--p", type=int, nargs="+", default=[59, 113], help="the moduli to time (59 and 113)")
     args = parser.parse_args()
     rounds, repeats = (3, 5) if args.quick else (7, 10)
     torch.set_num_threads(1)
     torch.set_flush_denormal(True)
     for architecture in ("mlp", "transformer"):
-        for p in (59, 113):
+        for p in args.p:
             config = TrainConfig(architecture=architecture, p=p, runs=1, device="cpu")
             t = bench(config, rounds, repeats)
             print(
                 f"{architecture:11s} p={p:3d}: step {t['step']:7.2f} ms, plain record {t['record']:7.2f} ms, "
-                f"restricted+excluded {t['progress']:7.2f} ms = {t['progress'] / t['step']:.2f} steps"
+                f"restricted+excluded {t['progress']:7.2f} ms = {t['progress'] / t['step']:.2f} steps; post hoc: "
+                f"gini+ipr {t['sparsity'] * 1e3:6.1f} us per record = {t['sparsity'] / t['step']:.4f} steps, "
+                f"transition times {t['transitions']:5.2f} ms per run ({t['records']} records) = "
+                f"{t['transitions'] / t['step']:.2f} steps"
             )
 
 
