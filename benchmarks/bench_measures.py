@@ -1,31 +1,36 @@
 """Cost per record of the restricted and excluded loss against a plain training step and the plain record.
 
 Run with ``OMP_NUM_THREADS=1 python benchmarks/bench_measures.py`` (``--quick`` for fewer rounds). For the
-default MLP (the paper's) and Nanda's transformer at p = 59 and p = 113, one model, float32, on the CPU, three
-things are timed, interleaved over rounds, median reported:
+default MLP (the paper's) and Nanda's transformer at p = 59 and p = 113, one model, float32, on the CPU, these
+are timed, interleaved over rounds, median reported:
 
 - step: one training step (gradients and the AdamW update), what every step costs;
 - record: the quantities a record computed before this measure (the spectra, the test pass);
 - progress: the restricted and excluded loss (:attr:`training.engine.quantities.Live.progress`): one forward
-  pass over the training pairs, the unembedding's spectrum and the projection of the logits.
+  pass over the training pairs, the unembedding's spectrum and the projection of the logits;
+- the post-hoc measures, on one run's records of the default schedule: the spectrum's sparsity
+  (:func:`training.spectrum_sparsity`, Gini and inverse participation ratio, per record) and the transition times
+  (:func:`training.learning_times`, once per run).
 
 The ratio progress / step is the cost of the measure per record in steps; the loop records on a schedule
 (``record_every``), so its share of a run is that ratio over the steps between records.
 
-Measured on the project's shared 2-core machine (torch CPU, one thread, ``--quick``, load about 0.2-0.7), ms:
+Measured on the project's shared 2-core machine (torch CPU, one thread, 7 rounds of 10, load about 3-4; two
+runs a minute apart, their range), ms:
 
-| model | step | plain record | restricted + excluded | in steps |
-|---|---|---|---|---|
-| MLP p = 59 | 4.41 | 6.25 | 4.62 | 1.05 |
-| MLP p = 113 | 19.3 | 28.3 | 23.4 | 1.21 |
-| transformer p = 59 | 10.7 | 22.3 | 4.37 | 0.41 |
-| transformer p = 113 | 44.9 | 97.0 | 19.5 | 0.43 |
+| model | step | plain record | restricted + excluded | in steps | gini + ipr per record | transition times per run |
+|---|---|---|---|---|---|---|
+| MLP p = 59 | 3.4-7.3 | 4.7-9.9 | 3.6-5.8 | 0.79-1.08 | 0.7-1.8 us | 2.4-4.9 |
+| MLP p = 113 | 15-21 | 22-23 | 22-23 | 1.03-1.53 | 1.2-1.3 us | 2.8 |
+| transformer p = 59 | 10-12 | 20-25 | 4.1-4.9 | 0.41 | 0.8-1.0 us | 2.6-3.2 |
+| transformer p = 113 | 35-66 | 83-147 | 15-30 | 0.45 | 1.1-1.4 us | 2.5-3.5 |
 
-Most of it is the forward pass over the training pairs (MLP p = 59: forward 4.2 ms, the cross-entropies 2 x 1 ms,
-the projection as one (p, p) matmul per run; through the basis rows it was twice that). With the default
-schedule (every step to 1000, then every 100: 1291 records in the MLP's 30 000 steps, 1391 in the
-transformer's 40 000) it adds about 1291 x 1.05 / 30 000 = 4.5% of the steps' time to the default MLP run and
-1391 x 0.41 / 40 000 = 1.4% to Nanda's transformer.
+Most of the restricted and excluded loss is the forward pass over the training pairs (MLP p = 59: forward 4.2
+ms, the cross-entropies 2 x 1 ms, the projection as one (p, p) matmul per run). With the default schedule
+(every step to 1000, then every 100: 1291 records in the MLP's 30 000 steps, 1391 in the transformer's 40 000)
+it adds about 1291 x 1 / 30 000 = 4% of the steps' time to the default MLP run and 1391 x 0.45 / 40 000 = 1.6%
+to Nanda's transformer. The post-hoc measures are negligible: the sparsity costs about 1e-4 of a step per
+record, the transition times under one step per run.
 """
 
 from __future__ import annotations
