@@ -64,6 +64,8 @@ _HOMES = {
     "spectrum_sparsity": "training.analysis.transitions",
     "fit_power_law": "training.analysis.phases",
     "phase_diagram": "training.analysis.phases",
+    "write_run_report": "training.analysis.report",
+    "write_sweep_report": "training.analysis.report",
     "train": "training.engine.loop",
     "Recorder": "training.engine.recorder",
     "Site": "training.engine.sites",
