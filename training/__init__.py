@@ -74,6 +74,7 @@ _HOMES = {
     "snapshot_metrics": "training.engine.replay",
     "ablated_loss": "training.engine.replay",
     "ablated_metrics": "training.engine.replay",
+    "snapshot_progress": "training.engine.replay",
     "SweepSpec": "training.sweeps.spec",
     "sweep": "training.sweeps.run",
     "open_sweep": "training.sweeps.store",
