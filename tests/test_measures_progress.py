@@ -107,33 +107,45 @@ def test_train_records_both_losses_by_default(architecture):
     assert abs(float(ds["excluded_loss"][0, 0]) - float(ds["train_loss"][0, 0])) < 0.1
 
 
+STORED = {
+    "p": 13,
+    "d": 16,
+    "hidden": 32,
+    "runs": 2,
+    "steps": 300,
+    "weight_decay": 1.0,
+    "dense_until": 0,
+    "record_every": 50,
+    "save_mlp": True,
+    "snapshot_steps": (0, 100, 200, 300),
+    "device": "cpu",
+}
+
+
+@pytest.fixture(scope="module", params=["mlp", "transformer"])
+def stored_runs(request):
+    lr = 0.03 if request.param == "mlp" else 0.01
+    return training.train(training.TrainConfig(architecture=request.param, lr=lr, **STORED), progress=False)
+
+
 @pytest.fixture(scope="module")
 def stored_run():
-    config = training.TrainConfig(
-        p=13,
-        d=16,
-        hidden=32,
-        runs=2,
-        steps=300,
-        lr=0.03,
-        weight_decay=1.0,
-        dense_until=0,
-        record_every=50,
-        save_mlp=True,
-        snapshot_steps=(0, 100, 200, 300),
-        device="cpu",
-    )
-    return training.train(config, progress=False)
+    return training.train(training.TrainConfig(lr=0.03, **STORED), progress=False)
 
 
-def test_the_measures_after_the_fact_equal_those_recorded_at_the_snapshot_steps(stored_run):
-    after = training.snapshot_progress(stored_run)
+def test_the_measures_after_the_fact_equal_those_recorded_at_the_snapshot_steps(stored_runs):
+    after = training.snapshot_progress(stored_runs)
     steps = after["snapshot"].values
-    assert after["key"].values.any()  # some snapshot has key components: the restricted loss is not trivial there
+    if stored_runs.attrs["architecture"] == "mlp":
+        assert after["key"].values.any()  # some snapshot has key components: the restricted loss is not trivial
     for name in ("restricted_loss", "excluded_loss"):
-        recorded = stored_run[name].sel(step=steps).values  # float32 training, float64 replay
+        recorded = stored_runs[name].sel(step=steps).values  # float32 training, float64 replay
         np.testing.assert_allclose(after[name].values, recorded, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(after["loss"].values, stored_run["train_loss"].sel(step=steps).values, rtol=1e-5)
+    recorded = stored_runs["train_loss"].sel(step=steps).values
+    np.testing.assert_allclose(after["loss"].values, recorded, rtol=1e-5, atol=1e-6)
+    # the whole model replayed: its test loss too, for either architecture
+    replayed = training.snapshot_metrics(stored_runs)["loss"].values
+    np.testing.assert_allclose(replayed, stored_runs["test_loss"].sel(step=steps).values, rtol=1e-5, atol=1e-6)
 
 
 def test_the_measures_after_the_fact_in_any_basis_keep_all_or_nothing(stored_run):

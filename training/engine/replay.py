@@ -1,6 +1,6 @@
 """Replaying stored models: loss and accuracy at every embedding snapshot, whole or with circles removed.
 
-A run dataset trained with ``save_mlp=True`` holds the embedding and the MLP at each snapshot, so the model
+A run dataset trained with ``save_mlp=True`` holds the whole model (the MLP or the transformer) at each snapshot, so it
 can be evaluated again afterwards. :func:`snapshot_metrics` does that for the stored (or a replacement)
 embedding; :func:`ablated_metrics` first removes all circles but a chosen set with
 :func:`training.interventions.keep_only` (post-hoc ablation, paper section 4.1, figure 8: one circle cannot do
