@@ -29,8 +29,9 @@ __all__ = ["write_run_report", "write_sweep_report"]
 
 PACKAGES = ("fittest", "numpy", "xarray", "matplotlib")
 TRANSITION_STYLE = {"memorisation": ("#1f77b4", "--"), "generalisation": ("#d62728", "-.")}
-LOSSES = (("train_loss", "full (train) loss", "#333333"), ("restricted_loss", "restricted", "#2ca02c"))
-LOSSES += (("excluded_loss", "excluded", "#9467bd"),)
+# the full loss last and dashed: where no component is key the excluded loss equals it and would hide it
+LOSSES = (("restricted_loss", "restricted", "#2ca02c", "-"), ("excluded_loss", "excluded", "#9467bd", "-"))
+LOSSES += (("train_loss", "full (train) loss", "#333333", "--"),)
 
 
 def _figure(rows: int = 1, columns: int = 1, *, width: float = 5.2, height: float = 3.6):
@@ -46,6 +47,7 @@ def _step_axis(ax, steps: np.ndarray) -> None:
     positive = steps[steps > 0]
     if positive.size and steps.max() / positive.min() >= 100:
         ax.set_xscale("symlog", linthresh=float(positive.min()), linscale=0.3)
+    ax.set_xlim(float(steps.min()), float(steps.max()))  # symlog's margins would reach into negative steps
     ax.set_xlabel("step")
 
 
@@ -66,13 +68,13 @@ def _runs(da: xr.DataArray) -> list[xr.DataArray]:
     return [stacked.isel(_run=k) for k in range(stacked.sizes["_run"])]
 
 
-def _curves(ax, da: xr.DataArray, *, color: str, label: str, log: bool) -> None:
+def _curves(ax, da: xr.DataArray, *, color: str, label: str, log: bool, style: str = "-") -> None:
     """Each run thin, the median over runs bold."""
     steps = da["step"].values
     for run in _runs(da):
-        ax.plot(steps, run.values, color=color, lw=0.6, alpha=0.35)
+        ax.plot(steps, run.values, color=color, lw=0.6, alpha=0.35, ls=style)
     median = da.median([d for d in da.dims if d != "step"]) if da.ndim > 1 else da
-    ax.plot(steps, median.values, color=color, lw=1.8, label=label)
+    ax.plot(steps, median.values, color=color, lw=1.8, label=label, ls=style)
     if log and bool((da > 0).any()):
         ax.set_yscale("log")
 
@@ -114,8 +116,8 @@ def progress_curves(ds: xr.Dataset, times: xr.Dataset) -> Figure | None:
         return None
     figure, axes = _figure(1, 1, width=7.0)
     ax = axes[0, 0]
-    for name, label, color in present:
-        _curves(ax, ds[name], color=color, label=label, log=True)
+    for name, label, color, style in present:
+        _curves(ax, ds[name], color=color, label=label, log=True, style=style)
     _mark_transitions(ax, times, label=True)
     _step_axis(ax, ds["step"].values)
     ax.set_ylabel("cross-entropy on the training pairs")
