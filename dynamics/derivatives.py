@@ -186,6 +186,32 @@ def savgol_window(x: np.ndarray, *, polyorder: int | None = None) -> int:
     return int(candidates[int(np.argmin(scores))])
 
 
+def measurement_noise(x: np.ndarray, *, polyorder: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The states split into a smooth part and the measurement noise around it, for the bootstrap.
+
+    The smooth part is the Savitzky-Golay filter with the window :func:`savgol_window` chooses; the residuals are
+    divided by ``sqrt(1 - h)`` (``h`` the filter's weight on the point itself), since a smoother absorbs that
+    share of each point's own noise and its raw residuals would understate the noise.
+
+    Arguments:
+        x: shape ``(S, T, C)``, every point observed.
+        polyorder: the polynomial order (the catalog's default when None).
+
+    Returns:
+        ``(smooth, residuals)``, both ``(S, T, C)``.
+    """
+    from scipy.signal import savgol_coeffs, savgol_filter
+
+    declared = {option.name: option for option in DERIVATIVE_OPTIONS}
+    polyorder = declared["polyorder"].check(declared["polyorder"].default if polyorder is None else polyorder)
+    window = savgol_window(x, polyorder=polyorder)
+    if window <= polyorder:
+        return x, np.zeros_like(x)  # too short a series to smooth: nothing is taken for noise
+    smooth = savgol_filter(x, window, polyorder, axis=1, mode="interp")
+    own = savgol_coeffs(window, polyorder)[window // 2]
+    return smooth, (x - smooth) / np.sqrt(1.0 - own)
+
+
 # the windows savgol_window tries: odd, spaced about 25% apart
 _WINDOWS = (3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 25, 31, 37, 45, 55, 67, 81, 99, 121, 147, 179, 219, 267, 325, 397)
 

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Hashable, Sequence
 
@@ -21,7 +22,7 @@ from dynamics.catalog import (
     FitWarning,
     check_model_options,
 )
-from dynamics.derivatives import derivative_name, differentiate, savgol_window
+from dynamics.derivatives import derivative_name, differentiate, measurement_noise, savgol_window
 from dynamics.fitted import FittedODE, build_dataset, evaluate_rhs, with_bootstrap, with_cv
 from dynamics.fitters import MODELS
 from dynamics.metrics import r2
@@ -50,6 +51,7 @@ def fit(
     bootstrap: int = _FIT["bootstrap"],
     seed: int = _FIT["seed"],
     block: int | None = _FIT["block"],
+    resample: str = _FIT["resample"],
     u: xr.DataArray | str | None = _FIT["u"],
     support: xr.DataArray | dict | None = None,
     **model_options,
@@ -96,6 +98,12 @@ def fit(
             blocks of time of each sample otherwise); :meth:`~dynamics.FittedODE.confidence` gives intervals.
         seed: the bootstrap's random seed.
         block: the bootstrap's block length in time points; None: the cube root of the series length.
+        resample: what a bootstrap replicate redraws (see :mod:`dynamics.bootstrap`): ``"rows"``, the rows of the
+            derivative regression in blocks of time (right when noise drives the system, as in a map fitted by
+            forward differences); ``"noise"``, the states' measurement noise, redrawn around their smoothed
+            values and differentiated again (right for noisy measurements of a continuous system, whose
+            resampled rows gave intervals several times too wide); ``"auto"`` (default): noise for central
+            differences of whole samples, rows otherwise. A pooled fit of several samples redraws samples.
         u: control inputs, as pysindy's ``u``: a DataArray (or the name of a Dataset variable) with the data's
             time axis, the sample dims or none of them, and at most one dimension indexing the inputs (see
             :func:`dynamics.trajectories.as_inputs`). The terms are then monomials of ``[x, u]``:
@@ -137,7 +145,7 @@ def fit(
         raise InputError(f"unknown scale {scale!r}: use one of {SCALES}")
     if scale != "linear" and objective != "trajectory":
         raise InputError(f"scale={scale!r} is an option of the trajectory objective: add objective='trajectory'")
-    bootstrap, seed, block = resampling.check(bootstrap, seed, block)
+    bootstrap, seed, block, resample = resampling.check(bootstrap, seed, block, resample)
     # the declared bounds, before any work: rcond=nan fitted garbage, max_iter=0 an all-zero model
     crossval.wants_cv(model, model_options)  # "cv" given to an option that takes no cross-validation, named
     model_options = check_model_options(model, model_options)
@@ -226,24 +234,45 @@ def fit(
         scores = r2(ds, predicted, axis=1)
     replicates = None
     if bootstrap:
-        replicates, unconverged = _bootstrap(
-            result,
-            model,
-            xs,
-            ds,
-            observed,
+        kind = resampling.kind(
+            resample,
+            derivative=derivative,
+            objective=objective,
+            by_samples=pool and traj.n_samples > 1,
+            ragged=traj.ragged,
+        )
+        smooth = residuals = None
+        if kind == resampling.NOISE:
+            smooth, residuals = measurement_noise(observed)
+        options = {**chosen, **controls}
+        job = _Resampling(
+            result=result,
+            model=model,
+            xs=xs,
+            ds=ds,
+            observed=observed,
             names=names,
             t_fit=t_fit,
             t=traj.t,
-            pooled=pool,
-            model_options={**chosen, **controls},
+            options={k: v for k, v in options.items() if k != "u"},
+            u=options.get("u"),
             inputs=inputs,
             objective=objective,
             scale=scale,
-            bootstrap=bootstrap,
-            seed=seed,
-            block=block,
+            kind=kind,
+            block=block or resampling.default_block(t_fit.size if kind == resampling.ROWS else traj.t.size)
+            if kind != resampling.NOISE
+            else block or 1,
+            derivative=derivative,
+            window=window,
+            polyorder=polyorder,
+            traj=traj,
+            smooth=smooth,
+            residuals=residuals,
         )
+        replicates, unconverged = _bootstrap(job, bootstrap, seed)
+        if kind == resampling.NOISE:
+            replicates = resampling.centred(replicates, result.coefficients)
     if scale_by is not _UNSCALED:
         result.coefficients = _unscale(result.coefficients, result.library.powers, scale_by)
         if replicates is not None:
@@ -267,6 +296,7 @@ def fit(
         **({"scale": scale} if scale != _FIT["scale"] else {}),
         **({"bootstrap": bootstrap, "seed": seed} if bootstrap else {}),
         **({"block": block} if bootstrap and block is not None else {}),
+        **({"resample": resample} if bootstrap and resample != _FIT["resample"] else {}),
         **({"u": u} if u is not None else {}),
         **({"support": support} if support is not None else {}),
         **model_options,
@@ -289,11 +319,11 @@ def fit(
             replicates,
             traj,
             pool,
-            resampled="samples" if pool and traj.n_samples > 1 else "blocks of time",
+            resampled=job.kind,
             failed=int(np.isnan(replicates).any(axis=(-2, -1)).sum()),
             **({"unconverged": unconverged} if objective == "trajectory" else {}),
             seed=seed,
-            block=block or resampling.default_block(traj.t.size if objective == "trajectory" else t_fit.size),
+            block=job.block,
         )
     if cv_table is not None:
         dataset = with_cv(dataset, cv_option, chosen[cv_option], cv_table)
@@ -454,125 +484,105 @@ def _per_sample(scale_by, shape) -> np.ndarray:
     return np.broadcast_to(scale_by, (shape[0], 1, shape[2]))[:, 0, :]
 
 
-def _bootstrap(
-    result,
-    model,
-    xs,
-    ds,
-    observed,
-    *,
-    names,
-    t_fit,
-    t,
-    pooled,
-    model_options,
-    inputs,
-    objective,
-    scale,
-    bootstrap,
-    seed,
-    block,
-) -> np.ndarray:
+@dataclasses.dataclass(frozen=True)
+class _Resampling:
+    """What every bootstrap replicate refits: the fit, its data (scaled as fitted) and how to redraw them.
+
+    ``options`` are the model's (without ``u``), ``u`` the inputs at the fitted rows ``(S, N, m)``, ``inputs``
+    the inputs on the whole grid ``(S, T, m)``; ``smooth`` and ``residuals`` ``(S, T, C)`` split the observed
+    states for :data:`dynamics.bootstrap.NOISE`, which differentiates each replicate by ``derivative``.
+    """
+
+    result: object
+    model: str
+    xs: np.ndarray
+    ds: np.ndarray
+    observed: np.ndarray
+    names: list
+    t_fit: np.ndarray
+    t: np.ndarray
+    options: dict
+    u: np.ndarray | None
+    inputs: np.ndarray | None
+    objective: str
+    scale: str
+    kind: str
+    block: int
+    derivative: object = None
+    window: int | None = None
+    polyorder: int | None = None
+    traj: object = None
+    smooth: np.ndarray | None = None
+    residuals: np.ndarray | None = None
+
+    def given(self, rows_of_u):
+        """The model's options with the replicate's inputs at its rows."""
+        return self.options if self.u is None else {**self.options, "u": rows_of_u}
+
+
+def _bootstrap(job: _Resampling, bootstrap: int, seed: int) -> tuple[np.ndarray, int]:
     """The coefficients of ``bootstrap`` refits on resampled data, shape ``(B, S, C, P)`` (``S = 1`` pooled), and
     how many trajectory refits stopped before their tolerance.
 
-    The derivative objective refits on resampled rows (one vectorised call for every replicate of every sample);
-    the trajectory objective refits from the fit's optimum with the resample's counts as time-point (or sample)
-    weights, all replicates in one compiled call. Inputs go with their states: ``model_options["u"]`` (the
-    inputs at the fitted rows) is resampled as the rows are, ``inputs`` (on the whole grid) as the samples are.
+    The derivative objective refits on resampled rows, samples or redrawn measurement noise (one vectorised call
+    for every replicate of every sample); the trajectory objective refits from the fit's optimum with the
+    resample's counts as time-point (or sample) weights, all replicates in one compiled call. Inputs go with
+    their states, resampled as the rows or samples are.
     """
     rng = np.random.default_rng(seed)
-    n_samples, n_rows, n_components = xs.shape
-    n_terms = result.coefficients.shape[-1]
-    by_samples = pooled and n_samples > 1
-    options = dict(model_options)
-    u = options.pop("u", None)
-    n_inputs = 0 if u is None else u.shape[2]
+    n_samples, n_rows, n_components = job.xs.shape
+    n_terms = job.result.coefficients.shape[-1]
+    n_inputs = 0 if job.u is None else job.u.shape[2]
     # replicates are refitted a chunk at a time, drawn from the one random stream in order, so the numbers do not
     # depend on the chunk size and memory holds one chunk of resampled data plus the (B, S, C, P) coefficients
     kept = 3 * n_samples * n_components * n_terms * 8  # the replicates, unscaled and labelled: about three copies
-    if objective == "derivative":
+    if job.objective == "derivative":
         width = 2 * n_components + n_inputs + 3 * n_terms  # states, derivatives, inputs; design matrix and its SVD
-        per_replicate = 8 * n_samples * n_rows * width
+        per_replicate = 8 * n_samples * max(n_rows, job.t.size) * width
     else:
         width = n_components + n_inputs + 2 + n_components * (n_terms + n_components)  # data, weights, sensitivities
-        per_replicate = 8 * n_samples * t.size * width
+        per_replicate = 8 * n_samples * job.t.size * width
     chunk = resampling.plan(bootstrap, per_replicate=per_replicate, kept=kept)
-    out = np.empty((bootstrap, 1 if pooled else n_samples, n_components, n_terms))
+    out = np.empty((bootstrap, job.result.coefficients.shape[0], n_components, n_terms))
     unconverged = 0
     for first in range(0, bootstrap, chunk):
         size = min(chunk, bootstrap - first)
-        replicates, missed = _bootstrap_chunk(
-            result,
-            model,
-            xs,
-            ds,
-            observed,
-            names=names,
-            t_fit=t_fit,
-            t=t,
-            options=options,
-            u=u,
-            inputs=inputs,
-            objective=objective,
-            scale=scale,
-            size=size,
-            rng=rng,
-            by_samples=by_samples,
-            block=block,
-        )
-        out[first : first + size] = replicates
+        out[first : first + size], missed = _bootstrap_chunk(job, size, rng)
         unconverged += missed
     return out, unconverged
 
 
-def _bootstrap_chunk(
-    result,
-    model,
-    xs,
-    ds,
-    observed,
-    *,
-    names,
-    t_fit,
-    t,
-    options,
-    u,
-    inputs,
-    objective,
-    scale,
-    size,
-    rng,
-    by_samples,
-    block,
-):
+def _bootstrap_chunk(job: _Resampling, size: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
     """``size`` replicates of :func:`_bootstrap`, drawn from ``rng``: their coefficients ``(size, S, C, P)`` and
     how many trajectory refits stopped before their tolerance."""
-    n_samples = xs.shape[0]
-
-    def given(rows_of_u):
-        return options if u is None else {**options, "u": rows_of_u}
-
-    if objective == "derivative":
-        if by_samples:
+    xs, ds, u = job.xs, job.ds, job.u
+    n_samples, n, n_components = xs.shape
+    if job.objective == "derivative":
+        if job.kind == resampling.SAMPLES:
             draws = rng.integers(0, n_samples, size=(size, n_samples))
             fits = [
-                _model_fit(model, xs[d], ds[d], names, t_fit, True, given(None if u is None else u[d])).coefficients
+                _model_fit(job.model, xs[d], ds[d], job.names, job.t_fit, True, job.given(None if u is None else u[d]))
                 for d in draws
             ]
-            return np.stack(fits), 0  # (size, 1, C, P)
-        n = xs.shape[1]
-        rows = resampling.time_indices(rng, (size, n_samples), n, block or resampling.default_block(n))
-        picked = np.arange(n_samples)[None, :, None]
-        xb = xs[picked, rows].reshape(-1, n, xs.shape[2])
-        db = ds[picked, rows].reshape(-1, n, xs.shape[2])
-        ub = None if u is None else u[picked, rows].reshape(-1, n, u.shape[2])
+            return np.stack([refit.coefficients for refit in fits]), 0  # (size, 1, C, P)
+        if job.kind == resampling.NOISE:
+            states = resampling.noise_states(rng, job.smooth, job.residuals, size, job.block)
+            redrawn = job.traj.with_values(states.reshape((-1,) + states.shape[2:]), job.t)
+            xb, db, _ = differentiate(redrawn, job.derivative, window=job.window, polyorder=job.polyorder)
+            ub = None if u is None else np.broadcast_to(u, (size,) + u.shape).reshape((-1,) + u.shape[1:])
+        else:
+            rows = resampling.time_indices(rng, (size, n_samples), n, job.block)
+            picked = np.arange(n_samples)[None, :, None]
+            xb = xs[picked, rows].reshape(-1, n, n_components)
+            db = ds[picked, rows].reshape(-1, n, n_components)
+            ub = None if u is None else u[picked, rows].reshape(-1, n, u.shape[2])
         # the resampled rows are no longer a time series: pysindy needs only a grid of the right length
-        refit = _model_fit(model, xb, db, names, t_fit, False, given(ub))
-        if refit.coefficients.shape[-1] != result.coefficients.shape[-1]:
+        refit = _model_fit(job.model, xb, db, job.names, job.t_fit, False, job.given(ub))
+        if refit.coefficients.shape[-1] != job.result.coefficients.shape[-1]:
             raise InputError("a bootstrap refit gave another library of terms: use a polynomial library")
         return refit.coefficients.reshape((size, n_samples) + refit.coefficients.shape[1:]), 0
-    n_t = t.size
+    n_t = job.t.size
+    by_samples = job.kind == resampling.SAMPLES
 
     def per_problem(values):
         """``(S, T, k)`` values as the problems see them: ``(B, S, T, k)`` by samples, else ``(B * S, 1, T, k)``."""
@@ -584,14 +594,14 @@ def _bootstrap_chunk(
     if by_samples:
         draws = rng.integers(0, n_samples, size=(size, n_samples))
         weights = np.repeat(resampling.counts(draws, n_samples)[..., None], n_t, axis=2)  # (B, S, T)
-        start = np.repeat(result.coefficients, size, axis=0)
+        start = np.repeat(job.result.coefficients, size, axis=0)
     else:
-        rows = resampling.time_indices(rng, (size, n_samples), n_t, block or resampling.default_block(n_t))
+        rows = resampling.time_indices(rng, (size, n_samples), n_t, job.block)
         weights = resampling.counts(rows, n_t).reshape(-1, 1, n_t)  # (B * S, 1, T)
-        start = np.tile(result.coefficients, (size, 1, 1))
-    forcing = None if inputs is None else per_problem(inputs)
+        start = np.tile(job.result.coefficients, (size, 1, 1))
+    forcing = None if job.inputs is None else per_problem(job.inputs)
     shot = shooting.fit_trajectories(
-        result.library, start, per_problem(observed), t, weights=weights, inputs=forcing, scale=scale
+        job.result.library, start, per_problem(job.observed), job.t, weights=weights, inputs=forcing, scale=job.scale
     )
     # a refit that stopped at the step limit is kept (measured on noisy maps: its cost is as low as the others'),
     # and counted; one that left the bounds has no finite coefficients and is left out as NaN
@@ -630,7 +640,7 @@ def refit(
         )
     options = fitted.fit_options
     # a refit scores or forecasts one fit: repeating the bootstrap would cost B fits for nothing it reports
-    for name in ("bootstrap", "seed", "block"):
+    for name in ("bootstrap", "seed", "block", "resample"):
         options.pop(name, None)
     if t_range is not None:
         options["t_range"] = t_range
