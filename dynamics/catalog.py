@@ -317,6 +317,13 @@ FIT_OPTIONS: tuple[Option, ...] = (
         "(the states' measurement noise, then differentiated again), or auto",
         ("auto", "rows", "noise"),
     ),
+    Option(
+        "cv_score",
+        str,
+        "derivative",
+        "what cross-validation scores a held-out fold by: derivative (one-standard-error rule) or trajectory",
+        ("derivative", "trajectory"),
+    ),
     Option("u", str, None, "a Dataset variable of control inputs (linear: dx/dt = A x + B u + b; sindy: pysindy's u)"),
 )
 """Options of :func:`dynamics.fit` beyond the model's and the derivative's, with their defaults."""

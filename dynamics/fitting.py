@@ -54,6 +54,7 @@ def fit(
     resample: str = _FIT["resample"],
     u: xr.DataArray | str | None = _FIT["u"],
     support: xr.DataArray | dict | None = None,
+    cv_score: str = _FIT["cv_score"],
     **model_options,
 ) -> FittedODE:
     """Fit an ODE ``dx/dt = f(x)`` to trajectories, one per sample in one vectorised call.
@@ -120,6 +121,11 @@ def fit(
             names (``lotka_volterra``'s terms are every ``x_j`` and ``x_j x_k``: ``{"x": ["x", "x y"], "y":
             ["y", "x y"]}`` is the classic predator-prey model); others keep theirs. Recorded in ``fit_options``
             as a dict.
+        cv_score: what cross-validation (``alpha="cv"``, ``threshold="cv"``) scores a held-out fold by:
+            ``"derivative"`` (default), the right-hand side against the derivative estimate, with the
+            one-standard-error rule; ``"trajectory"``, the solved ODE against the held-out states over short
+            windows, with the best score (it keeps true terms the first prunes on noisy data; see
+            :mod:`dynamics.crossval`). Polynomial libraries only.
         **model_options: passed to the model's fitting function. ``alpha="cv"`` (lasso) and ``threshold="cv"``
             (sindy) choose the value by cross-validation that keeps time order (see :mod:`dynamics.crossval`);
             :attr:`~dynamics.FittedODE.cv` holds the table and ``fit.options`` the value chosen (the bootstrap's
@@ -147,7 +153,8 @@ def fit(
         raise InputError(f"scale={scale!r} is an option of the trajectory objective: add objective='trajectory'")
     bootstrap, seed, block, resample = resampling.check(bootstrap, seed, block, resample)
     # the declared bounds, before any work: rcond=nan fitted garbage, max_iter=0 an all-zero model
-    crossval.wants_cv(model, model_options)  # "cv" given to an option that takes no cross-validation, named
+    cv_option = crossval.wants_cv(model, model_options)  # "cv" given to an option that takes none, named
+    cv_score = crossval.check_score(cv_score, cv_option)
     model_options = check_model_options(model, model_options)
     pool = bool(pool)
     exclude = (u,) if isinstance(u, str) else ()
@@ -187,10 +194,18 @@ def fit(
         controls = {**controls, "support": support}
     xs, ds = x / scale_by, dxdt / scale_by
     t_fit = traj.t[index]
-    cv_option, cv_table, chosen = crossval.wants_cv(model, model_options), None, model_options
+    cv_table, chosen = None, model_options
     if cv_option is not None:
         value, cv_table = crossval.choose(
-            model, cv_option, xs, ds, names=names, t=t_fit, pooled=pool, model_options={**model_options, **controls}
+            model,
+            cv_option,
+            xs,
+            ds,
+            names=names,
+            t=t_fit,
+            pooled=pool,
+            model_options={**model_options, **controls},
+            score=cv_score,
         )
         chosen = {**model_options, cv_option: value}
     result = _model_fit(model, xs, ds, names, t_fit, pool, {**chosen, **controls})
@@ -299,6 +314,7 @@ def fit(
         **({"resample": resample} if bootstrap and resample != _FIT["resample"] else {}),
         **({"u": u} if u is not None else {}),
         **({"support": support} if support is not None else {}),
+        **({"cv_score": cv_score} if cv_score != _FIT["cv_score"] else {}),
         **model_options,
     }
     dataset = build_dataset(
