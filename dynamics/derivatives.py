@@ -69,6 +69,10 @@ def differentiate(
             f"window and polyorder are Savitzky-Golay options, but the derivative is {derivative_name(method)!r}: "
             "drop them or use derivative='savgol'"
         )
+    if traj.mask is not None:
+        if isinstance(method, xr.DataArray):
+            raise InputError("known derivatives are not taken with a list of runs: give a method, e.g. 'central'")
+        return _by_run(traj, method, window=window, polyorder=polyorder)
     if traj.ragged and not isinstance(method, xr.DataArray):
         return _by_length(traj, method, window=window, polyorder=polyorder)
     states = x
@@ -148,6 +152,29 @@ def _by_length(traj: Trajectories, method, **options) -> tuple[np.ndarray, np.nd
         x[members[:, None], at[None, :]] = states
         dxdt[members[:, None], at[None, :]] = rates
     return x, dxdt, index
+
+
+def _by_run(traj: Trajectories, method, **options) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`differentiate` of runs on different grids (:attr:`Trajectories.mask`): each run on its own points,
+    the results at their places on the union grid, NaN where a run has none."""
+    x, dxdt = np.full(traj.values.shape, np.nan), np.full(traj.values.shape, np.nan)
+    for sample, seen in enumerate(traj.mask):
+        at = np.flatnonzero(seen)
+        whole = dataclasses.replace(
+            traj,
+            values=traj.values[sample : sample + 1, at],
+            t=traj.t[at],
+            sample_dims=("sample",),
+            sample_shape=(1,),
+            sample_coords={},
+            lengths=None,
+            mask=None,
+        )
+        states, rates, rows = differentiate(whole, method, **options)
+        x[sample, at[rows]] = states[0]
+        dxdt[sample, at[rows]] = rates[0]
+    index = np.flatnonzero(np.isfinite(dxdt).all(axis=-1).any(axis=0))
+    return x[:, index], dxdt[:, index], index
 
 
 def savgol_window(x: np.ndarray, *, polyorder: int | None = None) -> int:

@@ -27,7 +27,15 @@ from dynamics.fitted import FittedODE, build_dataset, evaluate_rhs, with_bootstr
 from dynamics.fitters import MODELS
 from dynamics.metrics import r2
 from dynamics.shooting import SCALES
-from dynamics.trajectories import as_inputs, as_trajectories, from_numpy, infer_dims, select_variable, with_times
+from dynamics.trajectories import (
+    as_inputs,
+    as_trajectories,
+    from_numpy,
+    from_runs,
+    infer_dims,
+    select_variable,
+    with_times,
+)
 from fittest.errors import InputError
 
 _FIT = {option.name: option.default for option in FIT_OPTIONS}
@@ -61,10 +69,14 @@ def fit(
 
     Arguments:
         data: a Dataset (see ``variable``) or DataArray with a time and a component dimension; every other
-            dimension is a sample dimension (``run`` in a run dataset). A Dataset of several variables of the same
-            dimensions (and no ``amplitude``), none chosen, holds one variable per component (``x``, ``y``,
-            ``z``; an input named by ``u`` is left out). A numpy array ``(T,)``, ``(T, C)`` or ``(S, T, C)``
-            (samples, times, components), with its times as ``t``.
+            dimension is a sample dimension (``run`` in a run dataset). A list of runs on different time grids
+            (another step or start), each with its own time coordinate (or numpy arrays with a list ``t``), as
+            pysindy takes a list of ``t``: each run is differentiated on its own grid and counted from its own
+            start, and the runs become samples on a ``run`` dimension (see
+            :func:`dynamics.trajectories.from_runs`; the derivative objective, without inputs). A Dataset of
+            several variables of the same dimensions (and no ``amplitude``), none chosen, holds one variable per
+            component (``x``, ``y``, ``z``; an input named by ``u`` is left out). A numpy array ``(T,)``,
+            ``(T, C)`` or ``(S, T, C)`` (samples, times, components), with its times as ``t``.
         model: a name in :data:`dynamics.MODELS`: ``"linear"`` (``A x + b`` by least squares; options
             ``stable=True`` for an A whose eigenvalues have negative real parts, ``rank=k`` to fit on the states'
             ``k`` leading modes as DMD's rank truncation, see :func:`dynamics.fitters.fit_linear`), ``"lasso"``
@@ -77,7 +89,8 @@ def fit(
         component: the dimension that indexes the state vector; None: inferred (``frequency``, ``component``,
             ..., or the one dimension left in 2-D data).
         t: the times of the time axis (an array, or one step as pysindy takes it), for data without a time
-            coordinate (a numpy array); without any the time is unit steps, with a :class:`FitWarning`. Not
+            coordinate (a numpy array), or a list of them for a list of runs; without any the time is unit
+            steps, with a :class:`FitWarning`. Not
             recorded for :func:`refit`, whose data carry their coordinate.
         t_range: ``(start, stop)`` of the time window, inclusive; ``(0, 1000)`` is the paper's window.
         derivative: ``"central"`` (the default: second order, unbiased to O(dt²) on continuous-time data),
@@ -158,7 +171,14 @@ def fit(
     model_options = check_model_options(model, model_options)
     pool = bool(pool)
     exclude = (u,) if isinstance(u, str) else ()
-    if t is not None or not isinstance(data, xr.Dataset | xr.DataArray):
+    if isinstance(data, list | tuple):
+        if objective != "derivative" or u is not None:
+            raise InputError(
+                "a list of runs on different time grids is fitted by the derivative objective without inputs u: "
+                "drop objective='trajectory' and u, or put the runs on one grid"
+            )
+        traj = from_runs(data, variable=variable, time=time, component=component, t=t, t_range=t_range)
+    elif t is not None or not isinstance(data, xr.Dataset | xr.DataArray):
         source = (
             select_variable(data, variable, exclude=exclude)
             if isinstance(data, xr.Dataset | xr.DataArray)
@@ -183,7 +203,7 @@ def fit(
         )
     if isinstance(derivative, str) and derivative == "savgol" and window is None:
         # chosen once, on the points every sample observed, and recorded so that a refit smooths alike
-        window = savgol_window(traj.values[:, : _shortest(traj)], polyorder=polyorder)
+        window = savgol_window(_observed_together(traj), polyorder=polyorder)
     x, dxdt, index = differentiate(traj, derivative, window=window, polyorder=polyorder)
     _check_size(model, x, dxdt, model_options, n_inputs=0 if u is None else 1, pooled=pool)
     names = lib.component_names(traj.components)
@@ -415,9 +435,13 @@ def _check_size(model, x, dxdt, model_options, *, n_inputs, pooled) -> None:
         )
 
 
-def _shortest(traj) -> int:
-    """The number of time points every sample observed."""
-    return traj.t.size if traj.lengths is None else int(traj.lengths.min())
+def _observed_together(traj) -> np.ndarray:
+    """The states ``(S, T', C)`` at the time points every sample observed: the first ``T'`` (the shortest
+    sample's length); for runs on different grids, the run with the most points on its own."""
+    if traj.mask is not None:
+        longest = int(np.argmax(traj.mask.sum(axis=1)))
+        return traj.values[longest : longest + 1, traj.mask[longest]]
+    return traj.values[:, : traj.t.size if traj.lengths is None else int(traj.lengths.min())]
 
 
 def _refuse_reserved(traj) -> None:
