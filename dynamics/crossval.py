@@ -20,7 +20,6 @@ import warnings
 import numpy as np
 
 from dynamics.fitted import evaluate_rhs
-from dynamics.fitters import MODELS
 from fittest.errors import InputError
 
 OPTIONS = {"lasso": "alpha", "sindy": "threshold"}
@@ -105,27 +104,15 @@ def _folds(n_rows: int, n_samples: int, pooled: bool) -> list[tuple[np.ndarray, 
     return out
 
 
-def choose(
-    model: str,
-    option: str,
-    xs: np.ndarray,
-    ds: np.ndarray,
-    *,
-    names,
-    t,
-    pooled: bool,
-    model_options: dict,
-    score: str = "derivative",
-) -> tuple[float, dict]:
+def choose(regression, option: str, problem, *, score: str = "derivative") -> tuple[float, dict]:
     """The cross-validated value of ``option`` and the table it was chosen from.
 
     Arguments:
-        model: ``"lasso"`` or ``"sindy"``.
+        regression: the :class:`~dynamics.estimators.DerivativeRegression` (``"lasso"`` or ``"sindy"``) whose
+            ``option`` is chosen.
         option: ``"alpha"`` or ``"threshold"``.
-        xs, ds: states and derivatives, ``(S, N, C)``, as the fitter takes them.
-        names, t, pooled: as for the fitter.
-        model_options: the model's other options; ``u`` among them (the inputs at the rows, ``(S, N, m)``) is
-            split into the folds with the states.
+        problem: the :class:`~dynamics.problem.Problem`; its folds are problems on some of its rows or samples
+            (its inputs split with the states).
         score: what a held-out fold is scored by (see :data:`SCORES`): ``"derivative"``, the fitted right-hand
             side against the derivative estimate; ``"trajectory"``, the fitted ODE solved over short windows of
             the held-out block from their first observed state against the observed states
@@ -140,20 +127,13 @@ def choose(
         ``(value, table)``: the table holds ``candidates``, ``error`` (mean over folds), ``error_se`` and
         ``folds`` (``"time blocks"`` or ``"samples"``).
     """
-    fitter = MODELS[model]
-    others = {k: v for k, v in model_options.items() if k not in (option, "u")}
-    u = model_options.get("u")
 
-    def fit(value, x=xs, d=ds, together=pooled, inputs=u):
-        given = {} if inputs is None else {"u": inputs}
-        return fitter(x, d, names=names, t=t[: x.shape[1]], pooled=together, **{option: value}, **given, **others)
+    def fit(value, part=problem):
+        return regression.with_options(**{option: value}).fit(part)
 
-    candidates = _candidates(model, xs, ds, fit)
-    folds = _folds(xs.shape[1], xs.shape[0], pooled)
-    if score == "trajectory":
-        errors = _trajectory_errors(candidates, folds, fit, xs, ds, t, u, pooled)
-    else:
-        errors = _derivative_errors(candidates, folds, fit, xs, ds, u, pooled)
+    candidates = _candidates(regression.model, problem.x, problem.dxdt, fit)
+    folds = _folds(problem.x.shape[1], problem.n_samples, problem.pooled)
+    errors = (_trajectory_errors if score == "trajectory" else _derivative_errors)(candidates, folds, fit, problem)
     mean, se = _summary(errors)
     best = int(np.nanargmin(mean))
     if not np.isfinite(mean[best]):
@@ -166,9 +146,10 @@ def choose(
     return chosen, table
 
 
-def _derivative_errors(candidates, folds, fit, xs, ds, u, pooled) -> np.ndarray:
+def _derivative_errors(candidates, folds, fit, problem) -> np.ndarray:
     """Held-out derivative errors ``(candidate, fold)``: the fitted right-hand side against the derivative
     estimate at the held-out rows, each component over its variance, summed over samples and components."""
+    xs, ds, u, pooled = problem.x, problem.dxdt, problem.u, problem.pooled
 
     def rows(values, index, axis):
         """The states at the index, with their inputs beside them when there are inputs (what the terms read)."""
@@ -181,12 +162,12 @@ def _derivative_errors(candidates, folds, fit, xs, ds, u, pooled) -> np.ndarray:
     for i, value in enumerate(candidates):
         for k, (train, test, by_samples) in enumerate(folds):
             if by_samples:
-                result = fit(value, xs[train], ds[train], True, None if u is None else u[train])
+                result = fit(value, problem.select(samples=train))
                 x_test, d_test, v_test = rows(xs, test, 0), ds[test], variance[test]
                 coefficients = np.repeat(result.coefficients, test.size, axis=0)
                 models = None if result.models is None else result.models * test.size
             else:
-                result = fit(value, xs[:, train], ds[:, train], pooled, None if u is None else u[:, train])
+                result = fit(value, problem.select(rows=train))
                 x_test, d_test, v_test = rows(xs, test, 1), ds[:, test], variance
                 coefficients, models = result.coefficients, result.models
                 if pooled:
@@ -213,7 +194,7 @@ def _summary(errors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, se
 
 
-def _trajectory_errors(candidates, folds, fit, xs, ds, t, u, pooled) -> np.ndarray:
+def _trajectory_errors(candidates, folds, fit, problem) -> np.ndarray:
     """Held-out trajectory errors ``(candidate, fold)``: each fold's fits solved from the first state of each of
     :data:`WINDOWS` windows of its held-out rows (of held-out samples: of their whole series) to the window's
     end, and compared with the states there; squared errors over each component's variance, mean over windows
@@ -225,6 +206,7 @@ def _trajectory_errors(candidates, folds, fit, xs, ds, t, u, pooled) -> np.ndarr
     """
     from dynamics.solve import diffrax_solve
 
+    xs, t, u = problem.x, problem.t, problem.u
     n_samples, n_rows, n_components = xs.shape
     variance = np.nanvar(xs, axis=1)  # (S, C)
     variance = np.where(variance > 0, variance, 1.0)
@@ -235,12 +217,8 @@ def _trajectory_errors(candidates, folds, fit, xs, ds, t, u, pooled) -> np.ndarr
     errors = np.zeros((candidates.size, len(folds)))
     for k, ((train, test, by_samples), rows) in enumerate(zip(folds, tested, strict=True)):
         samples = test if by_samples else np.arange(n_samples)
-        fits = [
-            fit(value, xs[train], ds[train], True, None if u is None else u[train])
-            if by_samples
-            else fit(value, xs[:, train], ds[:, train], pooled, None if u is None else u[:, train])
-            for value in candidates
-        ]
+        part = problem.select(samples=train) if by_samples else problem.select(rows=train)
+        fits = [fit(value, part) for value in candidates]
         if any(result.models is not None for result in fits):
             raise InputError(
                 "cv_score='trajectory' solves the fitted ODE, which needs a polynomial library: use "

@@ -23,9 +23,11 @@ from dynamics.catalog import (
     check_model_options,
 )
 from dynamics.derivatives import derivative_name, differentiate, measurement_noise, savgol_window
+from dynamics.estimators import DerivativeRegression, TrajectoryRefinement
 from dynamics.fitted import FittedODE, build_dataset, evaluate_rhs, with_bootstrap, with_cv
 from dynamics.fitters import MODELS
 from dynamics.metrics import r2
+from dynamics.problem import Problem
 from dynamics.shooting import SCALES
 from dynamics.trajectories import (
     as_inputs,
@@ -214,53 +216,21 @@ def fit(
         controls = {**controls, "support": support}
     xs, ds = x / scale_by, dxdt / scale_by
     t_fit = traj.t[index]
+    problem = Problem.of(xs, ds, t_fit, names=names, u=controls.get("u"), pool=pool)
+    regression = DerivativeRegression(model, **model_options, **{k: v for k, v in controls.items() if k != "u"})
     cv_table, chosen = None, model_options
     if cv_option is not None:
-        value, cv_table = crossval.choose(
-            model,
-            cv_option,
-            xs,
-            ds,
-            names=names,
-            t=t_fit,
-            pooled=pool,
-            model_options={**model_options, **controls},
-            score=cv_score,
-        )
+        value, cv_table = crossval.choose(regression, cv_option, problem, score=cv_score)
         chosen = {**model_options, cv_option: value}
-    result = _model_fit(model, xs, ds, names, t_fit, pool, {**chosen, **controls})
+        regression = regression.with_options(**{cv_option: value})
+    result = regression.fit(problem)
     if model in _PENALISED:
         _warn_if_pruned(model, result, x, ds, names, pool)
     observed = traj.values / scale_by  # (S, T, C)
     x0 = None
     if objective == "trajectory":
-        grouped = observed[None] if pool else observed[:, None]
-        forcing = None if inputs is None else (inputs[None] if pool else inputs[:, None])
-        shot = shooting.fit_trajectories(
-            result.library, result.coefficients, grouped, traj.t, inputs=forcing, scale=scale
-        )
-        # the start (the derivative fit from the first observed states) competes with the result: a refinement
-        # that ends worse by its own measure (Lorenz at 5% noise: error 0.86 -> 18.3) is not kept
-        first = grouped[:, :, 0]  # a sample's NaN padding is at its end: its first point is observed
-        costs = [
-            shooting.misfit(result.library, coefficients, states, grouped, traj.t, inputs=forcing, scale=scale)
-            for coefficients, states in ((result.coefficients, first), (shot.coefficients, shot.x0))
-        ]
-        kept = costs[0] < costs[1]  # (N,): both measured by the same solve
-        result.coefficients = np.where(kept[:, None, None], result.coefficients, shot.coefficients)
-        x0 = np.where(kept[:, None, None], first, shot.x0)
-        x0 = x0.reshape(observed.shape[0], -1) * _per_sample(scale_by, observed.shape)
-        result.info["trajectory_kept_start"] = kept
-        if kept.any():
-            warnings.warn(
-                f"objective='trajectory' ended with a larger trajectory misfit than its start in {int(kept.sum())} "
-                f"of {kept.size} fit(s): those keep the derivative fit (fit.to_dataset()['trajectory_kept_start'])",
-                FitWarning,
-                stacklevel=2,
-            )
-        result.info["trajectory_converged"] = shot.converged
-        result.info["trajectory_cost"] = np.where(kept, costs[0], shot.cost)
-        result.info["trajectory_steps"] = shot.steps
+        x0 = TrajectoryRefinement(scale=scale).fit(result, observed, traj.t, pooled=pool, inputs=inputs)
+        x0 = x0 * _per_sample(scale_by, observed.shape)
     # R² is the same on every component's own scale, where squares of 1e200 data do not overflow
     predicted = _predict(result, xs, pool, controls.get("u"))
     if pool:
@@ -279,18 +249,12 @@ def fit(
         smooth = residuals = None
         if kind == resampling.NOISE:
             smooth, residuals = measurement_noise(observed)
-        options = {**chosen, **controls}
         job = _Resampling(
             result=result,
-            model=model,
-            xs=xs,
-            ds=ds,
+            regression=regression,
+            problem=problem,
             observed=observed,
-            names=names,
-            t_fit=t_fit,
             t=traj.t,
-            options={k: v for k, v in options.items() if k != "u"},
-            u=options.get("u"),
             inputs=inputs,
             objective=objective,
             scale=scale,
@@ -509,16 +473,6 @@ def _support(support, components, names) -> dict | None:
     return out
 
 
-def _model_fit(model, xs, ds, names, t, pooled, model_options):
-    """The registered fitter's result; a keyword it does not take is bad input, named."""
-    try:
-        return MODELS[model](xs, ds, names=names, t=t, pooled=pooled, **model_options)
-    except TypeError as error:
-        if "unexpected keyword" not in str(error):
-            raise
-        raise InputError(f"model {model!r} does not take that option ({error}); see help(dynamics.fit)") from None
-
-
 def _per_sample(scale_by, shape) -> np.ndarray:
     """The scales as ``(S, C)``, or 1."""
     return np.broadcast_to(scale_by, (shape[0], 1, shape[2]))[:, 0, :]
@@ -526,23 +480,19 @@ def _per_sample(scale_by, shape) -> np.ndarray:
 
 @dataclasses.dataclass(frozen=True)
 class _Resampling:
-    """What every bootstrap replicate refits: the fit, its data (scaled as fitted) and how to redraw them.
+    """What every bootstrap replicate refits: the fit, its estimator and problem (scaled as fitted), and how to
+    redraw them.
 
-    ``options`` are the model's (without ``u``), ``u`` the inputs at the fitted rows ``(S, N, m)``, ``inputs``
-    the inputs on the whole grid ``(S, T, m)``; ``smooth`` and ``residuals`` ``(S, T, C)`` split the observed
-    states for :data:`dynamics.bootstrap.NOISE`, which differentiates each replicate by ``derivative``.
+    ``inputs`` are the inputs on the whole grid ``(S, T, m)`` (the problem holds them at its rows); ``smooth``
+    and ``residuals`` ``(S, T, C)`` split the observed states for :data:`dynamics.bootstrap.NOISE`, which
+    differentiates each replicate by ``derivative``.
     """
 
     result: object
-    model: str
-    xs: np.ndarray
-    ds: np.ndarray
+    regression: DerivativeRegression
+    problem: Problem
     observed: np.ndarray
-    names: list
-    t_fit: np.ndarray
     t: np.ndarray
-    options: dict
-    u: np.ndarray | None
     inputs: np.ndarray | None
     objective: str
     scale: str
@@ -555,10 +505,6 @@ class _Resampling:
     smooth: np.ndarray | None = None
     residuals: np.ndarray | None = None
 
-    def given(self, rows_of_u):
-        """The model's options with the replicate's inputs at its rows."""
-        return self.options if self.u is None else {**self.options, "u": rows_of_u}
-
 
 def _bootstrap(job: _Resampling, bootstrap: int, seed: int) -> tuple[np.ndarray, int]:
     """The coefficients of ``bootstrap`` refits on resampled data, shape ``(B, S, C, P)`` (``S = 1`` pooled), and
@@ -570,9 +516,9 @@ def _bootstrap(job: _Resampling, bootstrap: int, seed: int) -> tuple[np.ndarray,
     their states, resampled as the rows or samples are.
     """
     rng = np.random.default_rng(seed)
-    n_samples, n_rows, n_components = job.xs.shape
+    n_samples, n_rows, n_components = job.problem.x.shape
     n_terms = job.result.coefficients.shape[-1]
-    n_inputs = 0 if job.u is None else job.u.shape[2]
+    n_inputs = 0 if job.problem.u is None else job.problem.u.shape[2]
     # replicates are refitted a chunk at a time, drawn from the one random stream in order, so the numbers do not
     # depend on the chunk size and memory holds one chunk of resampled data plus the (B, S, C, P) coefficients
     kept = 3 * n_samples * n_components * n_terms * 8  # the replicates, unscaled and labelled: about three copies
@@ -595,15 +541,13 @@ def _bootstrap(job: _Resampling, bootstrap: int, seed: int) -> tuple[np.ndarray,
 def _bootstrap_chunk(job: _Resampling, size: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
     """``size`` replicates of :func:`_bootstrap`, drawn from ``rng``: their coefficients ``(size, S, C, P)`` and
     how many trajectory refits stopped before their tolerance."""
-    xs, ds, u = job.xs, job.ds, job.u
+    problem = job.problem
+    xs, ds, u = problem.x, problem.dxdt, problem.u
     n_samples, n, n_components = xs.shape
     if job.objective == "derivative":
         if job.kind == resampling.SAMPLES:
             draws = rng.integers(0, n_samples, size=(size, n_samples))
-            fits = [
-                _model_fit(job.model, xs[d], ds[d], job.names, job.t_fit, True, job.given(None if u is None else u[d]))
-                for d in draws
-            ]
+            fits = [job.regression.fit(problem.select(samples=d)) for d in draws]
             return np.stack([refit.coefficients for refit in fits]), 0  # (size, 1, C, P)
         if job.kind == resampling.NOISE:
             states = resampling.noise_states(rng, job.smooth, job.residuals, size, job.block)
@@ -616,8 +560,7 @@ def _bootstrap_chunk(job: _Resampling, size: int, rng: np.random.Generator) -> t
             xb = xs[picked, rows].reshape(-1, n, n_components)
             db = ds[picked, rows].reshape(-1, n, n_components)
             ub = None if u is None else u[picked, rows].reshape(-1, n, u.shape[2])
-        # the resampled rows are no longer a time series: pysindy needs only a grid of the right length
-        refit = _model_fit(job.model, xb, db, job.names, job.t_fit, False, job.given(ub))
+        refit = job.regression.fit(problem.stacked(xb, db, ub))
         if refit.coefficients.shape[-1] != job.result.coefficients.shape[-1]:
             raise InputError("a bootstrap refit gave another library of terms: use a polynomial library")
         return refit.coefficients.reshape((size, n_samples) + refit.coefficients.shape[1:]), 0
