@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import xarray as xr
@@ -472,16 +472,13 @@ def from_runs(
         at = np.searchsorted(union, times - tolerance)
         values[sample, at] = part.values[0]
         mask[sample, at] = True
-    return Trajectories(
+    # the first run's labels, on the union grid, with the runs as samples
+    return replace(
+        first,
         values=values,
         t=union,
-        time=first.time,
-        component=first.component,
-        components=first.components,
         sample_dims=("run",),
         sample_shape=(len(parts),),
-        variable=first.variable,
-        t_range=first.t_range,
         unit_steps=any(part.unit_steps for part in parts),
         mask=mask,
     )
