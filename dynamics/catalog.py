@@ -309,6 +309,21 @@ FIT_OPTIONS: tuple[Option, ...] = (
     ),
     Option("seed", int, 0, "the bootstrap's random seed", low=0, high=2**63 - 1),
     Option("block", int, None, "bootstrap block length in time points (None: the cube root of the length)", low=1),
+    Option(
+        "resample",
+        str,
+        "auto",
+        "what a bootstrap replicate redraws: rows (of the derivative regression, or samples when pooled), noise "
+        "(the states' measurement noise, then differentiated again), or auto",
+        ("auto", "rows", "noise"),
+    ),
+    Option(
+        "cv_score",
+        str,
+        "derivative",
+        "what cross-validation scores a held-out fold by: derivative (one-standard-error rule) or trajectory",
+        ("derivative", "trajectory"),
+    ),
     Option("u", str, None, "a Dataset variable of control inputs (linear: dx/dt = A x + B u + b; sindy: pysindy's u)"),
 )
 """Options of :func:`dynamics.fit` beyond the model's and the derivative's, with their defaults."""
