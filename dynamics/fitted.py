@@ -232,6 +232,19 @@ class FittedODE:
         return {"replicates": int(self._ds.sizes["bootstrap"]), **info}
 
     @property
+    def ensemble_coefficients(self) -> xr.DataArray | None:
+        """The coefficients of each member of an ensemble fit (``member``, samples..., ``target``, ``term``):
+        pysindy's ``EnsembleOptimizer`` given as ``dynamics.fit(..., model="sindy", optimizer=...)``, whose
+        aggregate (the median by default) is :attr:`coefficients`; None for other fits."""
+        return self._ds["ensemble_coefficients"] if "ensemble_coefficients" in self._ds else None
+
+    @property
+    def inclusion_probability(self) -> xr.DataArray | None:
+        """The fraction of an ensemble's members that keep each term (samples..., ``target``, ``term``): near 1
+        for the terms the data need, low for those a few resamples let in; None for fits without an ensemble."""
+        return self._ds["inclusion_probability"] if "inclusion_probability" in self._ds else None
+
+    @property
     def cv(self) -> xr.Dataset | None:
         """The cross-validation that chose an option given as ``"cv"``: ``error`` and ``error_se`` (the held-out
         error, mean and standard error over folds) per ``candidate``, with the attributes ``option``, ``choice``
@@ -491,7 +504,9 @@ class FittedODE:
                 did); None (default): the most exact one the model supports (:attr:`solution`).
             form: analytic only: ``"augmented"`` (no inverse of A) or ``"paper"`` (eq. 4 with ``A + eps I``).
             eps: the paper form's shift.
-            solver, rtol, atol, max_steps, bound: diffrax only; see :func:`dynamics.solve.diffrax_solve`.
+            solver, rtol, atol, max_steps: diffrax only; see :func:`dynamics.solve.diffrax_solve`.
+            bound: every method: a state component beyond this magnitude marks its sample diverged;
+                :func:`dynamics.solve.default_bound` (``1e6`` times the largest initial magnitude) when None.
             u: the control inputs on the solution's grid ``t`` (a fit with inputs needs them; the fitted ones
                 by default, on the fitted grid): a DataArray with the time dimension, any of the sample dims
                 and one dimension of the inputs (absent for one input), or numpy ``(T,)``, ``(T, m)`` or
@@ -500,7 +515,8 @@ class FittedODE:
 
         Returns:
             DataArray (samples..., time, component) with a ``diverged`` coordinate (samples...): True where the
-            solution left the finite numbers (or diffrax gave up); that sample is NaN from then on.
+            solution left the finite numbers or passed ``bound`` (or diffrax gave up), whatever the method; that
+            sample is NaN from then on.
 
         Raises:
             InputError: an unknown method, ``"analytic"`` for a non-affine model or a fit with inputs,
@@ -522,14 +538,16 @@ class FittedODE:
         elif method == "analytic":  # solutions.choose took it for an affine fit without inputs only
             A = self._broadcast_param(self.A, n)
             b = self._broadcast_param(self.b, n)
-            values, diverged = solvers.analytic(A, b, x0_flat, times, form=form, eps=eps)
+            values, diverged = solvers.analytic(A, b, x0_flat, times, form=form, eps=eps, bound=bound)
         elif method == "euler":
             if self.library.is_polynomial:
                 # laid out once, not on every one of the T - 1 steps
                 coef, factors = self._broadcast_param(self.coefficients, n), self.library.factors
-                values, diverged = solvers.euler(lambda x: solvers.rhs_numpy(coef, factors, x), x0_flat, times, inputs)
+                values, diverged = solvers.euler(
+                    lambda x: solvers.rhs_numpy(coef, factors, x), x0_flat, times, inputs, bound=bound
+                )
             else:
-                values, diverged = solvers.euler(self._rhs_flat, x0_flat, times)
+                values, diverged = solvers.euler(self._rhs_flat, x0_flat, times, bound=bound)
         else:
             coef = self._broadcast_param(self.coefficients, n)
             values, diverged = solvers.diffrax_solve(
@@ -777,6 +795,16 @@ def build_dataset(
         },
         coords={"source": ("source", traj.components)},
     )
+    if result.members is not None:
+        members = result.members[0] if pooled else result.members.transpose(0, 2, 3, 1)  # member axis last
+        ensemble = (
+            xr.DataArray(members, dims=("member",) + coef_dims, coords=coefficients.coords)
+            if pooled
+            else traj.wrap(members, coef_dims + ("member",), {"target": target, "term": names})
+        )
+        ensemble = ensemble.transpose("member", ...)
+        ds["ensemble_coefficients"] = ensemble
+        ds["inclusion_probability"] = (ensemble != 0).mean("member")
     if result.library.is_polynomial:
         n_states = result.library.powers.shape[1] - result.library.n_inputs
         ds["powers"] = xr.DataArray(result.library.powers[:, :n_states], dims=("term", "source"))
