@@ -37,6 +37,8 @@ class FitResult:
         options: the options the fit used, as stored in the result's attributes.
         models: per-sample third-party models that can evaluate the right-hand side when the library is
             not polynomial (pysindy with a Fourier library, ...); None otherwise.
+        members: the coefficients of each member of an ensemble fit (pysindy's ``EnsembleOptimizer``), shape
+            ``(S, M, C, P)``; None for other fits.
     """
 
     library: lib.Library
@@ -44,6 +46,7 @@ class FitResult:
     info: dict = field(default_factory=dict)
     options: dict = field(default_factory=dict)
     models: list | None = None
+    members: np.ndarray | None = None
 
 
 def lstsq(X: np.ndarray, Y: np.ndarray, *, rcond: float | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -450,7 +453,7 @@ def fit_sindy(
         for xs, ds, keep, us_ in zip(x, dxdt, rows, us, strict=True)
     ]
     groups = [samples] if pooled else [[sample] for sample in samples]
-    models, coefficients = [], []
+    models, coefficients, ensemble = [], [], []
     for group in groups:
         xs, ds, ts, controls = (list(part) for part in zip(*group, strict=True))
         controls = None if u is None else controls
@@ -467,6 +470,8 @@ def fit_sindy(
             raise InputError(f"pysindy refused the data: {error}") from error
         models.append(model)
         coefficients.append(np.asarray(model.coefficients(), dtype=np.float64))
+        # an EnsembleOptimizer keeps each member's coefficients; its own coef_ is only their aggregate
+        ensemble.append(getattr(model.optimizer, "coef_list", None))
     feature_names = models[0].get_feature_names()
     if len(feature_names) > n_points:
         raise InputError(
@@ -495,13 +500,17 @@ def fit_sindy(
         if support is not None:
             library = lib.restrict(library, support, names)
             coefficients = [_refit_on_support(library, group, optimizer) for group in groups]
+            ensemble = [None]  # refitted per target: the whole-library members no longer describe the fit
     options = {
         "degree": degree,
         "threshold": threshold,
         "feature_library": _describe(feature_library),
         "optimizer": _describe(optimizer),
     }
-    return FitResult(library, np.stack(coefficients), {}, options, models)
+    members = None
+    if all(member is not None and len(member) for member in ensemble):
+        members = np.stack([np.asarray(member, dtype=np.float64) for member in ensemble])
+    return FitResult(library, np.stack(coefficients), {}, options, models, members)
 
 
 def _refit_on_support(library: lib.Library, group: list, optimizer) -> np.ndarray:
