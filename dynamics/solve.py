@@ -149,6 +149,32 @@ def rhs_numpy(coefficients: np.ndarray, factors: np.ndarray, x: np.ndarray) -> n
     return out.reshape(x.shape[:-1] + (coefficients.shape[1],))
 
 
+def evaluate_rhs(
+    library: lib.Library, coefficients: np.ndarray | None, models: list | None, x: np.ndarray
+) -> np.ndarray:
+    """The right-hand side ``f(x)`` of ``S`` fitted ODEs.
+
+    Arguments:
+        library: the terms.
+        coefficients: shape ``(S, C, P)``; used when the terms are monomials.
+        models: one fitted third-party model per sample (pysindy); used when they are not.
+        x: states, shape ``(S, ..., C)``.
+
+    Returns:
+        ``dx/dt``, the shape of ``x``.
+    """
+    if library.is_polynomial:
+        return rhs_numpy(coefficients, library.factors, x)
+    out = np.full(x.shape, np.nan)
+    for sample, (model, xs) in enumerate(zip(models, x, strict=True)):
+        flat = xs.reshape(-1, xs.shape[-1])
+        rows = np.isfinite(flat).all(axis=-1)  # a shorter sample's NaN padding: nothing to predict there
+        values = out[sample].reshape(flat.shape)
+        values[rows] = np.asarray(model.predict(flat[rows])).reshape(-1, flat.shape[-1])
+        out[sample] = values.reshape(xs.shape)
+    return out
+
+
 def euler(
     rhs, x0: np.ndarray, t: np.ndarray, inputs: np.ndarray | None = None, *, bound: float | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
