@@ -392,7 +392,7 @@ class FittedODE:
         x0=None,
         t=None,
         *,
-        method: str | None = None,
+        method: str | solutions.Solver | None = None,
         form: str = "augmented",
         eps: float = 1e-8,
         solver: str = "tsit5",
@@ -410,7 +410,9 @@ class FittedODE:
             t: the solution times, strictly increasing; the fitted window's grid by default.
             method: ``"analytic"`` (affine models without inputs: matrix exponential), ``"diffrax"`` (any
                 polynomial model), or ``"euler"`` (the discrete rollout with the grid's steps, as the authors' code
-                did); None (default): the most exact one the model supports (:attr:`solution`).
+                did), or a solver object carrying its options (:class:`dynamics.solutions.Analytic`,
+                :class:`~dynamics.solutions.Diffrax`, :class:`~dynamics.solutions.Euler`); None (default): the most
+                exact one the model supports (:attr:`solution`). A name takes its options from the arguments below.
             form: analytic only: ``"augmented"`` (no inverse of A) or ``"paper"`` (eq. 4 with ``A + eps I``).
             eps: the paper form's shift.
             solver, rtol, atol, max_steps: diffrax only; see :func:`dynamics.solve.diffrax_solve`.
@@ -432,7 +434,16 @@ class FittedODE:
                 ``"diffrax"`` for terms that are not monomials, an unknown ``form`` or ``solver``, non-positive
                 tolerances, bad ``x0``, ``t`` or ``u``, or no ``u`` for a fit with inputs.
         """
-        method = self._solution(method)
+        chosen = solutions.as_solver(
+            method if isinstance(method, solutions.Solver) else self._solution(method),
+            form=form,
+            eps=eps,
+            solver=solver,
+            rtol=rtol,
+            atol=atol,
+            max_steps=max_steps,
+        )
+        method = self._solution(chosen.name)
         states = self.x0 if x0 is None else self._states(x0, "x0")
         states = self._broadcast(states)
         sample_shape = states.shape[:-1]
@@ -447,7 +458,7 @@ class FittedODE:
         elif method == "analytic":  # solutions.choose took it for an affine fit without inputs only
             A = self._broadcast_param(self.A, n)
             b = self._broadcast_param(self.b, n)
-            values, diverged = solvers.analytic(A, b, x0_flat, times, form=form, eps=eps, bound=bound)
+            values, diverged = solvers.analytic(A, b, x0_flat, times, form=chosen.form, eps=chosen.eps, bound=bound)
         elif method == "euler":
             if self.library.is_polynomial:
                 # laid out once, not on every one of the T - 1 steps
@@ -464,10 +475,10 @@ class FittedODE:
                 self.library.factors,
                 x0_flat,
                 times,
-                solver=solver,
-                rtol=rtol,
-                atol=atol,
-                max_steps=max_steps,
+                solver=chosen.solver,
+                rtol=chosen.rtol,
+                atol=chosen.atol,
+                max_steps=chosen.max_steps,
                 bound=bound,
                 inputs=inputs,
             )

@@ -6,6 +6,7 @@ import xarray as xr
 from scipy.linalg import expm
 
 import dynamics
+from fittest.errors import InputError
 
 
 def linear_run(rate: float) -> xr.DataArray:
@@ -50,3 +51,17 @@ def test_a_stable_fit_is_never_diverged():
     fit = dynamics.fit(linear_run(-0.3), "linear", derivative="central")
     for method in ("analytic", "diffrax", "euler"):
         assert not bool(fit.simulate(t=np.linspace(0, 200, 2001), method=method)["diverged"]), method
+
+
+def test_solver_objects_carry_their_options_and_match_the_names(unstable):
+    from dynamics import solutions
+
+    t = np.linspace(0, 4, 81)
+    by_name = unstable.simulate(t=t, method="diffrax", rtol=1e-6, atol=1e-8)
+    by_object = unstable.simulate(t=t, method=solutions.Diffrax(rtol=1e-6, atol=1e-8))
+    np.testing.assert_array_equal(by_object.values, by_name.values)
+    assert by_object.attrs["method"] == "diffrax"
+    exact = unstable.simulate(t=t, method=solutions.Analytic(form="paper", eps=1e-10))
+    np.testing.assert_allclose(exact.values, unstable.simulate(t=t, method="analytic").values, rtol=1e-6)
+    with pytest.raises(InputError, match="analytic"):
+        dynamics.fit(linear_run(0.8), "sindy", degree=2).simulate(t=t, method=solutions.Analytic())
