@@ -249,6 +249,14 @@ MODEL_SPECS: dict[str, ModelSpec] = {
                 Option("threshold", float, None, "STLSQ threshold (None: pysindy's 0.1), or cv", words=("cv",), low=0),
                 Option("feature_library", object, None, "a pysindy feature library instead of the polynomial one"),
                 Option("optimizer", object, None, "a pysindy optimizer instead of STLSQ"),
+                Option(
+                    "weak",
+                    int,
+                    None,
+                    "weak form: regress integrals over this many test-function windows of the time grid "
+                    "(pysindy's WeakPDELibrary K; None: the derivatives)",
+                    low=1,
+                ),
             ),
         ),
     )
