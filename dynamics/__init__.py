@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from dynamics.fitted import FittedODE, load
     from dynamics.fitters import MODELS, FitResult
     from dynamics.fitting import fit, refit
+    from dynamics.page import Figure, Table, write_page
     from dynamics.report import report_samples, write_report
     from dynamics.selection import select
     from dynamics.trajectories import Trajectories, as_trajectories
@@ -43,6 +44,9 @@ _HOMES = {
     "FitResult": "dynamics.fitters",
     "fit": "dynamics.fitting",
     "refit": "dynamics.fitting",
+    "Figure": "dynamics.page",
+    "Table": "dynamics.page",
+    "write_page": "dynamics.page",
     "report_samples": "dynamics.report",
     "write_report": "dynamics.report",
     "select": "dynamics.selection",
@@ -57,9 +61,11 @@ __all__ = [
     "SOLUTIONS",
     "FitResult",
     "FitWarning",
+    "Figure",
     "FittedODE",
     "ModelSpec",
     "Option",
+    "Table",
     "Trajectories",
     "as_trajectories",
     "compare",
@@ -69,6 +75,7 @@ __all__ = [
     "refit",
     "report_samples",
     "select",
+    "write_page",
     "write_report",
 ]
 

@@ -3,8 +3,17 @@
 A fit with several samples pooled into one ODE resamples the samples (each replicate draws ``S`` of them with
 replacement). A fit with one ODE per sample cannot learn a sample's uncertainty from the other samples (they
 are other systems), so each sample is resampled along time instead, in blocks of consecutive points (the
-circular block bootstrap), which keeps the short-range correlation of the residuals (the central difference's
-neighbouring rows share data points) inside a block.
+circular block bootstrap).
+
+What is resampled along time depends on where the noise enters. Noise that drives the system (a map's
+increments, the paper's forward differences) leaves the rows of the derivative regression independent: the rows
+are redrawn. Noise in the measurement of the states does not: a difference filter turns it into derivative
+errors that cancel along the series (the central difference's ``e[t+1] - e[t-1]`` telescopes in the regression's
+sums), and redrawn rows break that cancellation at every block's edge, so the intervals came out several times
+too wide (a 95% interval covered the truth for every coefficient). Such a fit redraws the states' noise instead
+(``resample="noise"``): the states are split into a smooth part and residuals
+(:func:`dynamics.derivatives.measurement_noise`), each replicate adds blocks of the residuals back to the smooth
+part, differentiates with the fit's own method and refits.
 """
 
 from __future__ import annotations
@@ -16,13 +25,13 @@ import numpy as np
 from fittest.errors import InputError
 
 
-def check(bootstrap, seed, block) -> tuple[int, int, int | None]:
-    """``bootstrap``, ``seed`` and ``block`` as integers, checked against their declarations in
-    :data:`dynamics.catalog.FIT_OPTIONS`.
+def check(bootstrap, seed, block, resample="auto") -> tuple[int, int, int | None, str]:
+    """``bootstrap``, ``seed`` and ``block`` as integers and ``resample`` as a name, checked against their
+    declarations in :data:`dynamics.catalog.FIT_OPTIONS`.
 
     Raises:
         InputError: a count that is neither 0 nor at least 2 (one replicate has no spread: its "95%" interval
-            has width zero), a negative or non-integer seed or block.
+            has width zero), a negative or non-integer seed or block, an unknown ``resample``.
     """
     from dynamics.catalog import FIT_OPTIONS
 
@@ -30,7 +39,66 @@ def check(bootstrap, seed, block) -> tuple[int, int, int | None]:
     bootstrap = declared["bootstrap"].check(bootstrap)
     seed = declared["seed"].check(seed)
     block = declared["block"].check(block)
-    return bootstrap, seed, block
+    resample = declared["resample"].check(resample)
+    return bootstrap, seed, block, resample
+
+
+SAMPLES, ROWS, NOISE = "samples", "blocks of time", "measurement noise"
+"""What a replicate redraws, as ``bootstrap_info["resampled"]`` records it."""
+
+
+def kind(resample: str, *, derivative, objective: str, by_samples: bool, ragged: bool) -> str:
+    """What the bootstrap redraws: :data:`SAMPLES`, :data:`ROWS` or :data:`NOISE`.
+
+    ``"auto"`` redraws the samples of a pooled fit of several, the time points of a trajectory fit (its misfit's
+    residuals are the measurement noise itself), and the measurement noise of a central-difference fit (a
+    derivative estimated from sampled states of a continuous system: on a noisy linear system its 95% intervals
+    covered the truth 97% of the time against 100% for rows, at widths 0.69x). Everything else redraws rows: a
+    forward-difference fit (a map's increments: the noise drives the system), given derivatives, and smoothing
+    methods, whose error is mostly the smoother's bias, which redrawn noise does not see (at 5% noise
+    Savitzky-Golay's intervals covered 68% redrawing the noise, 88% redrawing rows).
+
+    Raises:
+        InputError: ``resample="noise"`` where the states cannot be differentiated again (given derivatives,
+            samples of unequal length) or where the samples are redrawn.
+    """
+    if by_samples:
+        chosen = SAMPLES
+    elif objective == "trajectory":
+        chosen = ROWS
+    elif resample == "auto":
+        central = isinstance(derivative, str) and derivative == "central"
+        chosen = NOISE if central and not ragged else ROWS
+    else:
+        chosen = NOISE if resample == "noise" else ROWS
+    if resample == "noise" and chosen != NOISE and objective != "trajectory":
+        raise InputError(
+            "resample='noise' redraws one series' measurement noise: a pooled fit of several samples "
+            "redraws its samples; use resample='auto'"
+        )
+    if chosen == NOISE and (ragged or not _redifferentiable(derivative)):
+        raise InputError(
+            "resample='noise' differentiates redrawn states again, which needs every sample whole and a "
+            "derivative method (not given derivatives): use resample='rows'"
+        )
+    return chosen
+
+
+def _redifferentiable(derivative) -> bool:
+    """Whether the fit's derivative is a method that can differentiate other states (not given values)."""
+    import xarray as xr
+
+    return not isinstance(derivative, xr.DataArray)
+
+
+def noise_states(
+    rng: np.random.Generator, smooth: np.ndarray, residuals: np.ndarray, size: int, block: int
+) -> np.ndarray:
+    """``size`` replicates of the states, ``(size, S, T, C)``: the smooth part plus circular blocks of the
+    residuals (all components of a time point together, so that their correlation is kept)."""
+    n_samples, n_t = smooth.shape[:2]
+    rows = time_indices(rng, (size, n_samples), n_t, block)
+    return smooth[None] + residuals[np.arange(n_samples)[None, :, None], rows]
 
 
 # one chunk of replicates holds at most this many bytes of resampled data, whatever the number of replicates
@@ -100,6 +168,19 @@ def counts(indices: np.ndarray, n: int) -> np.ndarray:
     out = np.zeros((flat.shape[0], n))
     np.add.at(out, (np.arange(flat.shape[0])[:, None], flat), 1.0)
     return out.reshape(indices.shape[:-1] + (n,))
+
+
+def centred(replicates: np.ndarray, estimate: np.ndarray) -> np.ndarray:
+    """Replicates ``(B, ...)`` moved so that their mean is ``estimate``.
+
+    A replicate of redrawn noise around the smoothed states is fitted to data less noisy than the observed
+    (the smooth part has none), so its coefficients centre near the truth rather than near the estimate, and
+    percentile intervals of width right would still cover the truth nearly always (measured: 100% of 240);
+    the spread is what the replicates tell, the centre is the fit's.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # every replicate failed: NaN stays NaN
+        return replicates - np.nanmean(replicates, axis=0, keepdims=True) + estimate[None]
 
 
 def percentile_interval(replicates: np.ndarray, level: float, *, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:

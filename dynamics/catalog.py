@@ -249,6 +249,14 @@ MODEL_SPECS: dict[str, ModelSpec] = {
                 Option("threshold", float, None, "STLSQ threshold (None: pysindy's 0.1), or cv", words=("cv",), low=0),
                 Option("feature_library", object, None, "a pysindy feature library instead of the polynomial one"),
                 Option("optimizer", object, None, "a pysindy optimizer instead of STLSQ"),
+                Option(
+                    "weak",
+                    int,
+                    None,
+                    "weak form: regress integrals over this many test-function windows of the time grid "
+                    "(pysindy's WeakPDELibrary K; None: the derivatives)",
+                    low=1,
+                ),
             ),
         ),
     )
@@ -309,6 +317,21 @@ FIT_OPTIONS: tuple[Option, ...] = (
     ),
     Option("seed", int, 0, "the bootstrap's random seed", low=0, high=2**63 - 1),
     Option("block", int, None, "bootstrap block length in time points (None: the cube root of the length)", low=1),
+    Option(
+        "resample",
+        str,
+        "auto",
+        "what a bootstrap replicate redraws: rows (of the derivative regression, or samples when pooled), noise "
+        "(the states' measurement noise, then differentiated again), or auto",
+        ("auto", "rows", "noise"),
+    ),
+    Option(
+        "cv_score",
+        str,
+        "derivative",
+        "what cross-validation scores a held-out fold by: derivative (one-standard-error rule) or trajectory",
+        ("derivative", "trajectory"),
+    ),
     Option("u", str, None, "a Dataset variable of control inputs (linear: dx/dt = A x + B u + b; sindy: pysindy's u)"),
 )
 """Options of :func:`dynamics.fit` beyond the model's and the derivative's, with their defaults."""

@@ -22,6 +22,7 @@ from dynamics.catalog import DEFAULT_DERIVATIVE, DERIVATIVES, SOLUTIONS
 from dynamics.derivatives import differentiate
 from dynamics.fitted import FittedODE, evaluate_rhs
 from dynamics.fitting import refit
+from dynamics.solve import default_bound
 from dynamics.trajectories import Trajectories, as_inputs, as_trajectories
 from fittest.errors import InputError
 
@@ -129,6 +130,8 @@ def compare(
     observed = traj.to_dataarray()
     observed.name = None
     x0 = traj.wrap(traj.x0, (component,))
+    # diverged means far beyond anything observed: data that themselves grow by orders of magnitude are no blow-up
+    options.setdefault("bound", default_bound(observed.values))
 
     solved, diverged, scores = {}, {}, {}
     for method in methods:

@@ -69,6 +69,10 @@ def differentiate(
             f"window and polyorder are Savitzky-Golay options, but the derivative is {derivative_name(method)!r}: "
             "drop them or use derivative='savgol'"
         )
+    if traj.mask is not None:
+        if isinstance(method, xr.DataArray):
+            raise InputError("known derivatives are not taken with a list of runs: give a method, e.g. 'central'")
+        return _by_run(traj, method, window=window, polyorder=polyorder)
     if traj.ragged and not isinstance(method, xr.DataArray):
         return _by_length(traj, method, window=window, polyorder=polyorder)
     states = x
@@ -150,6 +154,29 @@ def _by_length(traj: Trajectories, method, **options) -> tuple[np.ndarray, np.nd
     return x, dxdt, index
 
 
+def _by_run(traj: Trajectories, method, **options) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`differentiate` of runs on different grids (:attr:`Trajectories.mask`): each run on its own points,
+    the results at their places on the union grid, NaN where a run has none."""
+    x, dxdt = np.full(traj.values.shape, np.nan), np.full(traj.values.shape, np.nan)
+    for sample, seen in enumerate(traj.mask):
+        at = np.flatnonzero(seen)
+        whole = dataclasses.replace(
+            traj,
+            values=traj.values[sample : sample + 1, at],
+            t=traj.t[at],
+            sample_dims=("sample",),
+            sample_shape=(1,),
+            sample_coords={},
+            lengths=None,
+            mask=None,
+        )
+        states, rates, rows = differentiate(whole, method, **options)
+        x[sample, at[rows]] = states[0]
+        dxdt[sample, at[rows]] = rates[0]
+    index = np.flatnonzero(np.isfinite(dxdt).all(axis=-1).any(axis=0))
+    return x[:, index], dxdt[:, index], index
+
+
 def savgol_window(x: np.ndarray, *, polyorder: int | None = None) -> int:
     """The Savitzky-Golay window for these data, chosen by generalised cross-validation.
 
@@ -184,6 +211,32 @@ def savgol_window(x: np.ndarray, *, polyorder: int | None = None) -> int:
         own = savgol_coeffs(window, polyorder)[window // 2]
         scores.append(np.mean((x - smoothed) ** 2) / (1.0 - own) ** 2)
     return int(candidates[int(np.argmin(scores))])
+
+
+def measurement_noise(x: np.ndarray, *, polyorder: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The states split into a smooth part and the measurement noise around it, for the bootstrap.
+
+    The smooth part is the Savitzky-Golay filter with the window :func:`savgol_window` chooses; the residuals are
+    divided by ``sqrt(1 - h)`` (``h`` the filter's weight on the point itself), since a smoother absorbs that
+    share of each point's own noise and its raw residuals would understate the noise.
+
+    Arguments:
+        x: shape ``(S, T, C)``, every point observed.
+        polyorder: the polynomial order (the catalog's default when None).
+
+    Returns:
+        ``(smooth, residuals)``, both ``(S, T, C)``.
+    """
+    from scipy.signal import savgol_coeffs, savgol_filter
+
+    declared = {option.name: option for option in DERIVATIVE_OPTIONS}
+    polyorder = declared["polyorder"].check(declared["polyorder"].default if polyorder is None else polyorder)
+    window = savgol_window(x, polyorder=polyorder)
+    if window <= polyorder:
+        return x, np.zeros_like(x)  # too short a series to smooth: nothing is taken for noise
+    smooth = savgol_filter(x, window, polyorder, axis=1, mode="interp")
+    own = savgol_coeffs(window, polyorder)[window // 2]
+    return smooth, (x - smooth) / np.sqrt(1.0 - own)
 
 
 # the windows savgol_window tries: odd, spaced about 25% apart

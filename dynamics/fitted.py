@@ -1,76 +1,31 @@
-"""`FittedODE`: a fitted right-hand side with labelled coefficients, its solutions, and save/load.
+"""`FittedODE`: a fitted right-hand side over its labelled Dataset, with its solutions and save/load.
 
-Everything a fit knows is held in one :class:`xarray.Dataset` (see :meth:`FittedODE.to_dataset`), so that
-saving is writing that Dataset and loading is reading it back.
+The class is a thin view: everything a fit knows is one :class:`xarray.Dataset` (built and checked in
+:mod:`dynamics.schema`), the affine reading ``A``, ``B``, ``b`` is :mod:`dynamics.affine`, the equations are
+written by :mod:`dynamics.equations`, and solutions are chosen and run by :mod:`dynamics.solutions`.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timezone
 
 import numpy as np
 import xarray as xr
 
+from dynamics import affine, solutions
 from dynamics import library as lib
-from dynamics import solutions
 from dynamics import solve as solvers
+from dynamics.equations import equations as write_equations
+from dynamics.equations import summary
+from dynamics.schema import SCHEMA, build_dataset, check_loaded, with_bootstrap, with_cv
+from dynamics.solve import evaluate_rhs
 from dynamics.trajectories import Trajectories
 from fittest.atomic import read_netcdf, write_netcdf
 from fittest.errors import InputError
 
-SCHEMA = "fittest.fit/1"
-
-
-def _is_json(value) -> bool:
-    try:
-        json.dumps(value)
-    except TypeError:
-        return False
-    return True
-
-
-def _json_safe(options: dict) -> dict:
-    """The options that survive a JSON round trip; others (pysindy objects) are kept as their repr."""
-    return {key: value if _is_json(value) else repr(value) for key, value in options.items()}
-
-
-def _replayable(fit_options: dict) -> dict:
-    """The ``fit`` arguments that can be stored as JSON and replayed (for the forecast score after loading).
-
-    Objects (a pysindy library, known derivatives) cannot: they are left out and ``replayable`` is False.
-    """
-    out = {key: value for key, value in fit_options.items() if _is_json(value)}
-    if len(out) < len(fit_options):
-        out["replayable"] = False
-    return out
-
-
-def evaluate_rhs(
-    library: lib.Library, coefficients: np.ndarray | None, models: list | None, x: np.ndarray
-) -> np.ndarray:
-    """The right-hand side ``f(x)`` of ``S`` fitted ODEs.
-
-    Arguments:
-        library: the terms.
-        coefficients: shape ``(S, C, P)``; used when the terms are monomials.
-        models: one fitted third-party model per sample (pysindy); used when they are not.
-        x: states, shape ``(S, ..., C)``.
-
-    Returns:
-        ``dx/dt``, the shape of ``x``.
-    """
-    if library.is_polynomial:
-        return solvers.rhs_numpy(coefficients, library.factors, x)
-    out = np.full(x.shape, np.nan)
-    for sample, (model, xs) in enumerate(zip(models, x, strict=True)):
-        flat = xs.reshape(-1, xs.shape[-1])
-        rows = np.isfinite(flat).all(axis=-1)  # a shorter sample's NaN padding: nothing to predict there
-        values = out[sample].reshape(flat.shape)
-        values[rows] = np.asarray(model.predict(flat[rows])).reshape(-1, flat.shape[-1])
-        out[sample] = values.reshape(xs.shape)
-    return out
+# what other modules import from here, wherever its body lives
+__all__ = ["SCHEMA", "FittedODE", "build_dataset", "evaluate_rhs", "load", "with_bootstrap", "with_cv"]
 
 
 class FittedODE:
@@ -232,6 +187,19 @@ class FittedODE:
         return {"replicates": int(self._ds.sizes["bootstrap"]), **info}
 
     @property
+    def ensemble_coefficients(self) -> xr.DataArray | None:
+        """The coefficients of each member of an ensemble fit (``member``, samples..., ``target``, ``term``):
+        pysindy's ``EnsembleOptimizer`` given as ``dynamics.fit(..., model="sindy", optimizer=...)``, whose
+        aggregate (the median by default) is :attr:`coefficients`; None for other fits."""
+        return self._ds["ensemble_coefficients"] if "ensemble_coefficients" in self._ds else None
+
+    @property
+    def inclusion_probability(self) -> xr.DataArray | None:
+        """The fraction of an ensemble's members that keep each term (samples..., ``target``, ``term``): near 1
+        for the terms the data need, low for those a few resamples let in; None for fits without an ensemble."""
+        return self._ds["inclusion_probability"] if "inclusion_probability" in self._ds else None
+
+    @property
     def cv(self) -> xr.Dataset | None:
         """The cross-validation that chose an option given as ``"cv"``: ``error`` and ``error_se`` (the held-out
         error, mean and standard error over folds) per ``candidate``, with the attributes ``option``, ``choice``
@@ -283,22 +251,12 @@ class FittedODE:
 
     def _sample_coords(self) -> dict:
         """The coefficients' coordinates that label samples only (``run``, ``seed``, ...)."""
-        return {k: v for k, v in self.coefficients.coords.items() if not ({"target", "term"} & set(v.dims))}
+        return affine.sample_coords(self.coefficients, ("target", "term"))
 
     @property
     def is_affine(self) -> bool:
         """True when every term is ``x_j`` or ``1``, so that ``A`` and ``b`` exist."""
         return self.library.is_affine
-
-    def _affine_index(self):
-        if not self.is_affine:
-            raise InputError(
-                f"model {self.model!r} has terms of degree {self.library.degree}, so it has no A and b: use "
-                ".coefficients"
-            )
-        powers = self.library.powers
-        linear = [int(np.flatnonzero(row)[0]) if row.sum() == 1 else -1 for row in powers]
-        return linear
 
     @property
     def A(self) -> xr.DataArray:
@@ -307,15 +265,7 @@ class FittedODE:
         Raises:
             InputError: the model has terms of degree 2 or more (see :attr:`is_affine`).
         """
-        linear = self._affine_index()
-        n = self.coefficients.sizes["target"]
-        values = np.zeros(self.coefficients.shape[:-1] + (n,))
-        for term, source in enumerate(linear):
-            if 0 <= source < n:  # beyond n: a control input's column, which B holds
-                values[..., source] += self.coefficients.values[..., term]
-        coords = {k: v for k, v in self.coefficients.coords.items() if "term" not in v.dims}
-        coords["source"] = ("source", self._ds["source"].values)
-        return xr.DataArray(values, dims=self.sample_dims + ("target", "source"), coords=coords, name="A")
+        return affine.state_matrix(self.coefficients, self.library, self._ds["source"].values, self.model)
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -329,17 +279,7 @@ class FittedODE:
         Raises:
             InputError: the fit had no control inputs, or the model has terms of degree 2 or more.
         """
-        if not self.library.n_inputs:
-            raise InputError("this fit has no control inputs, so no B: fit with dynamics.fit(..., u=...)")
-        linear = self._affine_index()
-        n = self.coefficients.sizes["target"]
-        values = np.zeros(self.coefficients.shape[:-1] + (self.library.n_inputs,))
-        for term, source in enumerate(linear):
-            if source >= n:
-                values[..., source - n] += self.coefficients.values[..., term]
-        coords = {k: v for k, v in self.coefficients.coords.items() if "term" not in v.dims}
-        coords["input"] = ("input", list(self.inputs))
-        return xr.DataArray(values, dims=self.sample_dims + ("target", "input"), coords=coords, name="B")
+        return affine.input_matrix(self.coefficients, self.library, self.inputs, self.model)
 
     @property
     def b(self) -> xr.DataArray:
@@ -348,23 +288,12 @@ class FittedODE:
         Raises:
             InputError: the model has terms of degree 2 or more (see :attr:`is_affine`).
         """
-        linear = self._affine_index()
-        constant = [term for term, source in enumerate(linear) if self.library.powers[term].sum() == 0]
-        b = (
-            self.coefficients.isel(term=constant).sum("term")
-            if constant
-            else xr.zeros_like(self.coefficients.isel(term=0))
-        )
-        return b.drop_vars("term", errors="ignore").rename("b")
+        return affine.constant(self.coefficients, self.library, self.model)
 
     @property
     def eigenvalues(self) -> xr.DataArray:
         """Eigenvalues of ``A`` (samples..., ``eigenvalue``), sorted by decreasing real part."""
-        values = np.linalg.eigvals(self.A.values)
-        values = np.take_along_axis(values, np.argsort(-values.real, axis=-1), axis=-1)
-        return xr.DataArray(
-            values, dims=self.sample_dims + ("eigenvalue",), coords=self._sample_coords(), name="eigenvalues"
-        )
+        return affine.eigenvalues(self.A)
 
     @property
     def stable(self) -> xr.DataArray:
@@ -374,9 +303,7 @@ class FittedODE:
     @property
     def condition(self) -> xr.DataArray:
         """The condition number of ``A``; ``inf`` or huge means singular (the paper's eq. 4 then needs its eps)."""
-        with np.errstate(divide="ignore"):
-            values = np.linalg.cond(self.A.values)
-        return xr.DataArray(values, dims=self.sample_dims, coords=self._sample_coords(), name="condition")
+        return affine.condition(self.A)
 
     @property
     def sparsity(self) -> xr.DataArray:
@@ -384,12 +311,7 @@ class FittedODE:
 
         For affine models this is the sparsity of ``A`` (the constant ``b`` is never penalised).
         """
-        allowed = self.library.mask.copy()
-        if self.library.is_polynomial:
-            allowed &= self.library.powers.sum(axis=1)[None, :] > 0
-        mask = xr.DataArray(allowed, dims=("target", "term"))
-        zero = ((self.coefficients == 0) & mask).sum(("target", "term"))
-        return (zero / max(int(allowed.sum()), 1)).rename("sparsity")
+        return affine.sparsity(self.coefficients, self.library)
 
     # ----------------------------------------------------------------- evaluation
     def _rhs_flat(self, x: np.ndarray) -> np.ndarray:
@@ -470,7 +392,7 @@ class FittedODE:
         x0=None,
         t=None,
         *,
-        method: str | None = None,
+        method: str | solutions.Solver | None = None,
         form: str = "augmented",
         eps: float = 1e-8,
         solver: str = "tsit5",
@@ -488,10 +410,14 @@ class FittedODE:
             t: the solution times, strictly increasing; the fitted window's grid by default.
             method: ``"analytic"`` (affine models without inputs: matrix exponential), ``"diffrax"`` (any
                 polynomial model), or ``"euler"`` (the discrete rollout with the grid's steps, as the authors' code
-                did); None (default): the most exact one the model supports (:attr:`solution`).
+                did), or a solver object carrying its options (:class:`dynamics.solutions.Analytic`,
+                :class:`~dynamics.solutions.Diffrax`, :class:`~dynamics.solutions.Euler`); None (default): the most
+                exact one the model supports (:attr:`solution`). A name takes its options from the arguments below.
             form: analytic only: ``"augmented"`` (no inverse of A) or ``"paper"`` (eq. 4 with ``A + eps I``).
             eps: the paper form's shift.
-            solver, rtol, atol, max_steps, bound: diffrax only; see :func:`dynamics.solve.diffrax_solve`.
+            solver, rtol, atol, max_steps: diffrax only; see :func:`dynamics.solve.diffrax_solve`.
+            bound: every method: a state component beyond this magnitude marks its sample diverged;
+                :func:`dynamics.solve.default_bound` (``1e6`` times the largest initial magnitude) when None.
             u: the control inputs on the solution's grid ``t`` (a fit with inputs needs them; the fitted ones
                 by default, on the fitted grid): a DataArray with the time dimension, any of the sample dims
                 and one dimension of the inputs (absent for one input), or numpy ``(T,)``, ``(T, m)`` or
@@ -500,14 +426,24 @@ class FittedODE:
 
         Returns:
             DataArray (samples..., time, component) with a ``diverged`` coordinate (samples...): True where the
-            solution left the finite numbers (or diffrax gave up); that sample is NaN from then on.
+            solution left the finite numbers or passed ``bound`` (or diffrax gave up), whatever the method; that
+            sample is NaN from then on.
 
         Raises:
             InputError: an unknown method, ``"analytic"`` for a non-affine model or a fit with inputs,
                 ``"diffrax"`` for terms that are not monomials, an unknown ``form`` or ``solver``, non-positive
                 tolerances, bad ``x0``, ``t`` or ``u``, or no ``u`` for a fit with inputs.
         """
-        method = self._solution(method)
+        chosen = solutions.as_solver(
+            method if isinstance(method, solutions.Solver) else self._solution(method),
+            form=form,
+            eps=eps,
+            solver=solver,
+            rtol=rtol,
+            atol=atol,
+            max_steps=max_steps,
+        )
+        method = self._solution(chosen.name)
         states = self.x0 if x0 is None else self._states(x0, "x0")
         states = self._broadcast(states)
         sample_shape = states.shape[:-1]
@@ -522,14 +458,16 @@ class FittedODE:
         elif method == "analytic":  # solutions.choose took it for an affine fit without inputs only
             A = self._broadcast_param(self.A, n)
             b = self._broadcast_param(self.b, n)
-            values, diverged = solvers.analytic(A, b, x0_flat, times, form=form, eps=eps)
+            values, diverged = solvers.analytic(A, b, x0_flat, times, form=chosen.form, eps=chosen.eps, bound=bound)
         elif method == "euler":
             if self.library.is_polynomial:
                 # laid out once, not on every one of the T - 1 steps
                 coef, factors = self._broadcast_param(self.coefficients, n), self.library.factors
-                values, diverged = solvers.euler(lambda x: solvers.rhs_numpy(coef, factors, x), x0_flat, times, inputs)
+                values, diverged = solvers.euler(
+                    lambda x: solvers.rhs_numpy(coef, factors, x), x0_flat, times, inputs, bound=bound
+                )
             else:
-                values, diverged = solvers.euler(self._rhs_flat, x0_flat, times)
+                values, diverged = solvers.euler(self._rhs_flat, x0_flat, times, bound=bound)
         else:
             coef = self._broadcast_param(self.coefficients, n)
             values, diverged = solvers.diffrax_solve(
@@ -537,10 +475,10 @@ class FittedODE:
                 self.library.factors,
                 x0_flat,
                 times,
-                solver=solver,
-                rtol=rtol,
-                atol=atol,
-                max_steps=max_steps,
+                solver=chosen.solver,
+                rtol=chosen.rtol,
+                atol=chosen.atol,
+                max_steps=chosen.max_steps,
                 bound=bound,
                 inputs=inputs,
             )
@@ -670,174 +608,15 @@ class FittedODE:
         Raises:
             InputError: ``precision`` or ``samples`` is not a non-negative integer.
         """
-        for name, value in (("precision", precision), ("samples", 0 if samples is None else samples)):
-            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
-                raise InputError(f"{name} must be a non-negative integer, got {value!r}")
-        coefficients = self.coefficients
-        if self.sample_dims:
-            # positions, not .stack(sample=...): a sample dimension may itself be called "sample"
-            ordered = coefficients.transpose(*self.sample_dims, "target", "term")
-            labels = [
-                ordered[d].values if d in ordered.coords else np.arange(ordered.sizes[d]) for d in self.sample_dims
-            ]
-            blocks = [
-                (tuple(label[i] for label, i in zip(labels, index, strict=True)), ordered.values[index])
-                for index in np.ndindex(*ordered.shape[: len(self.sample_dims)])
-            ]
-        else:
-            blocks = [(None, coefficients.transpose("target", "term").values)]
-        if samples is not None:
-            blocks = blocks[: int(samples)]
-        terms = [str(term) for term in coefficients["term"].values]
-        targets = lib.component_names(coefficients["target"].values)  # the names the terms use: x_1, ^GSPC
-        lines = []
-        for label, values in blocks:
-            if label is not None:
-                key = label if isinstance(label, tuple) else (label,)
-                lines.append(", ".join(f"{dim}={value}" for dim, value in zip(self.sample_dims, key, strict=True)))
-            for target, row, allowed in zip(targets, values, self.library.mask, strict=True):
-                parts = []
-                for term, value, ok in zip(terms, row, allowed, strict=True):
-                    if not ok or value == 0:
-                        continue
-                    number = _magnitude(abs(value), precision)
-                    text = number if term == "1" else f"{number} {term}"
-                    parts.append(("- " if value < 0 else "+ ") + text)
-                body = " ".join(parts).removeprefix("+ ") if parts else f"{0:.{precision}f}"
-                if body.startswith("- "):
-                    body = "-" + body[2:]
-                lines.append(f"({target})' = {body}")
-        return "\n".join(lines)
+        return write_equations(self.coefficients, self.library.mask, precision, samples=samples)
 
     def __str__(self) -> str:
-        n = int(np.prod([self.coefficients.sizes[d] for d in self.sample_dims])) if self.sample_dims else 1
-        head = f"FittedODE {self.model} ({self.derivative} derivative), {n} sample{'s' if n != 1 else ''}"
-        shown = 3
-        text = f"{head}\n{self.equations(samples=shown)}"
-        if n > shown:
-            text += f"\n... {n - shown} more sample(s): see .equations()"
-        return text
+        return summary(self.coefficients, self.library.mask, model=self.model, derivative=self.derivative)
 
     def _repr_html_(self) -> str:
         import html
 
         return f"<pre>{html.escape(str(self))}</pre>"
-
-
-def _magnitude(value: float, precision: int) -> str:
-    """``value`` (>= 0) with ``precision`` decimals, or ``precision`` significant digits where that would show
-    0 or a number too long to read."""
-    fixed = f"{value:.{precision}f}"
-    if value != 0 and (float(fixed) == 0 or value >= 1e6):
-        return f"{value:.{max(precision, 1)}g}"
-    return fixed
-
-
-def build_dataset(
-    *, result, traj, r2, model, derivative, pooled, fit_options, x0=None, objective="derivative", inputs=()
-) -> xr.Dataset:
-    """The Dataset behind a :class:`FittedODE`, from a fitter's result and the trajectories it saw.
-
-    Arguments:
-        result: the fitter's :class:`~dynamics.fitters.FitResult`.
-        traj: the fitted trajectories.
-        r2: R² of the fitted right-hand side per sample and target, shape ``(S, C)``.
-        model: the model's name.
-        derivative: the derivative method's label.
-        pooled: whether one ODE was fitted to all samples.
-        fit_options: the arguments of :func:`dynamics.fit`; the JSON-safe ones are stored for a refit.
-        x0: the fitted initial states ``(S, C)`` (the trajectory objective); the first observed states when None.
-        objective: what the fit minimised, ``"derivative"`` or ``"trajectory"``.
-        inputs: the control inputs' names, when the terms include them.
-
-    Returns:
-        The Dataset that :meth:`FittedODE.to_dataset` returns and :meth:`FittedODE.save` writes.
-    """
-    from fittest.provenance import versions
-
-    names = list(result.library.names)
-    coef_dims = ("target", "term")
-    target = ("target", traj.components)
-    if pooled:
-        coefficients = xr.DataArray(result.coefficients[0], dims=coef_dims, coords={"target": target, "term": names})
-        r2_da = xr.DataArray(r2[0], dims=("target",), coords={"target": target})
-        info = {k: xr.DataArray(np.asarray(v)[0]) for k, v in result.info.items()}
-    else:
-        coefficients = traj.wrap(result.coefficients, coef_dims, {"target": target, "term": names})
-        r2_da = traj.wrap(r2, ("target",), {"target": target})
-        info = {k: traj.wrap(np.asarray(v), ()) for k, v in result.info.items()}
-    ds = xr.Dataset(
-        {
-            "coefficients": coefficients,
-            "r2_derivative": r2_da,
-            "x0": traj.wrap(traj.x0 if x0 is None else x0, (traj.component,)),
-            "t": xr.DataArray(traj.t, dims=(traj.time,), coords={traj.time: traj.t}),
-            "mask": xr.DataArray(result.library.mask, dims=coef_dims),
-            **info,
-        },
-        coords={"source": ("source", traj.components)},
-    )
-    if result.library.is_polynomial:
-        n_states = result.library.powers.shape[1] - result.library.n_inputs
-        ds["powers"] = xr.DataArray(result.library.powers[:, :n_states], dims=("term", "source"))
-        if result.library.n_inputs:
-            # the control inputs' exponents: the terms are monomials of [x, u]
-            ds["input_powers"] = xr.DataArray(
-                result.library.powers[:, n_states:], dims=("term", "input"), coords={"input": list(inputs)}
-            )
-    ds.attrs = {
-        "schema": SCHEMA,
-        "model": model,
-        "options": json.dumps(_json_safe(result.options)),
-        "derivative": derivative,
-        "objective": objective,
-        "variable": traj.variable or "",
-        "time": traj.time,
-        "component": traj.component,
-        "t_range": json.dumps(traj.t_range),
-        "time_coordinate": (
-            f"none: the data had no {traj.time!r} coordinate, so time is unit steps 0, 1, 2, ... (rates per step)"
-            if traj.unit_steps
-            else f"the data's {traj.time!r} coordinate"
-        ),
-        "pooled": int(pooled),
-        "fit_kwargs": json.dumps(_replayable(fit_options)),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "versions": json.dumps(versions("fittest", "numpy", "xarray")),
-    }
-    return ds
-
-
-def with_bootstrap(dataset: xr.Dataset, replicates: np.ndarray, traj, pooled: bool, **attrs) -> xr.Dataset:
-    """``dataset`` with the bootstrap replicates of its coefficients, ``bootstrap_coefficients``
-    (``bootstrap``, samples..., ``target``, ``term``), and what was resampled in its attributes.
-
-    Arguments:
-        dataset: what :func:`build_dataset` made.
-        replicates: shape ``(B, S, C, P)`` (``S = 1`` when pooled).
-        traj: the fitted trajectories, for the sample labels.
-        pooled: whether one ODE was fitted to all samples.
-        **attrs: ``resampled``, ``seed``, ``block``, ``failed``, ``unconverged``, stored as ``bootstrap_<name>``.
-    """
-    coefficients = dataset["coefficients"]
-    values = replicates[:, 0] if pooled else replicates.reshape((replicates.shape[0],) + coefficients.shape)
-    out = dataset.copy()
-    out["bootstrap_coefficients"] = xr.DataArray(
-        values, dims=("bootstrap",) + coefficients.dims, coords=coefficients.coords
-    )
-    out.attrs.update({f"bootstrap_{key}": value for key, value in attrs.items()})
-    return out
-
-
-def with_cv(dataset: xr.Dataset, option: str, value: float, table: dict) -> xr.Dataset:
-    """``dataset`` with a cross-validation's table: ``cv_error`` and ``cv_error_se`` on ``cv_candidate``, and
-    the attributes ``cv_option``, ``cv_choice`` and ``cv_folds``."""
-    out = dataset.copy()
-    coords = {"cv_candidate": table["candidates"]}
-    out["cv_error"] = xr.DataArray(table["error"], dims="cv_candidate", coords=coords)
-    out["cv_error_se"] = xr.DataArray(table["error_se"], dims="cv_candidate", coords=coords)
-    out.attrs.update({"cv_option": option, "cv_choice": float(value), "cv_folds": table["folds"]})
-    return out
 
 
 def load(path: str | os.PathLike) -> FittedODE:
@@ -851,79 +630,5 @@ def load(path: str | os.PathLike) -> FittedODE:
         raise InputError(
             f"{os.fspath(path)!r} is not a saved fit (schema {ds.attrs.get('schema')!r}, expected {SCHEMA!r})"
         )
-    fit_options = _check_loaded(ds, f"{os.fspath(path)!r}")
+    fit_options = check_loaded(ds, f"{os.fspath(path)!r}")
     return FittedODE(ds, fit_options=fit_options)
-
-
-def _check_loaded(ds: xr.Dataset, where: str) -> dict:
-    """Check that a file with the fit schema holds a usable fit; its stored ``fit`` arguments.
-
-    The schema attribute says what the file claims to be; this checks that it is: the model is registered,
-    the variables a fit needs are there with their dims and matching sizes, the coefficients are finite, and
-    the JSON attributes parse.
-
-    Raises:
-        InputError: the first problem found, naming the file.
-    """
-    from dynamics.fitters import MODELS
-
-    def bad(problem: str) -> InputError:
-        return InputError(f"{where} is not a usable saved fit: {problem}; save the fit again with FittedODE.save")
-
-    model = ds.attrs.get("model")
-    if model not in MODELS:
-        raise bad(f"unknown model {model!r} (known: {sorted(MODELS)})")
-    for name in ("time", "component"):
-        if not isinstance(ds.attrs.get(name), str) or not ds.attrs.get(name):
-            raise bad(f"the attribute {name!r} is missing")
-    parsed = {}
-    for name, default in (("options", None), ("fit_kwargs", "{}"), ("t_range", "null")):
-        text = ds.attrs.get(name, default)
-        if text is None:
-            raise bad(f"the attribute {name!r} is missing")
-        try:
-            parsed[name] = json.loads(text)
-        except (TypeError, ValueError) as error:
-            raise bad(f"the attribute {name!r} is not valid JSON ({error})") from None
-    for name in ("options", "fit_kwargs"):
-        if not isinstance(parsed[name], dict):
-            raise bad(f"the attribute {name!r} is not a JSON object")
-    time, component = ds.attrs["time"], ds.attrs["component"]
-    needs = {
-        "coefficients": ("target", "term"),
-        "mask": ("target", "term"),
-        "x0": (component,),
-        "t": (time,),
-        "r2_derivative": ("target",),
-    }
-    for name, dims in needs.items():
-        if name not in ds.variables:
-            raise bad(f"the variable {name!r} is missing")
-        if tuple(ds[name].dims[-len(dims) :]) != dims:
-            raise bad(f"the variable {name!r} has dims {ds[name].dims}, expected them to end with {dims}")
-    coefficients = ds["coefficients"]
-    n_target, n_term = coefficients.sizes["target"], coefficients.sizes["term"]
-    if n_target < 1 or n_term < 1:
-        raise bad("the coefficients are empty")
-    if not np.issubdtype(coefficients.dtype, np.number) or not np.all(np.isfinite(coefficients.values)):
-        raise bad("the coefficients hold NaN, inf or non-numbers")
-    if ds["mask"].shape != (n_target, n_term):
-        raise bad(f"the mask has shape {ds['mask'].shape}, the coefficients ({n_target}, {n_term})")
-    if ds["x0"].sizes[component] != n_target:
-        raise bad(f"x0 has {ds['x0'].sizes[component]} components, the coefficients {n_target} targets")
-    if "source" not in ds.coords or ds.sizes["source"] != n_target:
-        raise bad("the 'source' coordinate is missing or its size is not the number of targets")
-    if "powers" not in ds.variables:
-        raise bad("the variable 'powers' is missing (only fits with monomial terms are saved)")
-    powers = ds["powers"].values
-    if powers.shape != (n_term, n_target) or not np.issubdtype(powers.dtype, np.integer) or (powers < 0).any():
-        raise bad(f"'powers' must be non-negative integers of shape ({n_term}, {n_target}), got {powers.shape}")
-    t = np.asarray(ds["t"].values)
-    if (
-        t.size < 1
-        or not np.issubdtype(t.dtype, np.number)
-        or not np.all(np.isfinite(t))
-        or np.any(np.diff(t.astype(np.float64)) <= 0)
-    ):
-        raise bad("the time grid 't' is empty, not finite or not strictly increasing")
-    return parsed["fit_kwargs"]

@@ -37,6 +37,8 @@ class FitResult:
         options: the options the fit used, as stored in the result's attributes.
         models: per-sample third-party models that can evaluate the right-hand side when the library is
             not polynomial (pysindy with a Fourier library, ...); None otherwise.
+        members: the coefficients of each member of an ensemble fit (pysindy's ``EnsembleOptimizer``), shape
+            ``(S, M, C, P)``; None for other fits.
     """
 
     library: lib.Library
@@ -44,6 +46,7 @@ class FitResult:
     info: dict = field(default_factory=dict)
     options: dict = field(default_factory=dict)
     models: list | None = None
+    members: np.ndarray | None = None
 
 
 def lstsq(X: np.ndarray, Y: np.ndarray, *, rcond: float | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -390,6 +393,7 @@ def fit_sindy(
     threshold: float | None = _SINDY["threshold"],
     feature_library=_SINDY["feature_library"],
     optimizer=_SINDY["optimizer"],
+    weak: int | None = _SINDY["weak"],
     u: np.ndarray | None = None,
     inputs: Sequence[str] = (),
     support: dict | None = None,
@@ -403,7 +407,14 @@ def fit_sindy(
         degree: degree of the default ``pysindy.PolynomialLibrary``.
         threshold: STLSQ threshold of the default optimizer (pysindy's default 0.1 when None).
         feature_library: any pysindy feature library, instead of the polynomial one.
-        optimizer: any pysindy optimizer, instead of STLSQ.
+        optimizer: any pysindy optimizer, instead of STLSQ. An ``EnsembleOptimizer`` keeps its members
+            (:attr:`FitResult.members`).
+        weak: the weak form with this many test-function windows: each equation is regressed on integrals of
+            the terms and of ``dx/dt`` against smooth test functions over windows of the time grid (pysindy's
+            ``WeakPDELibrary`` with ``K=weak``, built on each sample's grid), so the noisy derivatives ``fit``
+            computes do not enter the regression; they still give :attr:`~dynamics.FittedODE.r2_derivative`.
+            A ``WeakPDELibrary`` given as ``feature_library`` does the same with its own ``K``, ``H_xt`` and
+            ``p``, rebuilt on each sample's grid. The fitted terms are those of the function library.
         u, inputs: control inputs at the rows of ``x``, shape ``(S, N, m)``, and their names: passed to
             pysindy's ``fit(x, t, x_dot, u=...)``, whose library then spans ``[x, u]``.
         support: ``{target: [terms]}``, the terms each named target may use (see
@@ -412,7 +423,9 @@ def fit_sindy(
 
     Raises:
         InputError: the degree is not a positive integer, the threshold is negative, inputs with a library whose
-            terms are not monomials, support with terms that are not, or pysindy refuses the data.
+            terms are not monomials, support with terms that are not, the weak form with inputs, support, a
+            library that is not monomials, derivative terms or pooled samples on different grids, or pysindy
+            refuses the data.
     """
     import pysindy as ps
 
@@ -421,7 +434,11 @@ def fit_sindy(
         if isinstance(degree, float):  # 2.0 would build a library pysindy refuses deep inside
             raise InputError(f"degree must be a positive integer, got {degree!r}")
         feature_library = ps.PolynomialLibrary(degree=spec.option("degree").check(degree))
-    _refuse_weak_form(feature_library, ps)
+    weak_form = _weak_form(feature_library, weak, ps)
+    if weak_form is not None:
+        feature_library = weak_form["function_library"]
+        if u is not None or support is not None:
+            raise InputError("the weak form takes neither u= nor support=: fit without weak= for those")
     if optimizer is None:
         if isinstance(threshold, str):
             raise InputError(f"threshold must be a finite number >= 0, got {threshold!r} (None keeps pysindy's 0.1)")
@@ -450,11 +467,14 @@ def fit_sindy(
         for xs, ds, keep, us_ in zip(x, dxdt, rows, us, strict=True)
     ]
     groups = [samples] if pooled else [[sample] for sample in samples]
-    models, coefficients = [], []
+    models, coefficients, ensemble = [], [], []
     for group in groups:
         xs, ds, ts, controls = (list(part) for part in zip(*group, strict=True))
         controls = None if u is None else controls
-        model = ps.SINDy(optimizer=_fresh(optimizer), feature_library=_fresh(feature_library))
+        group_library = _fresh(feature_library) if weak_form is None else _weak_library(weak_form, ts, ps)
+        # the weak form integrates dx/dt itself: given derivatives would replace its integrals
+        ds = ds if weak_form is None else [None] * len(ds)
+        model = ps.SINDy(optimizer=_fresh(optimizer), feature_library=group_library)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
@@ -462,11 +482,13 @@ def fit_sindy(
                     one = None if controls is None else controls[0]
                     model.fit(xs[0], t=ts[0], x_dot=ds[0], u=one, feature_names=plain)
                 else:
-                    model.fit(xs, t=ts, x_dot=ds, u=controls, feature_names=plain)
+                    model.fit(xs, t=ts, x_dot=None if weak_form else ds, u=controls, feature_names=plain)
         except (ValueError, TypeError) as error:
             raise InputError(f"pysindy refused the data: {error}") from error
         models.append(model)
         coefficients.append(np.asarray(model.coefficients(), dtype=np.float64))
+        # an EnsembleOptimizer keeps each member's coefficients; its own coef_ is only their aggregate
+        ensemble.append(getattr(model.optimizer, "coef_list", None))
     feature_names = models[0].get_feature_names()
     if len(feature_names) > n_points:
         raise InputError(
@@ -478,6 +500,11 @@ def fit_sindy(
         raise InputError(
             "control inputs need a library of monomials of [x, u] (the fitted ODE is solved with u): use a "
             "PolynomialLibrary, or fit without u"
+        )
+    if powers is None and weak_form is not None:
+        raise InputError(
+            "the weak form's fitted ODE is solved from its terms, so they must be monomials: use a PolynomialLibrary "
+            "as the function library"
         )
     if powers is None and support is not None:
         raise InputError("support= names monomials: use a PolynomialLibrary (or the default) with support")
@@ -495,13 +522,18 @@ def fit_sindy(
         if support is not None:
             library = lib.restrict(library, support, names)
             coefficients = [_refit_on_support(library, group, optimizer) for group in groups]
+            ensemble = [None]  # refitted per target: the whole-library members no longer describe the fit
     options = {
         "degree": degree,
         "threshold": threshold,
         "feature_library": _describe(feature_library),
         "optimizer": _describe(optimizer),
+        **({} if weak_form is None else {"weak": weak_form["K"]}),
     }
-    return FitResult(library, np.stack(coefficients), {}, options, models)
+    members = None
+    if all(member is not None and len(member) for member in ensemble):
+        members = np.stack([np.asarray(member, dtype=np.float64) for member in ensemble])
+    return FitResult(library, np.stack(coefficients), {}, options, models, members)
 
 
 def _refit_on_support(library: lib.Library, group: list, optimizer) -> np.ndarray:
@@ -552,31 +584,76 @@ def _fresh(estimator):
             ) from error
 
 
-def _refuse_weak_form(feature_library, ps) -> None:
-    """Refuse pysindy's weak-form libraries, which ``dynamics.fit`` cannot fit.
+def _weak_form(feature_library, weak, ps) -> dict | None:
+    """How to build the weak form on a grid (``WeakPDELibrary``'s options but the grid); None for the derivative
+    form.
 
-    A weak-form library regresses integrals of the data against test functions on a spatiotemporal grid,
-    not derivatives at the sampled states: the derivatives ``fit`` computes do not enter it, and the fitted
-    right-hand side cannot be evaluated at a state (pysindy's own predict refuses it).
+    The weak form is an ODE's when its library has no derivative terms: its features are then integrals of the
+    function library's terms, and the fitted coefficients are those of an ODE in those terms.
 
     Raises:
-        InputError: ``feature_library`` is or contains a ``WeakPDELibrary``.
+        InputError: ``weak`` is not a positive integer, or a weak-form library with derivative or implicit
+            terms, or one inside another library.
     """
-    weak = getattr(ps, "WeakPDELibrary", None)
-    if weak is None:
-        return
-    stack, seen = [feature_library], 0
-    while stack and seen < 100:
-        item, seen = stack.pop(), seen + 1
-        if isinstance(item, weak):
+    library_class = getattr(ps, "WeakPDELibrary", None)
+    if weak is not None and (isinstance(weak, bool) or not isinstance(weak, int | np.integer) or weak < 1):
+        raise InputError(f"weak must be the number of test-function windows, a positive integer; got {weak!r}")
+    if library_class is not None and isinstance(feature_library, library_class):
+        if feature_library.derivative_order or feature_library.multiindices or feature_library.implicit_terms:
             raise InputError(
-                "WeakPDELibrary is a weak-form library: it regresses integrals over test functions on its "
-                "spatiotemporal grid, not the derivatives dynamics.fit computes, and its right-hand side cannot "
-                "be evaluated at a state; fit the weak form with pysindy.SINDy directly, or use a "
-                "PolynomialLibrary, CustomLibrary or another pointwise library here"
+                "this WeakPDELibrary has derivative or implicit terms (a PDE's): an ODE fit takes derivative_order=0"
+            )
+        return {
+            "function_library": feature_library.function_library,
+            "K": int(weak if weak is not None else feature_library.K),
+            "H_xt": feature_library.H_xt,
+            "p": feature_library.p,
+            "include_bias": feature_library.include_bias,
+        }
+    stack, seen = list(getattr(feature_library, "libraries", None) or []), 0
+    while library_class is not None and stack and seen < 100:
+        item, seen = stack.pop(), seen + 1
+        if isinstance(item, library_class):
+            raise InputError(
+                "a WeakPDELibrary inside another library cannot be fitted: give it alone as feature_library, or "
+                "pass weak=K with the other library"
             )
         stack.extend(getattr(item, "libraries", None) or [])
-        stack.extend(getattr(item, "libraries_", None) or [])
+    if weak is None:
+        return None
+    return {"function_library": feature_library, "K": int(weak), "H_xt": None, "p": 4, "include_bias": False}
+
+
+def _weak_library(form: dict, times: list, ps):
+    """A fresh ``WeakPDELibrary`` on the time grid shared by ``times`` (one array per trajectory).
+
+    Its windows are placed at random by numpy's global generator: they are drawn from a fixed seed, the
+    caller's generator left as it was, so that the same data give the same fit.
+
+    Raises:
+        InputError: the trajectories have different grids (pooled samples of different lengths or times).
+    """
+    grid = np.asarray(times[0], dtype=np.float64)
+    if any(t.shape != grid.shape or not np.allclose(t, grid) for t in times[1:]):
+        raise InputError(
+            "the weak form fits pooled samples on one time grid, and these have different grids: fit them "
+            "without pool=True, or on a common t_range"
+        )
+    state = np.random.get_state()
+    try:
+        np.random.seed(0)
+        return ps.WeakPDELibrary(
+            function_library=_fresh(form["function_library"]),
+            spatiotemporal_grid=grid,
+            K=form["K"],
+            H_xt=form["H_xt"],
+            p=form["p"],
+            include_bias=form["include_bias"],
+        )
+    except ValueError as error:
+        raise InputError(f"pysindy's WeakPDELibrary refused the grid: {error}") from None
+    finally:
+        np.random.set_state(state)
 
 
 def _polynomial_terms(feature_library, n_components: int, ps) -> int | None:

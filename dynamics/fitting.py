@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from collections.abc import Hashable, Sequence
 
@@ -21,12 +22,22 @@ from dynamics.catalog import (
     FitWarning,
     check_model_options,
 )
-from dynamics.derivatives import derivative_name, differentiate, savgol_window
+from dynamics.derivatives import derivative_name, differentiate, measurement_noise, savgol_window
+from dynamics.estimators import DerivativeRegression, TrajectoryRefinement
 from dynamics.fitted import FittedODE, build_dataset, evaluate_rhs, with_bootstrap, with_cv
 from dynamics.fitters import MODELS
 from dynamics.metrics import r2
+from dynamics.problem import Problem
 from dynamics.shooting import SCALES
-from dynamics.trajectories import as_inputs, as_trajectories, from_numpy, infer_dims, select_variable, with_times
+from dynamics.trajectories import (
+    as_inputs,
+    as_trajectories,
+    from_numpy,
+    from_runs,
+    infer_dims,
+    select_variable,
+    with_times,
+)
 from fittest.errors import InputError
 
 _FIT = {option.name: option.default for option in FIT_OPTIONS}
@@ -50,18 +61,24 @@ def fit(
     bootstrap: int = _FIT["bootstrap"],
     seed: int = _FIT["seed"],
     block: int | None = _FIT["block"],
+    resample: str = _FIT["resample"],
     u: xr.DataArray | str | None = _FIT["u"],
     support: xr.DataArray | dict | None = None,
+    cv_score: str = _FIT["cv_score"],
     **model_options,
 ) -> FittedODE:
     """Fit an ODE ``dx/dt = f(x)`` to trajectories, one per sample in one vectorised call.
 
     Arguments:
         data: a Dataset (see ``variable``) or DataArray with a time and a component dimension; every other
-            dimension is a sample dimension (``run`` in a run dataset). A Dataset of several variables of the same
-            dimensions (and no ``amplitude``), none chosen, holds one variable per component (``x``, ``y``,
-            ``z``; an input named by ``u`` is left out). A numpy array ``(T,)``, ``(T, C)`` or ``(S, T, C)``
-            (samples, times, components), with its times as ``t``.
+            dimension is a sample dimension (``run`` in a run dataset). A list of runs on different time grids
+            (another step or start), each with its own time coordinate (or numpy arrays with a list ``t``), as
+            pysindy takes a list of ``t``: each run is differentiated on its own grid and counted from its own
+            start, and the runs become samples on a ``run`` dimension (see
+            :func:`dynamics.trajectories.from_runs`; the derivative objective, without inputs). A Dataset of
+            several variables of the same dimensions (and no ``amplitude``), none chosen, holds one variable per
+            component (``x``, ``y``, ``z``; an input named by ``u`` is left out). A numpy array ``(T,)``,
+            ``(T, C)`` or ``(S, T, C)`` (samples, times, components), with its times as ``t``.
         model: a name in :data:`dynamics.MODELS`: ``"linear"`` (``A x + b`` by least squares; options
             ``stable=True`` for an A whose eigenvalues have negative real parts, ``rank=k`` to fit on the states'
             ``k`` leading modes as DMD's rank truncation, see :func:`dynamics.fitters.fit_linear`), ``"lasso"``
@@ -74,7 +91,8 @@ def fit(
         component: the dimension that indexes the state vector; None: inferred (``frequency``, ``component``,
             ..., or the one dimension left in 2-D data).
         t: the times of the time axis (an array, or one step as pysindy takes it), for data without a time
-            coordinate (a numpy array); without any the time is unit steps, with a :class:`FitWarning`. Not
+            coordinate (a numpy array), or a list of them for a list of runs; without any the time is unit
+            steps, with a :class:`FitWarning`. Not
             recorded for :func:`refit`, whose data carry their coordinate.
         t_range: ``(start, stop)`` of the time window, inclusive; ``(0, 1000)`` is the paper's window.
         derivative: ``"central"`` (the default: second order, unbiased to O(dt²) on continuous-time data),
@@ -96,6 +114,12 @@ def fit(
             blocks of time of each sample otherwise); :meth:`~dynamics.FittedODE.confidence` gives intervals.
         seed: the bootstrap's random seed.
         block: the bootstrap's block length in time points; None: the cube root of the series length.
+        resample: what a bootstrap replicate redraws (see :mod:`dynamics.bootstrap`): ``"rows"``, the rows of the
+            derivative regression in blocks of time (right when noise drives the system, as in a map fitted by
+            forward differences); ``"noise"``, the states' measurement noise, redrawn around their smoothed
+            values and differentiated again (right for noisy measurements of a continuous system, whose
+            resampled rows gave intervals several times too wide); ``"auto"`` (default): noise for central
+            differences of whole samples, rows otherwise. A pooled fit of several samples redraws samples.
         u: control inputs, as pysindy's ``u``: a DataArray (or the name of a Dataset variable) with the data's
             time axis, the sample dims or none of them, and at most one dimension indexing the inputs (see
             :func:`dynamics.trajectories.as_inputs`). The terms are then monomials of ``[x, u]``:
@@ -112,6 +136,11 @@ def fit(
             names (``lotka_volterra``'s terms are every ``x_j`` and ``x_j x_k``: ``{"x": ["x", "x y"], "y":
             ["y", "x y"]}`` is the classic predator-prey model); others keep theirs. Recorded in ``fit_options``
             as a dict.
+        cv_score: what cross-validation (``alpha="cv"``, ``threshold="cv"``) scores a held-out fold by:
+            ``"derivative"`` (default), the right-hand side against the derivative estimate, with the
+            one-standard-error rule; ``"trajectory"``, the solved ODE against the held-out states over short
+            windows, with the best score (it keeps true terms the first prunes on noisy data; see
+            :mod:`dynamics.crossval`). Polynomial libraries only.
         **model_options: passed to the model's fitting function. ``alpha="cv"`` (lasso) and ``threshold="cv"``
             (sindy) choose the value by cross-validation that keeps time order (see :mod:`dynamics.crossval`);
             :attr:`~dynamics.FittedODE.cv` holds the table and ``fit.options`` the value chosen (the bootstrap's
@@ -137,13 +166,21 @@ def fit(
         raise InputError(f"unknown scale {scale!r}: use one of {SCALES}")
     if scale != "linear" and objective != "trajectory":
         raise InputError(f"scale={scale!r} is an option of the trajectory objective: add objective='trajectory'")
-    bootstrap, seed, block = resampling.check(bootstrap, seed, block)
+    bootstrap, seed, block, resample = resampling.check(bootstrap, seed, block, resample)
     # the declared bounds, before any work: rcond=nan fitted garbage, max_iter=0 an all-zero model
-    crossval.wants_cv(model, model_options)  # "cv" given to an option that takes no cross-validation, named
+    cv_option = crossval.wants_cv(model, model_options)  # "cv" given to an option that takes none, named
+    cv_score = crossval.check_score(cv_score, cv_option)
     model_options = check_model_options(model, model_options)
     pool = bool(pool)
     exclude = (u,) if isinstance(u, str) else ()
-    if t is not None or not isinstance(data, xr.Dataset | xr.DataArray):
+    if isinstance(data, list | tuple):
+        if objective != "derivative" or u is not None:
+            raise InputError(
+                "a list of runs on different time grids is fitted by the derivative objective without inputs u: "
+                "drop objective='trajectory' and u, or put the runs on one grid"
+            )
+        traj = from_runs(data, variable=variable, time=time, component=component, t=t, t_range=t_range)
+    elif t is not None or not isinstance(data, xr.Dataset | xr.DataArray):
         source = (
             select_variable(data, variable, exclude=exclude)
             if isinstance(data, xr.Dataset | xr.DataArray)
@@ -168,7 +205,7 @@ def fit(
         )
     if isinstance(derivative, str) and derivative == "savgol" and window is None:
         # chosen once, on the points every sample observed, and recorded so that a refit smooths alike
-        window = savgol_window(traj.values[:, : _shortest(traj)], polyorder=polyorder)
+        window = savgol_window(_observed_together(traj), polyorder=polyorder)
     x, dxdt, index = differentiate(traj, derivative, window=window, polyorder=polyorder)
     _check_size(model, x, dxdt, model_options, n_inputs=0 if u is None else 1, pooled=pool)
     names = lib.component_names(traj.components)
@@ -179,45 +216,21 @@ def fit(
         controls = {**controls, "support": support}
     xs, ds = x / scale_by, dxdt / scale_by
     t_fit = traj.t[index]
-    cv_option, cv_table, chosen = crossval.wants_cv(model, model_options), None, model_options
+    problem = Problem.of(xs, ds, t_fit, names=names, u=controls.get("u"), pool=pool)
+    regression = DerivativeRegression(model, **model_options, **{k: v for k, v in controls.items() if k != "u"})
+    cv_table, chosen = None, model_options
     if cv_option is not None:
-        value, cv_table = crossval.choose(
-            model, cv_option, xs, ds, names=names, t=t_fit, pooled=pool, model_options={**model_options, **controls}
-        )
+        value, cv_table = crossval.choose(regression, cv_option, problem, score=cv_score)
         chosen = {**model_options, cv_option: value}
-    result = _model_fit(model, xs, ds, names, t_fit, pool, {**chosen, **controls})
+        regression = regression.with_options(**{cv_option: value})
+    result = regression.fit(problem)
     if model in _PENALISED:
         _warn_if_pruned(model, result, x, ds, names, pool)
     observed = traj.values / scale_by  # (S, T, C)
     x0 = None
     if objective == "trajectory":
-        grouped = observed[None] if pool else observed[:, None]
-        forcing = None if inputs is None else (inputs[None] if pool else inputs[:, None])
-        shot = shooting.fit_trajectories(
-            result.library, result.coefficients, grouped, traj.t, inputs=forcing, scale=scale
-        )
-        # the start (the derivative fit from the first observed states) competes with the result: a refinement
-        # that ends worse by its own measure (Lorenz at 5% noise: error 0.86 -> 18.3) is not kept
-        first = grouped[:, :, 0]  # a sample's NaN padding is at its end: its first point is observed
-        costs = [
-            shooting.misfit(result.library, coefficients, states, grouped, traj.t, inputs=forcing, scale=scale)
-            for coefficients, states in ((result.coefficients, first), (shot.coefficients, shot.x0))
-        ]
-        kept = costs[0] < costs[1]  # (N,): both measured by the same solve
-        result.coefficients = np.where(kept[:, None, None], result.coefficients, shot.coefficients)
-        x0 = np.where(kept[:, None, None], first, shot.x0)
-        x0 = x0.reshape(observed.shape[0], -1) * _per_sample(scale_by, observed.shape)
-        result.info["trajectory_kept_start"] = kept
-        if kept.any():
-            warnings.warn(
-                f"objective='trajectory' ended with a larger trajectory misfit than its start in {int(kept.sum())} "
-                f"of {kept.size} fit(s): those keep the derivative fit (fit.to_dataset()['trajectory_kept_start'])",
-                FitWarning,
-                stacklevel=2,
-            )
-        result.info["trajectory_converged"] = shot.converged
-        result.info["trajectory_cost"] = np.where(kept, costs[0], shot.cost)
-        result.info["trajectory_steps"] = shot.steps
+        x0 = TrajectoryRefinement(scale=scale).fit(result, observed, traj.t, pooled=pool, inputs=inputs)
+        x0 = x0 * _per_sample(scale_by, observed.shape)
     # R² is the same on every component's own scale, where squares of 1e200 data do not overflow
     predicted = _predict(result, xs, pool, controls.get("u"))
     if pool:
@@ -226,24 +239,39 @@ def fit(
         scores = r2(ds, predicted, axis=1)
     replicates = None
     if bootstrap:
-        replicates, unconverged = _bootstrap(
-            result,
-            model,
-            xs,
-            ds,
-            observed,
-            names=names,
-            t_fit=t_fit,
+        kind = resampling.kind(
+            resample,
+            derivative=derivative,
+            objective=objective,
+            by_samples=pool and traj.n_samples > 1,
+            ragged=traj.ragged,
+        )
+        smooth = residuals = None
+        if kind == resampling.NOISE:
+            smooth, residuals = measurement_noise(observed)
+        job = _Resampling(
+            result=result,
+            regression=regression,
+            problem=problem,
+            observed=observed,
             t=traj.t,
-            pooled=pool,
-            model_options={**chosen, **controls},
             inputs=inputs,
             objective=objective,
             scale=scale,
-            bootstrap=bootstrap,
-            seed=seed,
-            block=block,
+            kind=kind,
+            block=block or resampling.default_block(t_fit.size if kind == resampling.ROWS else traj.t.size)
+            if kind != resampling.NOISE
+            else block or 1,
+            derivative=derivative,
+            window=window,
+            polyorder=polyorder,
+            traj=traj,
+            smooth=smooth,
+            residuals=residuals,
         )
+        replicates, unconverged = _bootstrap(job, bootstrap, seed)
+        if kind == resampling.NOISE:
+            replicates = resampling.centred(replicates, result.coefficients)
     if scale_by is not _UNSCALED:
         result.coefficients = _unscale(result.coefficients, result.library.powers, scale_by)
         if replicates is not None:
@@ -267,8 +295,10 @@ def fit(
         **({"scale": scale} if scale != _FIT["scale"] else {}),
         **({"bootstrap": bootstrap, "seed": seed} if bootstrap else {}),
         **({"block": block} if bootstrap and block is not None else {}),
+        **({"resample": resample} if bootstrap and resample != _FIT["resample"] else {}),
         **({"u": u} if u is not None else {}),
         **({"support": support} if support is not None else {}),
+        **({"cv_score": cv_score} if cv_score != _FIT["cv_score"] else {}),
         **model_options,
     }
     dataset = build_dataset(
@@ -289,11 +319,11 @@ def fit(
             replicates,
             traj,
             pool,
-            resampled="samples" if pool and traj.n_samples > 1 else "blocks of time",
+            resampled=job.kind,
             failed=int(np.isnan(replicates).any(axis=(-2, -1)).sum()),
             **({"unconverged": unconverged} if objective == "trajectory" else {}),
             seed=seed,
-            block=block or resampling.default_block(traj.t.size if objective == "trajectory" else t_fit.size),
+            block=job.block,
         )
     if cv_table is not None:
         dataset = with_cv(dataset, cv_option, chosen[cv_option], cv_table)
@@ -369,9 +399,13 @@ def _check_size(model, x, dxdt, model_options, *, n_inputs, pooled) -> None:
         )
 
 
-def _shortest(traj) -> int:
-    """The number of time points every sample observed."""
-    return traj.t.size if traj.lengths is None else int(traj.lengths.min())
+def _observed_together(traj) -> np.ndarray:
+    """The states ``(S, T', C)`` at the time points every sample observed: the first ``T'`` (the shortest
+    sample's length); for runs on different grids, the run with the most points on its own."""
+    if traj.mask is not None:
+        longest = int(np.argmax(traj.mask.sum(axis=1)))
+        return traj.values[longest : longest + 1, traj.mask[longest]]
+    return traj.values[:, : traj.t.size if traj.lengths is None else int(traj.lengths.min())]
 
 
 def _refuse_reserved(traj) -> None:
@@ -439,140 +473,99 @@ def _support(support, components, names) -> dict | None:
     return out
 
 
-def _model_fit(model, xs, ds, names, t, pooled, model_options):
-    """The registered fitter's result; a keyword it does not take is bad input, named."""
-    try:
-        return MODELS[model](xs, ds, names=names, t=t, pooled=pooled, **model_options)
-    except TypeError as error:
-        if "unexpected keyword" not in str(error):
-            raise
-        raise InputError(f"model {model!r} does not take that option ({error}); see help(dynamics.fit)") from None
-
-
 def _per_sample(scale_by, shape) -> np.ndarray:
     """The scales as ``(S, C)``, or 1."""
     return np.broadcast_to(scale_by, (shape[0], 1, shape[2]))[:, 0, :]
 
 
-def _bootstrap(
-    result,
-    model,
-    xs,
-    ds,
-    observed,
-    *,
-    names,
-    t_fit,
-    t,
-    pooled,
-    model_options,
-    inputs,
-    objective,
-    scale,
-    bootstrap,
-    seed,
-    block,
-) -> np.ndarray:
+@dataclasses.dataclass(frozen=True)
+class _Resampling:
+    """What every bootstrap replicate refits: the fit, its estimator and problem (scaled as fitted), and how to
+    redraw them.
+
+    ``inputs`` are the inputs on the whole grid ``(S, T, m)`` (the problem holds them at its rows); ``smooth``
+    and ``residuals`` ``(S, T, C)`` split the observed states for :data:`dynamics.bootstrap.NOISE`, which
+    differentiates each replicate by ``derivative``.
+    """
+
+    result: object
+    regression: DerivativeRegression
+    problem: Problem
+    observed: np.ndarray
+    t: np.ndarray
+    inputs: np.ndarray | None
+    objective: str
+    scale: str
+    kind: str
+    block: int
+    derivative: object = None
+    window: int | None = None
+    polyorder: int | None = None
+    traj: object = None
+    smooth: np.ndarray | None = None
+    residuals: np.ndarray | None = None
+
+
+def _bootstrap(job: _Resampling, bootstrap: int, seed: int) -> tuple[np.ndarray, int]:
     """The coefficients of ``bootstrap`` refits on resampled data, shape ``(B, S, C, P)`` (``S = 1`` pooled), and
     how many trajectory refits stopped before their tolerance.
 
-    The derivative objective refits on resampled rows (one vectorised call for every replicate of every sample);
-    the trajectory objective refits from the fit's optimum with the resample's counts as time-point (or sample)
-    weights, all replicates in one compiled call. Inputs go with their states: ``model_options["u"]`` (the
-    inputs at the fitted rows) is resampled as the rows are, ``inputs`` (on the whole grid) as the samples are.
+    The derivative objective refits on resampled rows, samples or redrawn measurement noise (one vectorised call
+    for every replicate of every sample); the trajectory objective refits from the fit's optimum with the
+    resample's counts as time-point (or sample) weights, all replicates in one compiled call. Inputs go with
+    their states, resampled as the rows or samples are.
     """
     rng = np.random.default_rng(seed)
-    n_samples, n_rows, n_components = xs.shape
-    n_terms = result.coefficients.shape[-1]
-    by_samples = pooled and n_samples > 1
-    options = dict(model_options)
-    u = options.pop("u", None)
-    n_inputs = 0 if u is None else u.shape[2]
+    n_samples, n_rows, n_components = job.problem.x.shape
+    n_terms = job.result.coefficients.shape[-1]
+    n_inputs = 0 if job.problem.u is None else job.problem.u.shape[2]
     # replicates are refitted a chunk at a time, drawn from the one random stream in order, so the numbers do not
     # depend on the chunk size and memory holds one chunk of resampled data plus the (B, S, C, P) coefficients
     kept = 3 * n_samples * n_components * n_terms * 8  # the replicates, unscaled and labelled: about three copies
-    if objective == "derivative":
+    if job.objective == "derivative":
         width = 2 * n_components + n_inputs + 3 * n_terms  # states, derivatives, inputs; design matrix and its SVD
-        per_replicate = 8 * n_samples * n_rows * width
+        per_replicate = 8 * n_samples * max(n_rows, job.t.size) * width
     else:
         width = n_components + n_inputs + 2 + n_components * (n_terms + n_components)  # data, weights, sensitivities
-        per_replicate = 8 * n_samples * t.size * width
+        per_replicate = 8 * n_samples * job.t.size * width
     chunk = resampling.plan(bootstrap, per_replicate=per_replicate, kept=kept)
-    out = np.empty((bootstrap, 1 if pooled else n_samples, n_components, n_terms))
+    out = np.empty((bootstrap, job.result.coefficients.shape[0], n_components, n_terms))
     unconverged = 0
     for first in range(0, bootstrap, chunk):
         size = min(chunk, bootstrap - first)
-        replicates, missed = _bootstrap_chunk(
-            result,
-            model,
-            xs,
-            ds,
-            observed,
-            names=names,
-            t_fit=t_fit,
-            t=t,
-            options=options,
-            u=u,
-            inputs=inputs,
-            objective=objective,
-            scale=scale,
-            size=size,
-            rng=rng,
-            by_samples=by_samples,
-            block=block,
-        )
-        out[first : first + size] = replicates
+        out[first : first + size], missed = _bootstrap_chunk(job, size, rng)
         unconverged += missed
     return out, unconverged
 
 
-def _bootstrap_chunk(
-    result,
-    model,
-    xs,
-    ds,
-    observed,
-    *,
-    names,
-    t_fit,
-    t,
-    options,
-    u,
-    inputs,
-    objective,
-    scale,
-    size,
-    rng,
-    by_samples,
-    block,
-):
+def _bootstrap_chunk(job: _Resampling, size: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
     """``size`` replicates of :func:`_bootstrap`, drawn from ``rng``: their coefficients ``(size, S, C, P)`` and
     how many trajectory refits stopped before their tolerance."""
-    n_samples = xs.shape[0]
-
-    def given(rows_of_u):
-        return options if u is None else {**options, "u": rows_of_u}
-
-    if objective == "derivative":
-        if by_samples:
+    problem = job.problem
+    xs, ds, u = problem.x, problem.dxdt, problem.u
+    n_samples, n, n_components = xs.shape
+    if job.objective == "derivative":
+        if job.kind == resampling.SAMPLES:
             draws = rng.integers(0, n_samples, size=(size, n_samples))
-            fits = [
-                _model_fit(model, xs[d], ds[d], names, t_fit, True, given(None if u is None else u[d])).coefficients
-                for d in draws
-            ]
-            return np.stack(fits), 0  # (size, 1, C, P)
-        n = xs.shape[1]
-        rows = resampling.time_indices(rng, (size, n_samples), n, block or resampling.default_block(n))
-        picked = np.arange(n_samples)[None, :, None]
-        xb = xs[picked, rows].reshape(-1, n, xs.shape[2])
-        db = ds[picked, rows].reshape(-1, n, xs.shape[2])
-        ub = None if u is None else u[picked, rows].reshape(-1, n, u.shape[2])
-        # the resampled rows are no longer a time series: pysindy needs only a grid of the right length
-        refit = _model_fit(model, xb, db, names, t_fit, False, given(ub))
-        if refit.coefficients.shape[-1] != result.coefficients.shape[-1]:
+            fits = [job.regression.fit(problem.select(samples=d)) for d in draws]
+            return np.stack([refit.coefficients for refit in fits]), 0  # (size, 1, C, P)
+        if job.kind == resampling.NOISE:
+            states = resampling.noise_states(rng, job.smooth, job.residuals, size, job.block)
+            redrawn = job.traj.with_values(states.reshape((-1,) + states.shape[2:]), job.t)
+            xb, db, _ = differentiate(redrawn, job.derivative, window=job.window, polyorder=job.polyorder)
+            ub = None if u is None else np.broadcast_to(u, (size,) + u.shape).reshape((-1,) + u.shape[1:])
+        else:
+            rows = resampling.time_indices(rng, (size, n_samples), n, job.block)
+            picked = np.arange(n_samples)[None, :, None]
+            xb = xs[picked, rows].reshape(-1, n, n_components)
+            db = ds[picked, rows].reshape(-1, n, n_components)
+            ub = None if u is None else u[picked, rows].reshape(-1, n, u.shape[2])
+        refit = job.regression.fit(problem.stacked(xb, db, ub))
+        if refit.coefficients.shape[-1] != job.result.coefficients.shape[-1]:
             raise InputError("a bootstrap refit gave another library of terms: use a polynomial library")
         return refit.coefficients.reshape((size, n_samples) + refit.coefficients.shape[1:]), 0
-    n_t = t.size
+    n_t = job.t.size
+    by_samples = job.kind == resampling.SAMPLES
 
     def per_problem(values):
         """``(S, T, k)`` values as the problems see them: ``(B, S, T, k)`` by samples, else ``(B * S, 1, T, k)``."""
@@ -584,14 +577,14 @@ def _bootstrap_chunk(
     if by_samples:
         draws = rng.integers(0, n_samples, size=(size, n_samples))
         weights = np.repeat(resampling.counts(draws, n_samples)[..., None], n_t, axis=2)  # (B, S, T)
-        start = np.repeat(result.coefficients, size, axis=0)
+        start = np.repeat(job.result.coefficients, size, axis=0)
     else:
-        rows = resampling.time_indices(rng, (size, n_samples), n_t, block or resampling.default_block(n_t))
+        rows = resampling.time_indices(rng, (size, n_samples), n_t, job.block)
         weights = resampling.counts(rows, n_t).reshape(-1, 1, n_t)  # (B * S, 1, T)
-        start = np.tile(result.coefficients, (size, 1, 1))
-    forcing = None if inputs is None else per_problem(inputs)
+        start = np.tile(job.result.coefficients, (size, 1, 1))
+    forcing = None if job.inputs is None else per_problem(job.inputs)
     shot = shooting.fit_trajectories(
-        result.library, start, per_problem(observed), t, weights=weights, inputs=forcing, scale=scale
+        job.result.library, start, per_problem(job.observed), job.t, weights=weights, inputs=forcing, scale=job.scale
     )
     # a refit that stopped at the step limit is kept (measured on noisy maps: its cost is as low as the others'),
     # and counted; one that left the bounds has no finite coefficients and is left out as NaN
@@ -630,7 +623,7 @@ def refit(
         )
     options = fitted.fit_options
     # a refit scores or forecasts one fit: repeating the bootstrap would cost B fits for nothing it reports
-    for name in ("bootstrap", "seed", "block"):
+    for name in ("bootstrap", "seed", "block", "resample"):
         options.pop(name, None)
     if t_range is not None:
         options["t_range"] = t_range

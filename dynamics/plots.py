@@ -8,7 +8,6 @@ of a run dataset.
 
 from __future__ import annotations
 
-import io
 import math
 import warnings
 
@@ -17,6 +16,7 @@ import xarray as xr
 
 from dynamics.comparison import OBSERVED, SOLUTION
 from dynamics.library import component_names
+from dynamics.page import png
 
 R2_FLOOR = -1.0  # R² below this is drawn at the floor: a diverging solution would squash every other bar
 OBSERVED_STYLE = {"color": "#a8a8a8", "lw": 3.2, "zorder": 1}  # wide and pale, so a solution drawn over it shows
@@ -34,14 +34,6 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
-
-
-def _png(figure) -> bytes:
-    buffer = io.BytesIO()
-    # no bbox_inches="tight": it draws every figure twice, and the layouts already keep labels inside
-    figure.savefig(buffer, format="png", dpi=110)
-    _pyplot().close(figure)
-    return buffer.getvalue()
 
 
 def pick(da: xr.DataArray, sample: dict) -> xr.DataArray:
@@ -149,7 +141,7 @@ def figure_trajectories(
         highlight_label=highlight_label,
         title="",
     )
-    return _png(figure)
+    return png(figure)
 
 
 def figure_forecast(
@@ -184,7 +176,7 @@ def figure_forecast(
         if ax.has_data():
             ax.axvspan(split, end, color=HELD_OUT_COLOR, zorder=0, lw=0)
             ax.axvline(split, color="#4a6fa5", lw=0.8, ls=":", zorder=2)
-    return _png(figure)
+    return png(figure)
 
 
 def figure_training(data: xr.Dataset, *, sample_dims, drawn: list[dict], time: str, window) -> bytes | None:
@@ -248,7 +240,7 @@ def figure_training(data: xr.Dataset, *, sample_dims, drawn: list[dict], time: s
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     figure.suptitle("training curves (train solid, test dashed; all samples in grey)", fontsize=10)
-    return _png(figure)
+    return png(figure)
 
 
 def figure_coefficients(fit, sample: dict) -> bytes:
@@ -294,7 +286,7 @@ def figure_coefficients(fit, sample: dict) -> bytes:
     figure.suptitle(
         f"{fit.model}: coefficients" + (" (A and b on their own colour scales)" if fit.is_affine else ""), fontsize=10
     )
-    return _png(figure)
+    return png(figure)
 
 
 CONSTANT = "1"  # the library's name of the constant term (b of an affine model)
@@ -395,7 +387,7 @@ def figure_coefficient_spread(fit, *, drawn: list[dict], intervals=None, count: 
         + (" (bars: the drawn samples' confidence intervals)" if intervals is not None else ""),
         fontsize=10,
     )
-    return _png(figure)
+    return png(figure)
 
 
 def figure_r2(fits, comparisons, *, component: str) -> bytes:
@@ -439,7 +431,7 @@ def figure_r2(fits, comparisons, *, component: str) -> bytes:
     right.grid(axis="x", alpha=0.3)
     figure.suptitle(f"R² (values below {R2_FLOOR} drawn at {R2_FLOOR})", fontsize=10)
     figure.tight_layout()
-    return _png(figure)
+    return png(figure)
 
 
 def figure_eigenvalues(fits) -> bytes | None:
@@ -459,4 +451,4 @@ def figure_eigenvalues(fits) -> bytes | None:
     ax.set_title("eigenvalues of A (all samples)", fontsize=10)
     ax.legend(fontsize=8)
     figure.tight_layout()
-    return _png(figure)
+    return png(figure)

@@ -4,19 +4,15 @@ The page opens with its first figure, then one table of the models side by side 
 saying what it means, the other figures of :mod:`dynamics.plots` (trajectories and the held-out forecast per
 drawn sample, chosen with ``samples=``, four spread over the samples by default; the training curves of a run
 dataset, R², coefficients, eigenvalues), the drawn samples' and the coefficients' tables, and last the
-provenance (data file, command, date, configuration, versions). Every file is
-written atomically through :func:`fittest.atomic.write_atomic`.
+provenance (data file, command, date, configuration, versions). The page is laid out and written by
+:func:`dynamics.page.write_page` (jinja2 templates, atomic writes).
 """
 
 from __future__ import annotations
 
-import base64
-import html
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -25,25 +21,14 @@ import xarray as xr
 from dynamics import plots
 from dynamics.comparison import OBSERVED, SOLUTION, compare
 from dynamics.fitted import FittedODE
+from dynamics.page import Figure, Table, write_page
 from dynamics.trajectories import infer_dims, select_variable
-from fittest.atomic import output_folder, write_atomic
+from fittest.atomic import output_folder
 from fittest.errors import InputError
-from fittest.provenance import versions
 
 MAX_DRAWN = 12  # each drawn sample adds two grids of panels: more would make a page nobody scrolls through
 DEFAULT_DRAWN = 4  # drawn when no samples are chosen: spread over the samples, so one run does not stand for all
 PACKAGES = ("fittest", "numpy", "scipy", "xarray", "matplotlib", "scikit-learn", "jax", "diffrax", "pysindy")
-
-
-@dataclass
-class Table:
-    """One table of the page: a header, rows of cells, and per row an optional line saying what it means."""
-
-    heading: str
-    header: list[str]
-    rows: list[list[str]]
-    meanings: list[str] = field(default_factory=list)
-    note: str = ""
 
 
 def _stats(values) -> str:
@@ -242,48 +227,15 @@ def models_table(fits, comparisons, *, highlight=None, highlight_label: str = "h
     )
 
 
-def _versions() -> dict[str, object]:
-    found = versions(*PACKAGES)
-    found.pop("git_commit", None)  # the report's provenance table names packages; the data keep the commit
-    return found
-
-
-def _json_text(value) -> str:
-    return json.dumps(value, default=repr, sort_keys=True)
-
-
-def provenance_table(fits, data, *, source, command) -> Table:
-    """Where the report comes from: the data file, the commands, the date, the configuration, the versions."""
-    attrs = dict(data.attrs) if isinstance(data, (xr.Dataset, xr.DataArray)) else {}
-    encoding = data.encoding if isinstance(data, (xr.Dataset, xr.DataArray)) else {}
-    source = source or encoding.get("source")
-    if source is None:
-        source = "the fitted data, in memory" if data is None else "not known (the data were passed in memory)"
-    rows = [
-        ["data file", str(source)],
-        ["report made by", command or "dynamics.write_report (from Python)"],
-        ["report date", datetime.now(timezone.utc).isoformat(timespec="seconds")],
-    ]
-    for key, name in (
-        ("command", "data made by"),
-        ("created", "data created"),
-        ("config", "data configuration"),
-        ("versions", "data recorded with"),
-    ):
-        if key in attrs:
-            text = str(attrs[key])
-            try:  # compact, sorted JSON reads as one line of key: value
-                text = ", ".join(f"{k}={json.dumps(v)}" for k, v in sorted(json.loads(text).items()))
-            except (ValueError, AttributeError):
-                pass
-            rows.append([name, text])
+def _fit_provenance(fits) -> list[list[str]]:
+    """Each fit's options and when it was fitted, as provenance rows."""
+    rows = []
     for fit, column in zip(fits, _column_names(fits), strict=True):
         stored = fit.to_dataset().attrs
-        rows.append([f"fit options, {column}", _json_text(fit.fit_options)])
+        rows.append([f"fit options, {column}", json.dumps(fit.fit_options, default=repr, sort_keys=True)])
         if "created" in stored:
             rows.append([f"fitted, {column}", f"{stored['created']} with {stored.get('versions', '?')}"])
-    rows.append(["report made with", ", ".join(f"{k} {v}" for k, v in _versions().items())])
-    return Table("Provenance", ["what", "value"], rows)
+    return rows
 
 
 def _sample_names(observed: xr.DataArray, sample_dims: list[str]) -> str:
@@ -444,74 +396,11 @@ def coefficient_table(fit, column: str, *, drawn: list[dict], intervals, count: 
     )
 
 
-def _markdown(title: str, blocks: list) -> str:
-    """The page as Markdown; ``blocks`` are :class:`Table` s and figures ``(name, (path, caption))`` in page order."""
-    lines = [f"# {title}", ""]
-    for block in blocks:
-        if not isinstance(block, Table):
-            name, (path, caption) = block
-            lines += [f"## {name}", "", f"![{name}]({path})", "", f"*{caption}*" if caption else "", ""]
-            continue
-        table = block
-        meanings = table.meanings or [""] * len(table.rows)
-        with_meaning = any(meanings)
-        header = table.header + (["what it means"] if with_meaning else [])
-        lines += [f"## {table.heading}", ""]
-        if table.note:
-            lines += [table.note, ""]
-        lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        for row, meaning in zip(table.rows, meanings, strict=True):
-            cells = [*row, meaning] if with_meaning else row
-            lines.append("| " + " | ".join(cell.replace("|", "/") for cell in cells) + " |")
-        lines.append("")
-    return "\n".join(lines) + "\n"
-
-
-def _html(title: str, blocks: list) -> str:
-    """The page as self-contained HTML; ``blocks`` are :class:`Table` s and figures ``(name, (png, caption))``."""
-    parts = [
-        "<!doctype html><html><head><meta charset='utf-8'>",
-        f"<title>{html.escape(title)}</title>",
-        "<style>body{font-family:sans-serif;max-width:1400px;margin:2em auto;padding:0 1em}"
-        "table{border-collapse:collapse;margin-bottom:1.5em}td,th{border:1px solid #ccc;padding:3px 8px;"
-        "text-align:left;font-size:14px;vertical-align:top}th{background:#f2f2f2}"
-        ".meaning{color:#555;font-size:12px;margin-top:2px;max-width:46em}"
-        ".note,.caption{color:#555;font-size:13px}img{max-width:100%;margin:0.5em 0}"
-        "td.wide{max-width:60em;word-break:break-word;font-family:monospace;font-size:12px}</style></head><body>",
-        f"<h1>{html.escape(title)}</h1>",
-    ]
-    for block in blocks:
-        if not isinstance(block, Table):
-            name, (png, caption) = block
-            encoded = base64.b64encode(png).decode("ascii")
-            caption = f"<p class='caption'>{html.escape(caption)}</p>" if caption else ""
-            parts.append(
-                f"<section class='figure'><h2>{html.escape(name)}</h2>{caption}"
-                f"<img alt='{html.escape(name)}' src='data:image/png;base64,{encoded}'></section>"
-            )
-            continue
-        table = block
-        meanings = table.meanings or [""] * len(table.rows)
-        parts.append(f"<h2>{html.escape(table.heading)}</h2>")
-        if table.note:
-            parts.append(f"<p class='note'>{html.escape(table.note)}</p>")
-        parts.append("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in table.header) + "</tr>")
-        for row, meaning in zip(table.rows, meanings, strict=True):
-            first = html.escape(row[0]) + (f"<div class='meaning'>{html.escape(meaning)}</div>" if meaning else "")
-            rest = "".join(
-                f"<td{' class=wide' if len(cell) > 120 else ''}>{html.escape(cell)}</td>" for cell in row[1:]
-            )
-            parts.append(f"<tr><td>{first}</td>{rest}</tr>")
-        parts.append("</table>")
-    parts.append("</body></html>")
-    return "\n".join(parts)
-
-
 def _page_order(tables: dict, figures: list) -> list:
     """The page's blocks in reading order: the first figure at once, then the models table, the other figures, the
-    per-sample and coefficient tables, and the provenance (long, and read last) at the end."""
+    per-sample and coefficient tables; :func:`dynamics.page.write_page` puts the provenance (long) last."""
     first, rest = figures[:1], figures[1:]
-    return [*first, tables["models"], *rest, tables["samples"], *tables["coefficients"], tables["provenance"]]
+    return [*first, tables["models"], *rest, tables["samples"], *tables["coefficients"]]
 
 
 def _samples_table(fits, comparisons, drawn, observed, sample_dims, highlight, highlight_label) -> Table:
@@ -669,16 +558,8 @@ def write_report(
     if eigen is not None:
         figures["eigenvalues of A"] = (eigen, "every sample's eigenvalues; right of the dashed line grows")
 
-    written: dict[str, Path] = {}
-    files: dict[str, tuple[str, str]] = {}
-    for index, (name, (png, caption)) in enumerate(figures.items()):
-        slug = "".join(c if c.isascii() and c.isalnum() else "_" for c in name.split(" (")[0]).strip("_").lower()
-        filename = f"figures/{index + 1}_{slug}.png"
-        written[name] = write_atomic(folder / filename, lambda tmp, png=png: tmp.write_bytes(png))
-        files[name] = (filename, caption)
     title = title or f"Fitted ODEs: {', '.join(fit.model for fit in fits)}"
     tables = {
-        "provenance": provenance_table(fits, data, source=source, command=command),
         "models": models_table(fits, comparisons, highlight=highlight, highlight_label=highlight_label),
         "samples": _samples_table(fits, comparisons, drawn, observed, sample_dims, highlight, highlight_label),
         "coefficients": [
@@ -686,8 +567,14 @@ def write_report(
             for fit, column in zip(fits, columns, strict=True)
         ],
     }
-    markdown = _markdown(title, _page_order(tables, list(files.items())))
-    page = _html(title, _page_order(tables, list(figures.items())))
-    written["markdown"] = write_atomic(folder / "report.md", lambda tmp: tmp.write_text(markdown, encoding="utf-8"))
-    written["html"] = write_atomic(folder / "report.html", lambda tmp: tmp.write_text(page, encoding="utf-8"))
-    return written
+    shown = [Figure(name, png, caption) for name, (png, caption) in figures.items()]
+    return write_page(
+        folder,
+        _page_order(tables, shown),
+        title=title,
+        command=command or "dynamics.write_report (from Python)",
+        data=data,
+        source=source or ("the fitted data, in memory" if data is None else None),
+        extra_rows=_fit_provenance(fits),
+        packages=PACKAGES,
+    )

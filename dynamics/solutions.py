@@ -4,9 +4,15 @@ A fit's terms decide how it can be solved: the matrix exponential needs ``dx/dt 
 diffrax needs monomial terms (it evaluates them in jax), and Euler steps need only a right-hand side that can be
 evaluated. :meth:`dynamics.FittedODE.simulate` and :func:`dynamics.compare` ask here, so that a default never
 names a method the model cannot take and a refusal names one it can.
+
+Each method is also a small frozen object carrying its own options (:class:`Analytic`, :class:`Diffrax`,
+:class:`Euler`), which ``simulate(method=...)`` takes in place of the name.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
 
 from dynamics.catalog import SOLUTIONS
 from fittest.errors import InputError
@@ -47,3 +53,63 @@ def choose(method: str | None, *, model: str, affine: bool, polynomial: bool, in
         }[method]
         raise InputError(f"method={method!r} cannot solve this {model} fit ({why}): use {' or '.join(map(repr, can))}")
     return method
+
+
+@dataclass(frozen=True)
+class Analytic:
+    """The matrix exponential of ``dx/dt = A x + b`` (affine fits without inputs); see :func:`dynamics.solve.analytic`.
+
+    Attributes:
+        form: ``"augmented"`` (no inverse of A) or ``"paper"`` (eq. 4 with ``A + eps I``).
+        eps: the paper form's shift.
+    """
+
+    form: str = "augmented"
+    eps: float = 1e-8
+    name: ClassVar[str] = "analytic"
+
+
+@dataclass(frozen=True)
+class Diffrax:
+    """An adaptive ODE solve with diffrax in float64 (monomial terms); see :func:`dynamics.solve.diffrax_solve`.
+
+    Attributes:
+        solver: ``"tsit5"`` (explicit) or ``"kvaerno5"`` (implicit, for stiff systems).
+        rtol, atol: the step-size controller's tolerances.
+        max_steps: the most steps per sample; a sample that needs more counts as diverged.
+    """
+
+    solver: str = "tsit5"
+    rtol: float = 1e-8
+    atol: float = 1e-10
+    max_steps: int = 100_000
+    name: ClassVar[str] = "diffrax"
+
+
+@dataclass(frozen=True)
+class Euler:
+    """The discrete rollout ``x[k+1] = x[k] + dt f(x[k])`` on the solution's grid (any right-hand side)."""
+
+    name: ClassVar[str] = "euler"
+
+
+Solver = Analytic | Diffrax | Euler
+_CLASSES = {cls.name: cls for cls in (Analytic, Diffrax, Euler)}
+
+
+def as_solver(method, **options) -> Solver:
+    """The solver object of ``method``: an object is kept; a name is built with the options its class takes.
+
+    Arguments:
+        method: ``"analytic"``, ``"diffrax"``, ``"euler"`` or a solver object.
+        **options: ``form``, ``eps``, ``solver``, ``rtol``, ``atol``, ``max_steps``; each class takes its own.
+
+    Raises:
+        InputError: an unknown name.
+    """
+    if isinstance(method, Analytic | Diffrax | Euler):
+        return method
+    if method not in _CLASSES:
+        raise InputError(f"unknown method {method!r}: use one of {SOLUTIONS} or a dynamics.solutions solver")
+    cls = _CLASSES[method]
+    return cls(**{key: value for key, value in options.items() if key in cls.__dataclass_fields__})

@@ -2,7 +2,9 @@
 
 All three take flat arrays: coefficients ``(S, C, P)``, initial states ``(S, C)``, a time grid ``(T,)``
 with the initial state at ``t[0]``, and return trajectories ``(S, T, C)`` plus a ``diverged`` flag ``(S,)``.
-A sample whose solution leaves the finite numbers is NaN from that time on; the others are unaffected.
+A sample whose solution leaves the finite numbers, or a component of which passes the bound (by default
+:func:`default_bound`, the same for every method), is diverged and NaN from that time on; the others are
+unaffected.
 
 JAX is imported and switched to float64 on first use of :func:`diffrax_solve`, not when ``dynamics`` is
 imported: the flag must be set before any JAX array exists (arrays made before stay float32), and
@@ -22,11 +24,24 @@ from fittest.errors import InputError
 SOLVERS = ("tsit5", "kvaerno5")
 
 
-def _mask_after_blowup(ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """NaN from each sample's first non-finite time on; the flag says which samples it hit."""
-    if np.isfinite(ys).all():
+def default_bound(states: np.ndarray) -> float:
+    """The magnitude past which a solution counts as diverged: ``1e6`` times the largest magnitude of
+    ``states`` (the initial states, or the data a solution is compared with), at least ``1e6``.
+
+    An unstable fit's exact solution grows without end but stays finite for a long time (a dense linear fit
+    reached 1e42): the bound calls that a blow-up, as the numerical solvers do.
+    """
+    with np.errstate(invalid="ignore"):
+        largest = float(np.nanmax(np.abs(states), initial=0.0))
+    return 1e6 * max(1.0, largest if np.isfinite(largest) else 1.0)
+
+
+def _mask_after_blowup(ys: np.ndarray, bound: float = np.inf) -> tuple[np.ndarray, np.ndarray]:
+    """NaN from each sample's first time that is non-finite or beyond ``bound``; the flag says which it hit."""
+    with np.errstate(invalid="ignore"):
+        bad = ~(np.abs(ys) <= bound).all(axis=-1)  # (S, T): NaN compares False, so it is bad too
+    if not bad.any():
         return ys, np.zeros(ys.shape[0], dtype=bool)
-    bad = ~np.isfinite(ys).all(axis=-1)  # (S, T)
     after = np.cumsum(bad, axis=1) > 0
     ys = np.where(after[..., None], np.nan, ys)
     return ys, after.any(axis=1)
@@ -42,7 +57,14 @@ def _step_groups(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def analytic(
-    A: np.ndarray, b: np.ndarray, x0: np.ndarray, t: np.ndarray, *, form: str = "augmented", eps: float = 1e-8
+    A: np.ndarray,
+    b: np.ndarray,
+    x0: np.ndarray,
+    t: np.ndarray,
+    *,
+    form: str = "augmented",
+    eps: float = 1e-8,
+    bound: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The exact solution of ``dx/dt = A x + b`` on the grid ``t``.
 
@@ -58,6 +80,8 @@ def analytic(
             needs no inverse of ``A``; ``"paper"``: eq. 4 of the paper, ``x(t) = e^{A't} x0 + (e^{A't} - I)
             A'^{-1} b`` with ``A' = A + eps I``.
         eps: the paper form's shift.
+        bound: a state component beyond this magnitude marks its sample diverged (NaN from then on);
+            :func:`default_bound` of ``x0`` when None.
 
     Returns:
         ``(x, diverged)``: shapes ``(S, T, C)`` and ``(S,)``.
@@ -90,7 +114,7 @@ def analytic(
                 state = np.matmul(propagators[index], state[..., None])[..., 0]
                 out[:, k + 1] = state
     xs = out[..., :n] - shift[:, None, :]
-    return _mask_after_blowup(xs)
+    return _mask_after_blowup(xs, default_bound(x0) if bound is None else bound)
 
 
 def _uniform_products(E: np.ndarray, z0: np.ndarray, size: int) -> np.ndarray:
@@ -125,7 +149,35 @@ def rhs_numpy(coefficients: np.ndarray, factors: np.ndarray, x: np.ndarray) -> n
     return out.reshape(x.shape[:-1] + (coefficients.shape[1],))
 
 
-def euler(rhs, x0: np.ndarray, t: np.ndarray, inputs: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def evaluate_rhs(
+    library: lib.Library, coefficients: np.ndarray | None, models: list | None, x: np.ndarray
+) -> np.ndarray:
+    """The right-hand side ``f(x)`` of ``S`` fitted ODEs.
+
+    Arguments:
+        library: the terms.
+        coefficients: shape ``(S, C, P)``; used when the terms are monomials.
+        models: one fitted third-party model per sample (pysindy); used when they are not.
+        x: states, shape ``(S, ..., C)``.
+
+    Returns:
+        ``dx/dt``, the shape of ``x``.
+    """
+    if library.is_polynomial:
+        return rhs_numpy(coefficients, library.factors, x)
+    out = np.full(x.shape, np.nan)
+    for sample, (model, xs) in enumerate(zip(models, x, strict=True)):
+        flat = xs.reshape(-1, xs.shape[-1])
+        rows = np.isfinite(flat).all(axis=-1)  # a shorter sample's NaN padding: nothing to predict there
+        values = out[sample].reshape(flat.shape)
+        values[rows] = np.asarray(model.predict(flat[rows])).reshape(-1, flat.shape[-1])
+        out[sample] = values.reshape(xs.shape)
+    return out
+
+
+def euler(
+    rhs, x0: np.ndarray, t: np.ndarray, inputs: np.ndarray | None = None, *, bound: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """The discrete rollout ``x[k+1] = x[k] + (t[k+1] - t[k]) f(x[k])`` that the authors' code used.
 
     Arguments:
@@ -133,6 +185,8 @@ def euler(rhs, x0: np.ndarray, t: np.ndarray, inputs: np.ndarray | None = None) 
         x0: shape ``(S, C)``.
         t: shape ``(T,)``.
         inputs: control inputs on the grid, ``(S, T, m)``: step ``k`` uses ``u[k]``.
+        bound: a state component beyond this magnitude marks its sample diverged (NaN from then on);
+            :func:`default_bound` of ``x0`` when None.
 
     Returns:
         ``(x, diverged)``: shapes ``(S, T, C)`` and ``(S,)``.
@@ -143,7 +197,7 @@ def euler(rhs, x0: np.ndarray, t: np.ndarray, inputs: np.ndarray | None = None) 
         for k, dt in enumerate(np.diff(t)):
             state = state + dt * rhs(state if inputs is None else np.concatenate([state, inputs[:, k]], axis=-1))
             out[:, k + 1] = state
-    return _mask_after_blowup(out)
+    return _mask_after_blowup(out, default_bound(x0) if bound is None else bound)
 
 
 @functools.cache
@@ -242,7 +296,7 @@ def diffrax_solve(
         rtol, atol: tolerances of the PID step-size controller.
         max_steps: the most steps per sample; a sample that needs more counts as diverged.
         bound: a state component beyond this magnitude ends that sample's solve as a blow-up; by default
-            ``1e6`` times the largest initial magnitude (at least 1).
+            :func:`default_bound` of ``x0``.
         inputs: control inputs on the grid ``t``, shape ``(S, T, m)``, linearly interpolated between its points;
             the terms are then monomials of ``[x, u]``.
 
@@ -257,7 +311,7 @@ def diffrax_solve(
     if not (rtol > 0 and atol > 0):
         raise InputError(f"rtol and atol must be positive, got rtol={rtol}, atol={atol}")
     if bound is None:
-        bound = 1e6 * max(1.0, float(np.max(np.abs(x0))))
+        bound = default_bound(x0)
     jax, jnp, solve = _compiled()
     ys, ok = solve(
         jnp.asarray(coefficients, dtype=jnp.float64),
@@ -271,5 +325,5 @@ def diffrax_solve(
         solver=solver,
         max_steps=int(max_steps),
     )
-    ys, blown = _mask_after_blowup(np.asarray(ys))
+    ys, blown = _mask_after_blowup(np.asarray(ys), bound)
     return ys, blown | ~np.asarray(ok)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import xarray as xr
@@ -36,6 +36,8 @@ class Trajectories:
             then per step, whatever the data's real spacing.
         lengths: shape ``(S,)``, each sample's number of observed time points when some samples are shorter
             (ragged data: ``values`` is NaN from ``lengths[s]`` on, the padding); None when every sample is whole.
+        mask: shape ``(S, T)``, True where each sample was observed, for runs on different time grids placed on
+            the union of their grids (:func:`from_runs`); None otherwise.
     """
 
     values: np.ndarray
@@ -50,6 +52,7 @@ class Trajectories:
     t_range: tuple[float, float] | None = None
     unit_steps: bool = False
     lengths: np.ndarray | None = None
+    mask: np.ndarray | None = None
 
     @property
     def n_samples(self) -> int:
@@ -57,12 +60,15 @@ class Trajectories:
 
     @property
     def ragged(self) -> bool:
-        """True when some sample is shorter than the time axis (NaN padding at its end)."""
-        return self.lengths is not None
+        """True when some sample is shorter than the time axis (NaN padding at its end) or, for runs on
+        different grids, misses some of its points."""
+        return self.lengths is not None or self.mask is not None
 
     @property
     def observed(self) -> np.ndarray:
         """Shape ``(S, T)``: True at the time points each sample observed (False on the padding)."""
+        if self.mask is not None:
+            return self.mask
         if self.lengths is None:
             return np.ones(self.values.shape[:2], dtype=bool)
         return np.arange(self.t.size)[None, :] < self.lengths[:, None]
@@ -398,6 +404,86 @@ def as_trajectories(
     )
 
 
+def from_runs(
+    runs: Sequence,
+    *,
+    variable: Hashable | None = None,
+    time: str | None = None,
+    component: str | None = None,
+    t: Sequence | None = None,
+    t_range: Sequence[float] | None = None,
+    exclude: Sequence[Hashable] = (),
+) -> Trajectories:
+    """Runs on different time grids (another step, another start) as one :class:`Trajectories` on a ``run``
+    dimension, as pysindy takes a list of trajectories with a list of ``t``.
+
+    Each run's time is counted from its own first point (the ODE is autonomous: where a run starts on the clock
+    does not enter its dynamics), and the runs are placed on the union of those grids; a run is NaN at the
+    union's points it did not observe, and :attr:`Trajectories.mask` says which it did. Every run is
+    differentiated on its own grid.
+
+    Arguments:
+        runs: DataArrays or Datasets (each with its own time coordinate) or numpy arrays ``(T, C)`` or ``(T,)``,
+            each one trajectory (no sample dimensions).
+        variable, time, component, t_range, exclude: as for :func:`as_trajectories`, for every run.
+        t: for numpy runs, the list of their times, one array (or step) per run.
+
+    Returns:
+        The :class:`Trajectories`, with ``mask`` set.
+
+    Raises:
+        InputError: no runs, a run with sample dimensions, runs whose components or dimensions differ, a ``t``
+            that is not one entry per run, or :func:`as_trajectories`'s errors for a run.
+    """
+    if len(runs) == 0:
+        raise InputError("the list of runs is empty: give at least one trajectory")
+    if t is not None and (isinstance(t, str) or not isinstance(t, Sequence) or len(t) != len(runs)):
+        raise InputError(f"with a list of {len(runs)} runs, t is a list of their times, one array per run")
+    parts = []
+    for i, run in enumerate(runs):
+        da = select_variable(run, variable, exclude=exclude) if isinstance(run, xr.Dataset | xr.DataArray) else None
+        da = from_numpy(run) if da is None else da
+        run_time, run_component = infer_dims(da, time, component)
+        da = da if t is None else with_times(da, t[i], run_time)
+        part = as_trajectories(da, time=run_time, component=run_component, t_range=t_range)
+        if part.sample_dims:
+            raise InputError(
+                f"run {i} has the sample dimension(s) {part.sample_dims}: each run in the list is one trajectory "
+                "(time and component only); give its samples as runs of their own"
+            )
+        first = parts[0] if parts else part
+        if (part.time, part.component) != (first.time, first.component) or not np.array_equal(
+            part.components, first.components
+        ):
+            raise InputError(
+                f"run {i} has the dims ({part.time!r}, {part.component!r}) and components {list(part.components)}, "
+                f"run 0 ({first.time!r}, {first.component!r}) and {list(first.components)}: the runs must agree"
+            )
+        parts.append(part)
+    rebased = [part.t - part.t[0] for part in parts]
+    # times that differ by rounding only (0.1 * 3 against 0.3) are one point of the union
+    tolerance = 1e-9 * max(1.0, max(float(times[-1]) for times in rebased))
+    union = np.unique(np.concatenate(rebased))
+    union = union[np.concatenate([[True], np.diff(union) > tolerance])]
+    first = parts[0]
+    values = np.full((len(parts), union.size, first.values.shape[2]), np.nan)
+    mask = np.zeros((len(parts), union.size), dtype=bool)
+    for sample, (part, times) in enumerate(zip(parts, rebased, strict=True)):
+        at = np.searchsorted(union, times - tolerance)
+        values[sample, at] = part.values[0]
+        mask[sample, at] = True
+    # the first run's labels, on the union grid, with the runs as samples
+    return replace(
+        first,
+        values=values,
+        t=union,
+        sample_dims=("run",),
+        sample_shape=(len(parts),),
+        unit_steps=any(part.unit_steps for part in parts),
+        mask=mask,
+    )
+
+
 def _lengths(values: np.ndarray, dims: tuple, sample_shape: tuple[int, ...]) -> np.ndarray | None:
     """Each sample's observed length when some end in NaN padding; None when every sample is whole.
 
@@ -421,11 +507,19 @@ def _lengths(values: np.ndarray, dims: tuple, sample_shape: tuple[int, ...]) -> 
 
     if hole.any():
         sample = int(np.argmax(hole.any(axis=(1, 2))))
+        first = where(sample, int(np.argmax(hole[sample].any(axis=1))))
+        if (np.isnan(values).all(axis=2) | np.isfinite(values).all(axis=2)).all():
+            # whole time points missing inside a series: what aligning runs of different grids on one axis makes
+            raise InputError(
+                f"the data holds NaN or inf at whole time points inside a sample's series (first at index {first}), "
+                "not padding at its end: runs on different time grids (another step or start) go in as a list, each "
+                "with its own time coordinate, dynamics.fit([run_a, run_b], ...); otherwise fill the gaps "
+                "(.interpolate_na) or select a window without them (t_range=...)"
+            )
         raise InputError(
             f"the data holds NaN or inf value(s) that are not padding at the end of a sample (first at index "
-            f"{where(sample, int(np.argmax(hole[sample].any(axis=1))))}): select a window without them "
-            "(t_range=...), drop those samples, or fill them (.interpolate_na); only a shorter sample's end may "
-            "be NaN, in every component"
+            f"{first}): select a window without them (t_range=...), drop those samples, or fill them "
+            "(.interpolate_na); only a shorter sample's end may be NaN, in every component"
         )
     if lengths.min() < 2:
         sample = int(np.argmin(lengths))

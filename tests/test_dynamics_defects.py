@@ -95,12 +95,15 @@ def test_pysindy_libraries_that_clone_refuses_still_fit():
     fitted = dynamics.fit(data, "sindy", feature_library=custom, optimizer=ps.STLSQ(threshold=0.0))
     assert fitted.coefficients.sizes["term"] == 8 and np.isfinite(fitted.coefficients.values).all()
     assert fitted.rhs(data.isel(step=slice(0, 3))).shape == (2, 3, 4)
-    with pytest.raises(InputError, match="WeakPDELibrary is a weak-form library"):
+    # the weak form of an ODE fits (tests/test_dynamics_sindy_forms.py); a PDE's implicit terms are refused
+    with pytest.raises(InputError, match="derivative or implicit terms"):
         dynamics.fit(
             data,
             "sindy",
             feature_library=ps.WeakPDELibrary(
-                function_library=ps.PolynomialLibrary(degree=2), spatiotemporal_grid=data["step"].values
+                function_library=ps.PolynomialLibrary(degree=2),
+                spatiotemporal_grid=data["step"].values,
+                implicit_terms=True,
             ),
         )
 

@@ -114,3 +114,48 @@ def test_nan_that_is_not_end_padding_is_refused(spoil, message):
     spoil(values)
     with pytest.raises(InputError, match=message):
         fit(data.copy(data=values))
+
+
+# issue 23, 8: runs on different time grids, fitted together -------------------------------------------------------
+
+A_GRID = np.array([[-0.5, 1.0], [-1.0, -0.3]])
+B_GRID = np.array([0.2, -0.1])
+
+
+def run_on(dt: float, start: float, steps: int, x0) -> xr.DataArray:
+    """The exact solution of ``dx/dt = A x + b`` from ``x0`` at ``start``, on its own grid."""
+    from scipy.linalg import expm
+
+    rest = -np.linalg.solve(A_GRID, B_GRID)
+    t = start + dt * np.arange(steps)
+    x = np.array([rest + expm(A_GRID * (s - start)) @ (np.asarray(x0, dtype=float) - rest) for s in t])
+    return xr.DataArray(x, dims=("t", "c"), coords={"t": t, "c": ["x", "y"]})
+
+
+def test_runs_on_different_steps_and_starts_are_fitted_together_and_recover_the_system():
+    runs = [run_on(0.01, 0.0, 400, [2, 0]), run_on(0.02, 3.0, 150, [-1, 1.5]), run_on(0.05, 7.5, 80, [0.5, -2])]
+    pooled = dynamics.fit(runs, "linear", pool=True)
+    # central differences on each run's own grid: O(dt^2) accurate, the coarsest run (dt 0.05) worst
+    np.testing.assert_allclose(pooled.A.values, A_GRID, atol=2e-4)  # measured 1.0e-4
+    np.testing.assert_allclose(pooled.b.values, B_GRID, atol=2e-4)
+    each = dynamics.fit(runs, "linear")
+    assert each.A.dims[0] == "run" and each.A.sizes["run"] == 3
+    np.testing.assert_allclose(each.A.values, np.broadcast_to(A_GRID, (3, 2, 2)), atol=1e-3)  # measured 3.6e-4
+    # the first run's fit is the fit of that run alone: the others' grids do not enter its derivatives
+    alone = dynamics.fit(runs[0], "linear")
+    np.testing.assert_allclose(each.A.isel(run=0).values, alone.A.values, rtol=1e-10)
+    # numpy runs with a list of times, as pysindy takes them
+    arrays = dynamics.fit([r.values for r in runs], "linear", t=[r["t"].values for r in runs], pool=True)
+    np.testing.assert_allclose(arrays.A.values, pooled.A.values, rtol=1e-12)
+
+
+def test_runs_on_different_grids_on_one_axis_are_told_to_come_as_a_list():
+    runs = [run_on(0.01, 0.0, 200, [2, 0]), run_on(0.02, 0.5, 100, [-1, 1.5])]
+    with pytest.raises(InputError, match=r"different time grids .* as a list"):
+        dynamics.fit(xr.concat(runs, "run", join="outer"), "linear", time="t", component="c")
+    with pytest.raises(InputError, match="derivative objective without inputs"):
+        dynamics.fit(runs, "linear", objective="trajectory")
+    with pytest.raises(InputError, match="one array per run"):
+        dynamics.fit([r.values for r in runs], "linear", t=[0.01])
+    with pytest.raises(InputError, match="must agree"):
+        dynamics.fit([runs[0], runs[1].assign_coords(c=["p", "q"])], "linear")

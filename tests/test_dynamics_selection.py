@@ -51,6 +51,54 @@ def test_cv_alpha_of_the_lasso_is_stored_and_bad_cv_is_refused(noisy_lorenz):
         dynamics.fit(noisy_lorenz, "lasso", time="time", component="c", solver="cv")
 
 
+def terms_of(fitted) -> set[tuple[str, str]]:
+    kept = fitted.coefficients != 0
+    return {
+        (str(kept.target.values[i]), str(kept.term.values[j])) for i, j in zip(*np.nonzero(kept.values), strict=True)
+    }
+
+
+def test_cv_scored_on_held_out_trajectories_keeps_a_true_lorenz_term_the_derivative_score_drops():
+    # issue 23, 6: 500 points of Lorenz at 1% noise, where the derivative score's curve is flat and its
+    # one-standard-error rule prunes dy/dt's -y (threshold 0.925 against a coefficient of about -0.9)
+    t = np.arange(0, 5, 0.01)
+    exact = solve_ivp(lorenz, (0, 5), [-8, 8, 27], t_eval=t, rtol=1e-10, atol=1e-10).y.T
+    noisy = exact + 0.01 * exact.std(axis=0) * np.random.default_rng(3).normal(size=exact.shape)
+    data = xr.DataArray(noisy, dims=("time", "c"), coords={"time": t, "c": ["x", "y", "z"]})
+    by_derivative = dynamics.fit(data, "sindy", time="time", component="c", threshold="cv")
+    assert ("y", "y") not in terms_of(by_derivative)
+    by_trajectory = dynamics.fit(data, "sindy", time="time", component="c", threshold="cv", cv_score="trajectory")
+    assert terms_of(by_trajectory) == LORENZ_TERMS  # every true term, and no other
+    # its curve is a plateau that ends where a true term goes: the error there rises a hundredfold
+    error = by_trajectory.cv.error.values
+    assert error[-1] > 100 * error.min()
+    assert by_trajectory.fit_options["cv_score"] == "trajectory"
+    with pytest.raises(InputError, match="cv_score='trajectory' scores cross-validation"):
+        dynamics.fit(data, "sindy", time="time", component="c", threshold=0.1, cv_score="trajectory")
+    with pytest.raises(InputError, match="cv_score"):
+        dynamics.fit(data, "sindy", time="time", component="c", threshold="cv", cv_score="forecast")
+
+
+def test_cv_scored_on_held_out_trajectories_keeps_the_true_terms_of_a_lasso_at_5_percent_noise():
+    from scipy.linalg import expm
+
+    # two damped rotations and a decay: 9 true terms of 25; measured with 5% noise
+    a = np.array([[-0.3, 1, 0, 0, 0], [-1, -0.3, 0, 0, 0], [0, 0, -0.3, 2, 0], [0, 0, -2, -0.3, 0], [0, 0, 0, 0, -0.5]])
+    step = expm(a * 0.02)
+    x = np.empty((300, 5))
+    x[0] = [2.0, 0.0, 2.0, 0.0, 2.0]
+    for k in range(299):
+        x[k + 1] = step @ x[k]
+    x += 0.05 * x.std(axis=0) * np.random.default_rng(3).normal(size=x.shape)
+    data = xr.DataArray(x, dims=("t", "c"), coords={"t": 0.02 * np.arange(300)})
+    true = a != 0
+    by_derivative = dynamics.fit(data, "lasso", time="t", component="c", alpha="cv")
+    assert (by_derivative.A.values != 0)[true].sum() == 7  # two true terms pruned
+    by_trajectory = dynamics.fit(data, "lasso", time="t", component="c", alpha="cv", cv_score="trajectory")
+    assert (by_trajectory.A.values != 0)[true].all()
+    assert by_trajectory.options["alpha"] < by_derivative.options["alpha"]
+
+
 def test_select_ranks_models_by_held_out_trajectory_error():
     def predator_prey(t, z):
         hares, lynxes = z

@@ -105,3 +105,66 @@ def test_train_records_both_losses_by_default(architecture):
         assert ds[name].attrs["description"] == training.rundata.VARIABLES[name].description
     # at initialisation the logits are near uniform: the excluded loss (most of the logits) is near the full one
     assert abs(float(ds["excluded_loss"][0, 0]) - float(ds["train_loss"][0, 0])) < 0.1
+
+
+STORED = {
+    "p": 13,
+    "d": 16,
+    "hidden": 32,
+    "runs": 2,
+    "steps": 300,
+    "weight_decay": 1.0,
+    "dense_until": 0,
+    "record_every": 50,
+    "save_mlp": True,
+    "snapshot_steps": (0, 100, 200, 300),
+    "device": "cpu",
+}
+
+
+@pytest.fixture(scope="module", params=["mlp", "transformer"])
+def stored_runs(request):
+    lr = 0.03 if request.param == "mlp" else 0.01
+    return training.train(training.TrainConfig(architecture=request.param, lr=lr, **STORED), progress=False)
+
+
+@pytest.fixture(scope="module")
+def stored_run():
+    return training.train(training.TrainConfig(lr=0.03, **STORED), progress=False)
+
+
+def test_the_measures_after_the_fact_equal_those_recorded_at_the_snapshot_steps(stored_runs):
+    after = training.snapshot_progress(stored_runs)
+    steps = after["snapshot"].values
+    if stored_runs.attrs["architecture"] == "mlp":
+        assert after["key"].values.any()  # some snapshot has key components: the restricted loss is not trivial
+    for name in ("restricted_loss", "excluded_loss"):
+        recorded = stored_runs[name].sel(step=steps).values  # float32 training, float64 replay
+        np.testing.assert_allclose(after[name].values, recorded, rtol=1e-5, atol=1e-6)
+    recorded = stored_runs["train_loss"].sel(step=steps).values
+    np.testing.assert_allclose(after["loss"].values, recorded, rtol=1e-5, atol=1e-6)
+    # the whole model replayed: its test loss too, for either architecture
+    replayed = training.snapshot_metrics(stored_runs)["loss"].values
+    np.testing.assert_allclose(replayed, stored_runs["test_loss"].sel(step=steps).values, rtol=1e-5, atol=1e-6)
+
+
+def test_the_measures_after_the_fact_in_any_basis_keep_all_or_nothing(stored_run):
+    # a random orthogonal basis of the 13 logits whose first row is the constant: components are pairs of rows
+    rng = np.random.default_rng(0)
+    q, _ = np.linalg.qr(np.column_stack([np.ones(13), rng.standard_normal((13, 12))]))
+    rows = q.T * np.sign(q[0, 0])
+    basis = training.bases.Basis(
+        dim="direction", rows=rows, component=np.r_[0, np.arange(12) // 2 + 1], labels=np.arange(7)
+    )
+    every = training.snapshot_progress(stored_run, basis=basis, keep=list(range(7)))
+    none = training.snapshot_progress(stored_run, basis=basis, keep=[])
+    np.testing.assert_allclose(every["restricted_loss"], every["loss"], rtol=1e-10)
+    np.testing.assert_allclose(none["excluded_loss"], none["loss"], rtol=1e-10)
+    np.testing.assert_allclose(none["restricted_loss"], math.log(13), rtol=1e-10)  # only the constant is left
+    assert every["key"].dims == ("run", "snapshot", "direction") and bool(every["key"].all())
+    with pytest.raises(InputError, match="size p = 13"):
+        training.snapshot_progress(stored_run, basis=training.bases.fourier(11))
+    with pytest.raises(InputError, match=r"\[9\] are not components"):
+        training.snapshot_progress(stored_run, keep=[9])
+    with pytest.raises(InputError, match="save_mlp=True"):
+        training.snapshot_progress(stored_run.drop_vars("mlp_w3"))

@@ -146,7 +146,11 @@ class TrainConfig:
         " 3.2.1, training.construct)",
     )
     construct_eps: float = _field(1e-6, "amplitude ||F_k|| of every frequency that init_construct leaves out")
-    save_mlp: bool = _field(False, "store the MLP at every embedding snapshot too (for post-hoc ablation)")
+    save_mlp: bool = _field(
+        False,
+        "store the model's other parameters (the MLP's, or the transformer's) at every embedding snapshot too (for"
+        " replaying it: post-hoc ablation and measures)",
+    )
     record_neurons: bool = _field(
         False,
         "also record neuron_signal, each first-layer neuron's input-weight power per frequency, at every record"
@@ -240,11 +244,6 @@ class TrainConfig:
             raise InputError(
                 f"heads={self.heads} does not divide d={self.d}: each head is d / heads wide; choose heads among"
                 " the divisors of d"
-            )
-        if self.save_mlp:
-            raise InputError(
-                "save_mlp stores the MLP for replaying snapshots, which the transformer does not support yet:"
-                " leave save_mlp off"
             )
         if self.record_neurons:
             raise InputError(

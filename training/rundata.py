@@ -75,6 +75,12 @@ VARIABLES: dict[str, Variable] = {
         required=False,
     ),
     "diverged": Variable(("run",), "the run diverged: some record is NaN or infinite", required=False),
+    "llc": Variable(
+        SNAPSHOT,
+        "local learning coefficient of the model at the snapshot: SGLD estimate (devinterp), the chains' mean",
+        required=False,
+    ),
+    "llc_std": Variable(SNAPSHOT, "spread (standard deviation) of llc over the SGLD chains", required=False),
     # hidden layers cannot share one dim name, so each MLP parameter has its own
     "mlp_w1": Variable((*SNAPSHOT, "unit1", "input1"), "first-layer weight on [E_a, E_b]", required=False),
     "mlp_b1": Variable((*SNAPSHOT, "unit1"), "first-layer bias", required=False),
@@ -82,6 +88,22 @@ VARIABLES: dict[str, Variable] = {
     "mlp_b2": Variable((*SNAPSHOT, "unit2"), "second-layer bias", required=False),
     "mlp_w3": Variable((*SNAPSHOT, "logit", "unit2"), "readout weight", required=False),
     "mlp_b3": Variable((*SNAPSHOT, "logit"), "readout bias", required=False),
+    # the transformer's parameters beside its embedding, stored under the same save_mlp and prefix
+    "mlp_equals": Variable((*SNAPSHOT, "dim"), "transformer: the '=' token's embedding", required=False),
+    "mlp_pos": Variable(
+        (*SNAPSHOT, "position", "dim"), "transformer: positional embeddings of a, b, =", required=False
+    ),
+    **{
+        f"mlp_w_{name}": Variable(
+            (*SNAPSHOT, "dim", "dim_out"), f"transformer: attention weight W_{name.upper()}", False
+        )
+        for name in ("q", "k", "v", "o")
+    },
+    "mlp_w_in": Variable((*SNAPSHOT, "dim", "unit1"), "transformer: MLP input weight", required=False),
+    "mlp_b_in": Variable((*SNAPSHOT, "unit1"), "transformer: MLP input bias", required=False),
+    "mlp_w_out": Variable((*SNAPSHOT, "unit1", "dim"), "transformer: MLP output weight", required=False),
+    "mlp_b_out": Variable((*SNAPSHOT, "dim"), "transformer: MLP output bias", required=False),
+    "mlp_w_u": Variable((*SNAPSHOT, "dim", "logit"), "transformer: the unembedding W_U", required=False),
 }
 """The variables that are not measured in a basis; a site's variables come from its :class:`SiteLayout`."""
 

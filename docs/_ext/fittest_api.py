@@ -104,10 +104,20 @@ def api_rst(package_name: str) -> list[str]:
     }
     sections = []
     for module in submodules(package) if hasattr(package, "__path__") else []:
-        own = [name for name in public_names(module) if id(getattr(module, name, None)) not in exported_objects]
+        # a name a module re-exports from a sibling (kept importable from its old home) is documented at home:
+        # documented here as well, it would give viewcode this module's prefix for the sibling's source page
+        own = [
+            name
+            for name in public_names(module)
+            if id(getattr(module, name, None)) not in exported_objects and _defined_in(module, name)
+        ]
         if not own:  # everything it offers is documented above under the package's name
             continue
-        skipped = sorted(name for name, obj in vars(module).items() if id(obj) in exported_objects)
+        skipped = sorted(
+            name
+            for name, obj in vars(module).items()
+            if id(obj) in exported_objects or (not name.startswith("_") and not _defined_in(module, name))
+        )
         title = f"``{module.__name__}``"
         sections += [title, "-" * len(title), "", f".. automodule:: {module.__name__}", "   :members:"]
         if skipped:
@@ -116,6 +126,11 @@ def api_rst(package_name: str) -> list[str]:
             sections += ["   :no-index:"]
         sections += [""]
     return lines + sections
+
+
+def _defined_in(module: ModuleType, name: str) -> bool:
+    home = getattr(getattr(module, name, None), "__module__", None)
+    return home is None or home == module.__name__ or not _is_code(getattr(module, name))
 
 
 class FittestApi(SphinxDirective):

@@ -32,6 +32,18 @@ KEY_FACTOR = 2.0
 _CONSTANT_ROW = 1e-6
 
 
+def readout(params: dict) -> torch.Tensor:
+    """The weights that read out the p logits, one row per logit: the transformer's ``W_U^T``, the MLP's ``w3``.
+
+    Arguments:
+        params: a model's parameters by name, with a leading batch (run or snapshot) axis.
+
+    Returns:
+        ``(batch, p, width)``, detached.
+    """
+    return params["w_u"].detach().transpose(-1, -2) if "w_u" in params else params["w3"].detach()
+
+
 def key_components(power: torch.Tensor, basis: OnDevice, *, factor: float = KEY_FACTOR) -> torch.Tensor:
     """The key components of a spectrum by the relative rule: amplitude per basis row above ``factor`` times the mean.
 

@@ -51,7 +51,7 @@ class Live:
         key components of the unembedding's spectrum; one forward pass for both."""
         a, b, c = self.batch.train
         logits = self.batch.model.forward(self.params, a, b, self.batch.config)
-        keep = measures.key_components(self.basis.power(_unembedding(self.params)), self.basis)
+        keep = measures.key_components(self.basis.power(measures.readout(self.params)), self.basis)
         return measures.restricted_excluded_loss(logits, c, keep, self.basis)
 
 
@@ -138,12 +138,7 @@ QUANTITIES: tuple[Quantity, ...] = (
 )
 
 
-def _unembedding(params: dict) -> torch.Tensor:
-    """The weights that read out the p logits, one row per logit: the transformer's W_U^T, the MLP's w3."""
-    return params["w_u"].detach().transpose(-1, -2) if "w_u" in params else params["w3"].detach()
-
-
-UNEMBED_SIGNAL = Quantity("unembed_signal", lambda live: live.basis.power(_unembedding(live.params)))
+UNEMBED_SIGNAL = Quantity("unembed_signal", lambda live: live.basis.power(measures.readout(live.params)))
 """The spectrum of the unembedding over its p logits (the output side of the representation); always recorded."""
 
 NEURON_SIGNAL = Quantity("neuron_signal", _neuron_power)
