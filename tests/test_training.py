@@ -338,3 +338,12 @@ def test_interventions_shape_the_initial_embedding():
     assert (built.sel(frequency=3) > 1e3 * built.drop_sel(frequency=3).max("frequency")).all()
     with pytest.raises(InputError, match="init_perturb"):
         tiny(init_perturb={2: 0})
+
+
+def test_the_snapshot_schedule_follows_a_changed_length():
+    # the config keeps the steps as given and adds the ends at use: a longer run must not keep the old end
+    config = TrainConfig(steps=3000, snapshot_steps=(0, 1000, 5000), device="cpu")
+    assert config.snapshot_schedule == (0, 1000, 3000)
+    assert config.replace(steps=8000).snapshot_schedule == (0, 1000, 5000, 8000)
+    assert config.replace(steps=500).snapshot_schedule == (0, 500)
+    assert TrainConfig.from_json(config.to_json()) == config

@@ -231,8 +231,17 @@ class TrainConfig:
             raise InputError(f"construct_eps must be a number >= 0, got {self.construct_eps!r}")
         set_(self, "construct_eps", float(self.construct_eps))
         snaps = tuple(integer("snapshot_steps", s, 0) for s in _sequence("snapshot_steps", self.snapshot_steps))
-        # steps beyond the end are dropped rather than refused, so a short run keeps the default snapshots
-        set_(self, "snapshot_steps", tuple(sorted({0, self.steps, *(s for s in snaps if s <= self.steps)})))
+        # kept as given (checked, sorted): the schedule adds the ends at use, so replace(steps=...) moves them
+        set_(self, "snapshot_steps", tuple(sorted(set(snaps))))
+
+    @property
+    def snapshot_schedule(self) -> tuple[int, ...]:
+        """The steps whose whole embedding is stored: ``snapshot_steps`` within the run, and step 0 and the last.
+
+        Steps beyond the end are dropped rather than refused, so a short run keeps the default snapshots.
+        """
+        inside = (step for step in self.snapshot_steps if step <= self.steps)
+        return tuple(sorted({0, self.steps, *inside}))
 
     def _check_architecture(self) -> None:
         """Refuse the options that the chosen architecture does not have, in one line each."""
@@ -417,7 +426,7 @@ def memory_estimate(config: TrainConfig, *, chunk: int = 1) -> dict[str, int]:
     architecture = ARCHITECTURES[config.architecture]
     per_run = architecture.parameters(config)
     splits = 1 if config.split_seed is not None else runs
-    n_snap = len(config.snapshot_steps)
+    n_snap = len(config.snapshot_schedule)
     snapshot = p * d + (per_run - p * d if config.save_mlp else 0)
     # neuron_signal: hidden x K per record, the largest record by far when it is on
     neurons = h * ((p - 1) // 2) if config.record_neurons else 0

@@ -345,7 +345,7 @@ def _train(config, device, out, checkpoint, resume, progress, command, quantitie
     """:func:`train` once its arguments are checked and its output and checkpoint are locked."""
     dtype = getattr(torch, config.dtype)
     steps_recorded = record_steps(config)
-    steps_snapshot = np.asarray(config.snapshot_steps, dtype=np.int64)
+    steps_snapshot = np.asarray(config.snapshot_schedule, dtype=np.int64)
     record_at = np.full(config.steps + 1, -1)
     record_at[steps_recorded] = np.arange(len(steps_recorded))
     snapshot_at = np.full(config.steps + 1, -1)
