@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from dynamics.page import Figure, Table, write_page
     from dynamics.report import report_samples, write_report
     from dynamics.selection import select
+    from dynamics.solutions import Analytic, Diffrax, Euler
     from dynamics.trajectories import Trajectories, as_trajectories
 
 # public name -> the module that defines it
@@ -50,6 +51,9 @@ _HOMES = {
     "report_samples": "dynamics.report",
     "write_report": "dynamics.report",
     "select": "dynamics.selection",
+    "Analytic": "dynamics.solutions",
+    "Diffrax": "dynamics.solutions",
+    "Euler": "dynamics.solutions",
     "Trajectories": "dynamics.trajectories",
     "as_trajectories": "dynamics.trajectories",
 }
@@ -59,6 +63,9 @@ __all__ = [
     "MODELS",
     "MODEL_SPECS",
     "SOLUTIONS",
+    "Analytic",
+    "Diffrax",
+    "Euler",
     "FitResult",
     "FitWarning",
     "Figure",

@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 
-from dynamics import metrics
-from dynamics.catalog import DEFAULT_DERIVATIVE, DERIVATIVES, SOLUTIONS
+from dynamics import metrics, solutions
+from dynamics.catalog import DEFAULT_DERIVATIVE, DERIVATIVES
 from dynamics.derivatives import differentiate
 from dynamics.fitted import FittedODE, evaluate_rhs
 from dynamics.fitting import refit
@@ -53,7 +53,7 @@ def compare(
     fitted: FittedODE,
     data: xr.Dataset | xr.DataArray | None = None,
     *,
-    methods: Sequence[str] | None = None,
+    methods: str | solutions.Solver | Sequence[str | solutions.Solver] | None = None,
     holdout: float = 0.25,
     u: xr.DataArray | str | None = None,
     **options,
@@ -64,8 +64,11 @@ def compare(
         fitted: a :class:`~dynamics.FittedODE`.
         data: the trajectories (Dataset or DataArray, read with the fit's variable, dims and window); the
             fitted data when omitted and the fit was made in this session.
-        methods: solution methods (``"analytic"``, ``"diffrax"``, ``"euler"``); by default the most exact one
-            the fit supports (:attr:`~dynamics.FittedODE.solution`).
+        methods: solution methods, each a name (``"analytic"``, ``"diffrax"``, ``"euler"``, which takes its
+            options from ``**options``) or a solver object carrying its own (:class:`dynamics.Diffrax`
+            ``(rtol=1e-6)``, ...); by default the most exact one the fit supports
+            (:attr:`~dynamics.FittedODE.solution`). Each is labelled on the ``solution`` dimension by
+            :func:`dynamics.solutions.label`: its name, with the options an object sets away from their defaults.
         holdout: the fraction of the window's time points held out at its end for the forecast score; 0 skips it.
         u: a fit with control inputs: the inputs on the data's time grid, as :func:`dynamics.fit` takes them (a
             DataArray or a variable of the Dataset ``data``); the fit's own ``u`` when omitted. The solutions and
@@ -87,15 +90,11 @@ def compare(
 
     Raises:
         InputError: no data and none remembered, data without the fit's sample dimensions or with another
-            number of components, an unknown method, a holdout outside [0, 1), or a fit with control inputs
+            number of components, an unknown method, two methods with the same label, a holdout outside
+            [0, 1), or a fit with control inputs
             whose inputs are neither given nor known.
     """
-    if methods is None:
-        methods = [fitted.solution]  # the most exact method the fit supports
-    methods = [methods] if isinstance(methods, str) else list(methods)
-    for method in methods:
-        if method not in SOLUTIONS:
-            raise InputError(f"unknown method {method!r}: use some of {SOLUTIONS}")
+    methods = _methods(fitted, methods)
     if not 0 <= holdout < 1:
         raise InputError(f"holdout must be a fraction in [0, 1), got {holdout!r}")
     if data is None:
@@ -134,8 +133,8 @@ def compare(
     options.setdefault("bound", default_bound(observed.values))
 
     solved, diverged, scores = {}, {}, {}
-    for method in methods:
-        solution = fitted.simulate(x0, traj.t, method=method, **options)
+    for method, solver in methods.items():
+        solution = fitted.simulate(x0, traj.t, method=solver, **options)
         diverged[method] = solution["diverged"].drop_vars([time, component], errors="ignore")
         solution = solution.drop_vars("diverged").transpose(*observed.dims)
         solution.name = None
@@ -163,6 +162,22 @@ def compare(
             ds[name] = variable
         ds.attrs = attrs
     return _time_as_given(ds, data, time)
+
+
+def _methods(fitted: FittedODE, methods) -> dict[str, str | solutions.Solver]:
+    """Each asked method by its label on the ``solution`` dimension; the fit's default when None.
+
+    Raises:
+        InputError: an unknown method, or two with the same label.
+    """
+    if methods is None:
+        methods = [fitted.solution]  # the most exact method the fit supports
+    elif isinstance(methods, str | solutions.Solver):
+        methods = [methods]
+    labels = {solutions.label(method): method for method in methods}
+    if len(labels) != len(methods):
+        raise InputError(f"the methods {[solutions.label(m) for m in methods]} repeat one: give each once")
+    return labels
 
 
 def _inputs(fitted: FittedODE, data, traj: Trajectories, u) -> xr.DataArray | None:
@@ -242,7 +257,7 @@ def _forecast(fitted, traj, x0, methods, holdout, options, observed) -> xr.Datas
         note = "the holdout holds no time point"
     elif not fitted.replayable:
         note = "the fit's options could not be recorded in the file (objects such as a pysindy library)"
-    scores, solutions, blown = {}, {}, {}
+    scores, forecasts, blown = {}, {}, {}
     if not note:
         forcing = options.get("u")
         try:
@@ -257,23 +272,23 @@ def _forecast(fitted, traj, x0, methods, holdout, options, observed) -> xr.Datas
             note = f"refit on the first {n_train} points failed: {error}"
         else:
             later = {time: slice(n_train, None)}
-            for method in methods:
-                solution = early.simulate(x0, traj.t, method=method, **options)
+            for method, solver in methods.items():
+                solution = early.simulate(x0, traj.t, method=solver, **options)
                 flag = solution["diverged"]
                 blown[method] = flag.drop_vars([c for c in flag.coords if c not in flag.dims])
                 solution = solution.drop_vars("diverged").transpose(*observed.dims).assign_coords(observed.coords)
-                solutions[method] = solution
+                forecasts[method] = solution
                 scores[method] = _scores(observed.isel(later), solution.isel(later), time, traj.component)
     if not scores:
         empty = _scores(observed, observed, time, traj.component)
         scores = {m: {k: xr.full_like(v, np.nan) for k, v in empty.items()} for m in methods}
-        solutions = {m: xr.full_like(observed, np.nan, dtype=np.float64) for m in methods}
+        forecasts = {m: xr.full_like(observed, np.nan, dtype=np.float64) for m in methods}
         # no forecast was made, so none blew up: the note says why the scores are NaN
         blown = {m: xr.zeros_like(observed.isel({time: 0, traj.component: 0}, drop=True), dtype=bool) for m in methods}
     ds = xr.Dataset(
         {
             # the early refit's solution over the whole window, so a report can draw the held-out forecast
-            "forecast": _stack(solutions, methods),
+            "forecast": _stack(forecasts, methods),
             "r2_forecast": _stack({m: s["r2"] for m, s in scores.items()}, methods),
             "rmse_forecast": _stack({m: s["rmse"] for m, s in scores.items()}, methods),
             # R² on a short, flat held-out end is dominated by its small variance: scale the error by the

@@ -20,6 +20,7 @@ import warnings
 import numpy as np
 
 from dynamics.fitted import evaluate_rhs
+from dynamics.problem import group_rows
 from fittest.errors import InputError
 
 OPTIONS = {"lasso": "alpha", "sindy": "threshold"}
@@ -149,7 +150,7 @@ def choose(regression, option: str, problem, *, score: str = "derivative") -> tu
 def _derivative_errors(candidates, folds, fit, problem) -> np.ndarray:
     """Held-out derivative errors ``(candidate, fold)``: the fitted right-hand side against the derivative
     estimate at the held-out rows, each component over its variance, summed over samples and components."""
-    xs, ds, u, pooled = problem.x, problem.dxdt, problem.u, problem.pooled
+    xs, ds, u, groups = problem.x, problem.dxdt, problem.u, problem.groups
 
     def rows(values, index, axis):
         """The states at the index, with their inputs beside them when there are inputs (what the terms read)."""
@@ -168,12 +169,11 @@ def _derivative_errors(candidates, folds, fit, problem) -> np.ndarray:
                 models = None if result.models is None else result.models * test.size
             else:
                 result = fit(value, problem.select(rows=train))
-                x_test, d_test, v_test = rows(xs, test, 1), ds[:, test], variance
+                # each group's held-out rows together, scored against its own ODE and its rows' variance
+                x_test, d_test = group_rows(rows(xs, test, 1), groups), group_rows(ds[:, test], groups)
+                v_test = np.nanvar(group_rows(ds, groups), axis=1, keepdims=True)
+                v_test = np.where(v_test > 0, v_test, 1.0)
                 coefficients, models = result.coefficients, result.models
-                if pooled:
-                    x_test = x_test.reshape(1, -1, x_test.shape[2])
-                    d_test = d_test.reshape(1, -1, xs.shape[2])
-                    v_test = np.nanvar(ds.reshape(1, -1, xs.shape[2]), axis=1, keepdims=True)
             predicted = evaluate_rhs(result.library, coefficients, models, x_test)
             with warnings.catch_warnings():
                 # a shorter sample may have no rows in a block: it adds nothing to that fold's error

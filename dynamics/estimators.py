@@ -15,7 +15,7 @@ import numpy as np
 from dynamics import shooting
 from dynamics.catalog import FitWarning
 from dynamics.fitters import MODELS, FitResult
-from dynamics.problem import Problem
+from dynamics.problem import Problem, grouped
 from fittest.errors import InputError
 
 
@@ -48,7 +48,7 @@ class DerivativeRegression:
                 problem.dxdt,
                 names=problem.names,
                 t=problem.t,
-                pooled=problem.pooled,
+                groups=problem.groups,
                 **self.options,
                 **given,
             )
@@ -72,7 +72,7 @@ class TrajectoryRefinement:
         self.scale = scale
 
     def fit(
-        self, start: FitResult, observed: np.ndarray, t: np.ndarray, *, pooled: bool, inputs: np.ndarray | None
+        self, start: FitResult, observed: np.ndarray, t: np.ndarray, *, groups, inputs: np.ndarray | None
     ) -> np.ndarray:
         """Refine ``start`` in place; return the initial states ``(S, C)`` of the observed samples.
 
@@ -84,17 +84,17 @@ class TrajectoryRefinement:
             start: the derivative fit.
             observed: the states ``(S, T, C)`` on the grid ``t``; NaN at a sample's end is padding.
             t: ``(T,)``.
-            pooled: whether all samples share the one ODE of ``start``.
+            groups: the samples' groups, one ODE of ``start`` each (:attr:`dynamics.problem.Problem.groups`).
             inputs: ``(S, T, m)`` or None.
         """
-        grouped = observed[None] if pooled else observed[:, None]
-        forcing = None if inputs is None else (inputs[None] if pooled else inputs[:, None])
+        together = grouped(observed, groups)  # (G, k, T, C)
+        forcing = None if inputs is None else grouped(inputs, groups)
         shot = shooting.fit_trajectories(
-            start.library, start.coefficients, grouped, t, inputs=forcing, scale=self.scale
+            start.library, start.coefficients, together, t, inputs=forcing, scale=self.scale
         )
-        first = grouped[:, :, 0]  # a sample's NaN padding is at its end: its first point is observed
+        first = together[:, :, 0]  # a sample's NaN padding is at its end: its first point is observed
         costs = [
-            shooting.misfit(start.library, coefficients, states, grouped, t, inputs=forcing, scale=self.scale)
+            shooting.misfit(start.library, coefficients, states, together, t, inputs=forcing, scale=self.scale)
             for coefficients, states in ((start.coefficients, first), (shot.coefficients, shot.x0))
         ]
         kept = costs[0] < costs[1]  # (N,): both measured by the same solve

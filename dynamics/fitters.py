@@ -2,13 +2,15 @@
 
 A fitter takes states and derivatives of shape ``(S, N, C)`` (``S`` samples, each with its own ODE) and
 returns a :class:`FitResult` with coefficients of shape ``(S, C, P)`` on a term :class:`~dynamics.library.Library`.
-With ``pooled=True`` it fits one ODE to all samples together and returns ``S = 1``. A row that is NaN (the
-padding of a shorter sample, see :func:`observed_rows`) is left out of its sample's regression, and out of the
-pooled one.
+With ``groups`` (``(S,)`` labels, :attr:`dynamics.problem.Problem.groups`) it fits one ODE to each group's
+samples together and returns one per group (``S = 1`` when all samples share one, :func:`dynamics.fit`'s
+``pool=True``). A row that is NaN (the padding of a shorter sample, see :func:`observed_rows`) is left out of
+its sample's regression, and out of its group's.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Callable, Sequence
@@ -18,6 +20,8 @@ import numpy as np
 
 from dynamics import library as lib
 from dynamics.catalog import MODEL_SPECS
+from dynamics.problem import group_rows, grouping
+from dynamics.problem import members as group_members
 from fittest.errors import InputError
 
 # the options' defaults and choices are declared once, in dynamics.catalog
@@ -72,10 +76,6 @@ def lstsq(X: np.ndarray, Y: np.ndarray, *, rcond: float | None = None) -> tuple[
     return coef / scale.transpose(0, 2, 1), keep.sum(axis=1)
 
 
-def _pool(x: np.ndarray) -> np.ndarray:
-    return x.reshape(1, -1, x.shape[-1])
-
-
 def observed_rows(x: np.ndarray, dxdt: np.ndarray) -> np.ndarray | None:
     """Shape ``(S, N)``: True where a row holds data, False on the NaN padding of a shorter sample; None when
     every row holds data (the fitters then take their unmasked path, bit for bit as before)."""
@@ -117,13 +117,29 @@ def _masked_lstsq(library: lib.Library, x: np.ndarray, dxdt: np.ndarray, *, rcon
     return coefficients, rank
 
 
+def _groups_or_pooled(fitter: Callable[..., FitResult]) -> Callable[..., FitResult]:
+    """``fitter`` that also takes the older ``pooled=True`` (all samples in one group) in place of ``groups``,
+    so that a direct call written for it keeps working; the fitter itself sees only the groups."""
+
+    @functools.wraps(fitter)
+    def fit(x, dxdt, *, pooled: bool | None = None, **options) -> FitResult:
+        if pooled is not None:
+            if options.get("groups") is not None:
+                raise InputError("give groups= or pooled=, not both")
+            options["groups"] = grouping(np.shape(x)[0], pool=bool(pooled))
+        return fitter(x, dxdt, **options)
+
+    return fit
+
+
+@_groups_or_pooled
 def fit_linear(
     x,
     dxdt,
     *,
     names: Sequence[str],
     t=None,
-    pooled: bool = False,
+    groups: np.ndarray | None = None,
     rcond: float | None = _LINEAR["rcond"],
     stable: bool = _LINEAR["stable"],
     rank: int | None = _LINEAR["rank"],
@@ -163,8 +179,7 @@ def fit_linear(
     n_components = len(names)
     if u is not None:
         x = np.concatenate([x, u], axis=-1)  # the terms are monomials of [x, u], as in pysindy
-    if pooled:
-        x, dxdt = _pool(x), _pool(dxdt)
+    x, dxdt = group_rows(x, groups), group_rows(dxdt, groups)
     library = lib.restrict(lib.affine(names, inputs if u is not None else ()), support, names)
     lib.check_terms(library, _fewest_rows(x, observed_rows(x, dxdt)))
     options = {"rcond": rcond, **({"stable": True} if stable else {}), **({"rank": rank} if rank is not None else {})}
@@ -260,13 +275,14 @@ def _truncated_fit(x: np.ndarray, dxdt: np.ndarray, rank: int) -> np.ndarray:
     return out
 
 
+@_groups_or_pooled
 def fit_lasso(
     x,
     dxdt,
     *,
     names: Sequence[str],
     t=None,
-    pooled: bool = False,
+    groups: np.ndarray | None = None,
     alpha: float = _LASSO["alpha"],
     solver: str = _LASSO["solver"],
     max_iter: int = _LASSO["max_iter"],
@@ -301,8 +317,7 @@ def fit_lasso(
         raise InputError(f"unknown Lasso solver {solver!r}: use 'lars' (exact) or 'cd' (coordinate descent)")
     # scikit-learn's own InvalidParameterError would reach the user as a traceback
     max_iter, tol = spec.option("max_iter").check(max_iter), spec.option("tol").check(tol)
-    if pooled:
-        x, dxdt = _pool(x), _pool(dxdt)
+    x, dxdt = group_rows(x, groups), group_rows(dxdt, groups)
     library = lib.restrict(lib.affine(names), support, names)
     rows = observed_rows(x, dxdt)
     lib.check_terms(library, _fewest_rows(x, rows))
@@ -346,13 +361,14 @@ def fit_lasso(
     )
 
 
+@_groups_or_pooled
 def fit_lotka_volterra(
     x,
     dxdt,
     *,
     names: Sequence[str],
     t=None,
-    pooled: bool = False,
+    groups: np.ndarray | None = None,
     form: str = _LOTKA_VOLTERRA["form"],
     support: dict | None = None,
 ) -> FitResult:
@@ -375,20 +391,20 @@ def fit_lotka_volterra(
     else:
         raise InputError(f"unknown Lotka-Volterra form {form!r}: use 'glv' or 'quadratic'")
     library = lib.restrict(library, support, names)
-    if pooled:
-        x, dxdt = _pool(x), _pool(dxdt)
+    x, dxdt = group_rows(x, groups), group_rows(dxdt, groups)
     lib.check_terms(library, _fewest_rows(x, observed_rows(x, dxdt)))
     coefficients, rank = _masked_lstsq(library, x, dxdt)
     return FitResult(library, coefficients, {"rank": rank}, {"form": form})
 
 
+@_groups_or_pooled
 def fit_sindy(
     x,
     dxdt,
     *,
     names: Sequence[str],
     t=None,
-    pooled: bool = False,
+    groups: np.ndarray | None = None,
     degree: int = _SINDY["degree"],
     threshold: float | None = _SINDY["threshold"],
     feature_library=_SINDY["feature_library"],
@@ -398,7 +414,8 @@ def fit_sindy(
     inputs: Sequence[str] = (),
     support: dict | None = None,
 ) -> FitResult:
-    """A real :class:`pysindy.SINDy` fit per sample (or one on all samples' trajectories when pooled).
+    """A real :class:`pysindy.SINDy` fit per group of samples (one per sample, or one on all samples'
+    trajectories when they form one group).
 
     The derivatives are the ones computed by ``fit``'s ``derivative`` method and are passed to pysindy as
     ``x_dot``, so every model in this package sees the same derivative estimate.
@@ -424,7 +441,7 @@ def fit_sindy(
     Raises:
         InputError: the degree is not a positive integer, the threshold is negative, inputs with a library whose
             terms are not monomials, support with terms that are not, the weak form with inputs, support, a
-            library that is not monomials, derivative terms or pooled samples on different grids, or pysindy
+            library that is not monomials, derivative terms or grouped samples on different grids, or pysindy
             refuses the data.
     """
     import pysindy as ps
@@ -449,7 +466,8 @@ def fit_sindy(
     rows = observed_rows(x, dxdt)
     if rows is None:
         rows = np.ones(x.shape[:2], dtype=bool)
-    n_points = int(rows.sum()) if pooled else _fewest_rows(x, rows)
+    parts = group_members(groups, x.shape[0])
+    n_points = min(int(rows[part].sum()) for part in parts)
     n_inputs = 0 if u is None else u.shape[2]
     expected = _polynomial_terms(feature_library, x.shape[2] + n_inputs, ps)
     if expected is not None and expected > n_points:
@@ -466,9 +484,9 @@ def fit_sindy(
         (xs[keep], ds[keep], t[keep], None if us_ is None else us_[keep])
         for xs, ds, keep, us_ in zip(x, dxdt, rows, us, strict=True)
     ]
-    groups = [samples] if pooled else [[sample] for sample in samples]
+    sample_groups = [[samples[index] for index in part] for part in parts]
     models, coefficients, ensemble = [], [], []
-    for group in groups:
+    for group in sample_groups:
         xs, ds, ts, controls = (list(part) for part in zip(*group, strict=True))
         controls = None if u is None else controls
         group_library = _fresh(feature_library) if weak_form is None else _weak_library(weak_form, ts, ps)
@@ -521,7 +539,7 @@ def fit_sindy(
         models = None  # the monomials say everything; no need to keep pysindy objects around
         if support is not None:
             library = lib.restrict(library, support, names)
-            coefficients = [_refit_on_support(library, group, optimizer) for group in groups]
+            coefficients = [_refit_on_support(library, group, optimizer) for group in sample_groups]
             ensemble = [None]  # refitted per target: the whole-library members no longer describe the fit
     options = {
         "degree": degree,
@@ -631,7 +649,7 @@ def _weak_library(form: dict, times: list, ps):
     caller's generator left as it was, so that the same data give the same fit.
 
     Raises:
-        InputError: the trajectories have different grids (pooled samples of different lengths or times).
+        InputError: the trajectories have different grids (grouped samples of different lengths or times).
     """
     grid = np.asarray(times[0], dtype=np.float64)
     if any(t.shape != grid.shape or not np.allclose(t, grid) for t in times[1:]):

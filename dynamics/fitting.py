@@ -27,7 +27,7 @@ from dynamics.estimators import DerivativeRegression, TrajectoryRefinement
 from dynamics.fitted import FittedODE, build_dataset, evaluate_rhs, with_bootstrap, with_cv
 from dynamics.fitters import MODELS
 from dynamics.metrics import r2
-from dynamics.problem import Problem
+from dynamics.problem import Problem, group_rows, grouping, members
 from dynamics.shooting import SCALES
 from dynamics.trajectories import (
     as_inputs,
@@ -207,16 +207,17 @@ def fit(
         # chosen once, on the points every sample observed, and recorded so that a refit smooths alike
         window = savgol_window(_observed_together(traj), polyorder=polyorder)
     x, dxdt, index = differentiate(traj, derivative, window=window, polyorder=polyorder)
-    _check_size(model, x, dxdt, model_options, n_inputs=0 if u is None else 1, pooled=pool)
+    groups = grouping(x.shape[0], pool=pool)  # from here on, pooling is this grouping of the samples
+    _check_size(model, x, dxdt, model_options, n_inputs=0 if u is None else 1, groups=groups)
     names = lib.component_names(traj.components)
-    scale_by = _scale(x, dxdt, model, pool)
+    scale_by = _scale(x, dxdt, model, groups)
     inputs, controls = _controls(u, data, traj, index, model, scale_by)
     support = _support(support, traj.components, names)
     if support is not None:
         controls = {**controls, "support": support}
     xs, ds = x / scale_by, dxdt / scale_by
     t_fit = traj.t[index]
-    problem = Problem.of(xs, ds, t_fit, names=names, u=controls.get("u"), pool=pool)
+    problem = Problem(xs, ds, t_fit, names, u=controls.get("u"), groups=groups)
     regression = DerivativeRegression(model, **model_options, **{k: v for k, v in controls.items() if k != "u"})
     cv_table, chosen = None, model_options
     if cv_option is not None:
@@ -225,25 +226,22 @@ def fit(
         regression = regression.with_options(**{cv_option: value})
     result = regression.fit(problem)
     if model in _PENALISED:
-        _warn_if_pruned(model, result, x, ds, names, pool)
+        _warn_if_pruned(model, result, x, ds, names, groups)
     observed = traj.values / scale_by  # (S, T, C)
     x0 = None
     if objective == "trajectory":
-        x0 = TrajectoryRefinement(scale=scale).fit(result, observed, traj.t, pooled=pool, inputs=inputs)
+        x0 = TrajectoryRefinement(scale=scale).fit(result, observed, traj.t, groups=problem.groups, inputs=inputs)
         x0 = x0 * _per_sample(scale_by, observed.shape)
     # R² is the same on every component's own scale, where squares of 1e200 data do not overflow
-    predicted = _predict(result, xs, pool, controls.get("u"))
-    if pool:
-        scores = r2(ds.reshape(1, -1, x.shape[2]), predicted.reshape(1, -1, x.shape[2]), axis=1)
-    else:
-        scores = r2(ds, predicted, axis=1)
+    predicted = _predict(result, xs, groups, controls.get("u"))
+    scores = r2(group_rows(ds, groups), group_rows(predicted, groups), axis=1)
     replicates = None
     if bootstrap:
         kind = resampling.kind(
             resample,
             derivative=derivative,
             objective=objective,
-            by_samples=pool and traj.n_samples > 1,
+            by_samples=problem.pooled and traj.n_samples > 1,
             ragged=traj.ragged,
         )
         smooth = residuals = None
@@ -307,7 +305,7 @@ def fit(
         r2=scores,
         model=model,
         derivative=derivative_name(derivative),
-        pooled=pool,
+        pooled=problem.pooled,
         fit_options=fit_options,
         x0=x0,
         objective=objective,
@@ -318,7 +316,7 @@ def fit(
             dataset,
             replicates,
             traj,
-            pool,
+            problem.pooled,
             resampled=job.kind,
             failed=int(np.isnan(replicates).any(axis=(-2, -1)).sum()),
             **({"unconverged": unconverged} if objective == "trajectory" else {}),
@@ -338,7 +336,7 @@ _RESERVED = ("target", "term", "source", "input", "bootstrap", "cv_candidate")
 _PENALISED = ("lasso", "sindy")
 
 
-def _warn_if_pruned(model, result, x, ds, names, pooled) -> None:
+def _warn_if_pruned(model, result, x, ds, names, groups) -> None:
     """Warn (one line, :class:`FitWarning`) when a penalty eliminated every term of an equation whose
     derivative varies, or when the components' magnitudes differ so much that one penalty treats them unequally.
 
@@ -347,8 +345,7 @@ def _warn_if_pruned(model, result, x, ds, names, pooled) -> None:
     """
     # an equation that reads "(x)' = 0": a lasso's unpenalised constant alone is a sparse answer, not an empty one
     empty = ~(result.coefficients != 0).any(axis=-1)  # (S, C)
-    flat = ds.reshape(1, -1, ds.shape[2]) if pooled else ds
-    moving = np.nanstd(flat, axis=1) > 0  # (S, C)
+    moving = np.nanstd(group_rows(ds, groups), axis=1) > 0  # (G, C)
     dropped = empty & moving
     option = "alpha" if model == "lasso" else "threshold"
     if dropped.any():
@@ -375,7 +372,7 @@ def _warn_if_pruned(model, result, x, ds, names, pooled) -> None:
         )
 
 
-def _check_size(model, x, dxdt, model_options, *, n_inputs, pooled) -> None:
+def _check_size(model, x, dxdt, model_options, *, n_inputs, groups) -> None:
     """Refuse a model with more terms per equation than derivative rows before its library is built (the
     library of 10^6 components is a 10^6 x 10^6 matrix of exponents).
 
@@ -391,7 +388,7 @@ def _check_size(model, x, dxdt, model_options, *, n_inputs, pooled) -> None:
     if widest is None:
         return  # sindy counts its library's terms itself, before building it
     rows = np.isfinite(x).all(axis=-1) & np.isfinite(dxdt).all(axis=-1)
-    n_rows = int(rows.sum()) if pooled else int(rows.sum(axis=1).min())
+    n_rows = min(int(rows[part].sum()) for part in members(groups, rows.shape[0]))  # the smallest regression's
     if n_rows < widest:
         raise InputError(
             f"the model has {widest} terms per equation but only {n_rows} derivative points: widen t_range, "
@@ -643,8 +640,8 @@ _WITH_INPUTS = ("linear", "sindy")
 _TINY, _HUGE = 1e-100, 1e100
 
 
-def _scale(x: np.ndarray, dxdt: np.ndarray, model: str, pooled: bool):
-    """Per-sample, per-component scales ``(S, 1, C)`` to fit on, or :data:`_UNSCALED`.
+def _scale(x: np.ndarray, dxdt: np.ndarray, model: str, groups: np.ndarray):
+    """Per-sample, per-component scales ``(S, 1, C)`` to fit on (one per group, broadcast), or :data:`_UNSCALED`.
 
     Least-squares models are fitted on ``x / s`` (their coefficients transformed back by :func:`_unscale`), so
     that data of any magnitude (1e200, 1e-300) fits as well as data of order one. Penalised models (lasso,
@@ -653,7 +650,7 @@ def _scale(x: np.ndarray, dxdt: np.ndarray, model: str, pooled: bool):
     Raises:
         InputError: a penalised model on data beyond 1e-100 .. 1e100.
     """
-    peak = np.nanmax(np.abs(x), axis=(0, 1) if pooled else 1, keepdims=True)  # (S or 1, 1, C); NaN: padding
+    peak = np.nanmax(np.abs(group_rows(x, groups)), axis=1, keepdims=True)  # (G, 1, C); NaN: padding
     if model in _SCALE_FREE:
         if np.all((peak >= 1e-3) & (peak <= 1e3) | (peak == 0)):
             return _UNSCALED  # order one already: fit the data as given, to the last bit
@@ -680,9 +677,9 @@ def _unscale(coefficients: np.ndarray, powers: np.ndarray, scale: np.ndarray) ->
     return coefficients * np.exp(np.log(s)[:, :, None] - log_term[:, None, :])
 
 
-def _predict(result, x: np.ndarray, pooled: bool, u: np.ndarray | None = None) -> np.ndarray:
+def _predict(result, x: np.ndarray, groups: np.ndarray, u: np.ndarray | None = None) -> np.ndarray:
     """The fitted right-hand side at the fitted states (and inputs), shape ``(S, N, C)``."""
     if u is not None:
         x = np.concatenate([x, u], axis=-1)
-    flat = x.reshape(1, -1, x.shape[2]) if pooled else x
+    flat = group_rows(x, groups)
     return evaluate_rhs(result.library, result.coefficients, result.models, flat).reshape(x.shape[:2] + (-1,))

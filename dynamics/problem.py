@@ -38,9 +38,7 @@ class Problem:
     @classmethod
     def of(cls, x, dxdt, t, *, names, u=None, pool: bool = False) -> Problem:
         """The problem of one ODE for all samples (``pool``) or one for each."""
-        n_samples = x.shape[0]
-        groups = np.zeros(n_samples, dtype=int) if pool else np.arange(n_samples)
-        return cls(x=x, dxdt=dxdt, t=t, names=names, u=u, groups=groups)
+        return cls(x=x, dxdt=dxdt, t=t, names=names, u=u, groups=grouping(x.shape[0], pool=pool))
 
     @property
     def n_samples(self) -> int:
@@ -77,3 +75,58 @@ class Problem:
         """A problem of other states ``(S', N, C)`` on these rows' times, one ODE per sample (a replicate's
         resampled rows: no longer a time series, pysindy needs only a grid of the right length)."""
         return Problem.of(x, dxdt, self.t[: x.shape[1]], names=self.names, u=u)
+
+
+def grouping(n_samples: int, *, pool: bool) -> np.ndarray:
+    """The groups ``(S,)`` of :func:`dynamics.fit`'s ``pool``: all samples in one, or each in its own.
+
+    Arguments:
+        n_samples: ``S``.
+        pool: one ODE for all samples.
+
+    Returns:
+        The group label of each sample.
+    """
+    return np.zeros(n_samples, dtype=int) if pool else np.arange(n_samples)
+
+
+def members(groups: np.ndarray | None, n_samples: int) -> list[np.ndarray]:
+    """The samples of each group, the groups in the order they first appear; one group per sample when None.
+
+    Arguments:
+        groups: ``(S,)`` group labels, or None.
+        n_samples: ``S``.
+
+    Returns:
+        One array of sample indices per group (one ODE each).
+    """
+    if groups is None:
+        return [np.array([sample]) for sample in range(n_samples)]
+    groups = np.asarray(groups)
+    _, first = np.unique(groups, return_index=True)
+    return [np.flatnonzero(groups == groups[index]) for index in np.sort(first)]
+
+
+def grouped(values: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
+    """``(S, ...)`` values as ``(G, k, ...)``: the ``k`` samples of each of the ``G`` groups together.
+
+    Raises:
+        InputError: groups of different sizes (their samples cannot share one array).
+    """
+    parts = members(groups, values.shape[0])
+    if len({part.size for part in parts}) > 1:
+        raise InputError("the sample groups differ in size: group all samples together or none")
+    return values[np.stack(parts)]
+
+
+def group_rows(values: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
+    """``(S, N, k)`` values as ``(G, n N, k)``: the rows of each group's ``n`` samples one after another, as one
+    regression (or one score) sees them.
+
+    Raises:
+        InputError: groups of different sizes.
+    """
+    if groups is None:
+        return values
+    together = grouped(values, groups)
+    return together.reshape(together.shape[0], -1, together.shape[-1])

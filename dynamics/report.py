@@ -22,6 +22,7 @@ from dynamics import plots
 from dynamics.comparison import OBSERVED, SOLUTION, compare
 from dynamics.fitted import FittedODE
 from dynamics.page import Figure, Table, write_page
+from dynamics.solutions import Solver
 from dynamics.trajectories import infer_dims, select_variable
 from fittest.atomic import output_folder
 from fittest.errors import InputError
@@ -440,7 +441,7 @@ def write_report(
     sample: dict | None = None,
     highlight: xr.DataArray | None = None,
     highlight_label: str = "highlighted",
-    methods: Sequence[str] | None = None,
+    methods: str | Solver | Sequence[str | Solver] | None = None,
     holdout: float = 0.25,
     title: str | None = None,
     source: str | os.PathLike | None = None,
@@ -461,7 +462,8 @@ def write_report(
         highlight: a boolean DataArray over components (and optionally samples), such as
             ``training.survivors(data)``: those panels are shaded and named, and the tables score them apart.
         highlight_label: what a highlighted component is (``"survivor"``).
-        methods: solution methods for every fit (see :func:`dynamics.compare`).
+        methods: solution methods for every fit, names or solver objects such as :class:`dynamics.Diffrax`
+            ``(rtol=1e-6)`` (see :func:`dynamics.compare`).
         holdout: the fraction held out for the out-of-sample score and the forecast figure.
         title: the page title.
         source: the data file, for the provenance; the data's ``source`` encoding when omitted.

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import xarray as xr
 
+from dynamics import solutions
 from dynamics.comparison import compare
 from dynamics.fitting import fit
 from fittest.errors import InputError
@@ -51,6 +52,7 @@ def select(
     *,
     holdout: float = 0.25,
     criterion: str = "forecast",
+    method: str | solutions.Solver | None = None,
     **fit_options,
 ) -> xr.Dataset:
     """Fit each model and rank them by the out-of-sample error of their forecast trajectories.
@@ -62,6 +64,8 @@ def select(
         criterion: what ranks the models: ``"forecast"`` (default), the held-out forecast error below; or an
             information criterion of the derivative regression, ``"aic"``, ``"bic"`` or ``"aicc"`` (see
             :func:`information_criteria`), which needs no forecast, so none is computed.
+        method: the solution method of every forecast: a name (``"diffrax"``) or a solver object carrying its
+            options (:class:`dynamics.Diffrax` ``(rtol=1e-6)``); each fit's most exact one when None.
         **fit_options: options every fit takes (``time``, ``component``, ``derivative``, ``objective``, ...).
 
     Returns:
@@ -73,7 +77,8 @@ def select(
         and the forecast split.
 
     Raises:
-        InputError: bad entries, a holdout outside (0, 1), or any fit's errors.
+        InputError: bad entries, a holdout outside (0, 1), an unknown method or one a model cannot be solved
+            with, or any fit's errors.
     """
     if not 0 < holdout < 1:
         raise InputError(f"holdout must be a fraction in (0, 1), got {holdout!r}")
@@ -85,7 +90,7 @@ def select(
         if criterion != "forecast":
             rows.append({"model": label, **information_criteria(fitted)})
             continue
-        scores = compare(fitted, data, holdout=holdout)
+        scores = compare(fitted, data, holdout=holdout, methods=method)
         solved = scores.isel(solution=-1)  # the one solution method asked for
         if scores.attrs.get("forecast_note"):
             raise InputError(f"model {label}: {scores.attrs['forecast_note']}")

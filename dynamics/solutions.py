@@ -6,7 +6,9 @@ evaluated. :meth:`dynamics.FittedODE.simulate` and :func:`dynamics.compare` ask 
 names a method the model cannot take and a refusal names one it can.
 
 Each method is also a small frozen object carrying its own options (:class:`Analytic`, :class:`Diffrax`,
-:class:`Euler`), which ``simulate(method=...)`` takes in place of the name.
+:class:`Euler`), which ``simulate(method=...)``, :func:`dynamics.compare`, :func:`dynamics.select` and
+:func:`dynamics.write_report` take in place of the name; :func:`label` names it on a comparison's ``solution``
+dimension.
 """
 
 from __future__ import annotations
@@ -59,9 +61,12 @@ def choose(method: str | None, *, model: str, affine: bool, polynomial: bool, in
 class Analytic:
     """The matrix exponential of ``dx/dt = A x + b`` (affine fits without inputs); see :func:`dynamics.solve.analytic`.
 
-    Attributes:
+    Arguments:
         form: ``"augmented"`` (no inverse of A) or ``"paper"`` (eq. 4 with ``A + eps I``).
         eps: the paper form's shift.
+
+    Raises:
+        InputError: (when solving) an unknown ``form``, or a fit that is not affine or has control inputs.
     """
 
     form: str = "augmented"
@@ -73,10 +78,14 @@ class Analytic:
 class Diffrax:
     """An adaptive ODE solve with diffrax in float64 (monomial terms); see :func:`dynamics.solve.diffrax_solve`.
 
-    Attributes:
+    Arguments:
         solver: ``"tsit5"`` (explicit) or ``"kvaerno5"`` (implicit, for stiff systems).
         rtol, atol: the step-size controller's tolerances.
         max_steps: the most steps per sample; a sample that needs more counts as diverged.
+
+    Raises:
+        InputError: (when solving) an unknown ``solver``, tolerances that are not positive, or terms that are not
+            monomials.
     """
 
     solver: str = "tsit5"
@@ -88,7 +97,8 @@ class Diffrax:
 
 @dataclass(frozen=True)
 class Euler:
-    """The discrete rollout ``x[k+1] = x[k] + dt f(x[k])`` on the solution's grid (any right-hand side)."""
+    """The discrete rollout ``x[k+1] = x[k] + dt f(x[k])`` on the solution's grid (any right-hand side); it
+    takes no options."""
 
     name: ClassVar[str] = "euler"
 
@@ -107,9 +117,35 @@ def as_solver(method, **options) -> Solver:
     Raises:
         InputError: an unknown name.
     """
-    if isinstance(method, Analytic | Diffrax | Euler):
+    if isinstance(method, Solver):
         return method
     if method not in _CLASSES:
         raise InputError(f"unknown method {method!r}: use one of {SOLUTIONS} or a dynamics.solutions solver")
     cls = _CLASSES[method]
     return cls(**{key: value for key, value in options.items() if key in cls.__dataclass_fields__})
+
+
+def label(method) -> str:
+    """The name of ``method`` on a comparison's ``solution`` dimension: a name as it is, an object by its
+    method's name followed by the options it sets away from their defaults (``"diffrax(rtol=1e-06)"``).
+
+    Arguments:
+        method: a name of :data:`dynamics.catalog.SOLUTIONS` or a solver object.
+
+    Returns:
+        The label; an object with default options is labelled by its name alone, as the name is.
+
+    Raises:
+        InputError: neither a known name nor a solver object.
+    """
+    if isinstance(method, str) and method in SOLUTIONS:
+        return method
+    if not isinstance(method, Solver):
+        raise InputError(f"unknown method {method!r}: use some of {SOLUTIONS} or a dynamics.solutions solver")
+    default = type(method)()
+    changed = [
+        f"{key}={getattr(method, key)!r}"
+        for key in method.__dataclass_fields__
+        if getattr(method, key) != getattr(default, key)
+    ]
+    return method.name if not changed else f"{method.name}({', '.join(changed)})"

@@ -25,7 +25,7 @@ def test_catalog_imports_the_standard_library_only():
 def test_every_registered_model_is_declared_with_its_signatures_defaults():
     assert list(dynamics.MODELS) == list(catalog.MODEL_SPECS)
     # what fit() passes to every fitter, and the fit options (control inputs, support) to those that take them
-    common = {"x", "dxdt", "names", "t", "pooled", "u", "inputs", "support"}
+    common = {"x", "dxdt", "names", "t", "groups", "u", "inputs", "support"}
     for name, function in dynamics.MODELS.items():
         spec = catalog.MODEL_SPECS[name]
         signature = inspect.signature(function).parameters

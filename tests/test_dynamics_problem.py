@@ -56,3 +56,29 @@ def test_a_fold_keeps_the_grouping_and_splits_the_inputs_with_the_states():
         _ = Problem(x, dxdt, np.arange(30.0), ["a", "b"], groups=np.array([0, 0, 1, 1])).pooled
     with pytest.raises(InputError, match="does not take that option"):
         DerivativeRegression("linear", colour="red").fit(problem)
+
+
+@pytest.mark.parametrize("model", ["linear", "lasso", "lotka_volterra", "sindy"])
+def test_a_fitter_fits_one_ode_per_group_and_takes_the_older_pooled_spelling(model):
+    traj = as_trajectories(maps(samples=4, steps=120, seed=2), time="t", component="c")
+    x, dxdt, index = differentiate(traj, "forward")
+    if model == "lotka_volterra":
+        x, dxdt = np.abs(x) + 1.0, dxdt  # its log-linear terms want positive states
+    options = {"names": ["x_0", "x_1"], "t": traj.t[index], **({"alpha": 1e-3} if model == "lasso" else {})}
+    fitter = dynamics.MODELS[model]
+    pooled = fitter(x, dxdt, pooled=True, **options).coefficients
+    np.testing.assert_array_equal(fitter(x, dxdt, groups=np.zeros(4, dtype=int), **options).coefficients, pooled)
+    # two groups of two samples: each group's ODE is the pooled fit of its own samples alone
+    paired = fitter(x, dxdt, groups=np.array([0, 1, 0, 1]), **options).coefficients
+    assert paired.shape[0] == 2
+    for group, samples in enumerate(([0, 2], [1, 3])):
+        alone = fitter(x[samples], dxdt[samples], pooled=True, **options).coefficients[0]
+        np.testing.assert_allclose(paired[group], alone, rtol=1e-12, atol=1e-12)
+    assert np.abs(paired[0] - paired[1]).max() > 1e-4  # other samples, other noise: not one fit repeated
+    uneven = np.array([0, 0, 0, 1])
+    if model == "sindy":  # pysindy takes each group's trajectories as a list: groups of any size
+        three = fitter(x[:3], dxdt[:3], pooled=True, **options).coefficients[0]
+        np.testing.assert_allclose(fitter(x, dxdt, groups=uneven, **options).coefficients[0], three, rtol=1e-12)
+    else:  # the least-squares fitters stack each group's samples into one array
+        with pytest.raises(InputError, match="differ in size"):
+            fitter(x, dxdt, groups=uneven, **options)

@@ -65,3 +65,48 @@ def test_solver_objects_carry_their_options_and_match_the_names(unstable):
     np.testing.assert_allclose(exact.values, unstable.simulate(t=t, method="analytic").values, rtol=1e-6)
     with pytest.raises(InputError, match="analytic"):
         dynamics.fit(linear_run(0.8), "sindy", degree=2).simulate(t=t, method=solutions.Analytic())
+
+
+def test_compare_takes_a_solver_object_and_gives_the_numbers_of_its_name_with_those_options(unstable):
+    by_name = dynamics.compare(unstable, methods="diffrax", rtol=1e-6, atol=1e-8, holdout=0.25)
+    solver = dynamics.Diffrax(rtol=1e-6, atol=1e-8)
+    by_object = dynamics.compare(unstable, methods=[solver], holdout=0.25)
+    assert list(by_object.solution.values) == ["diffrax(rtol=1e-06, atol=1e-08)"]
+    for name in ("trajectory", "r2_trajectory", "rmse", "forecast", "r2_forecast", "nrmse_forecast"):
+        np.testing.assert_array_equal(by_object[name].values, by_name[name].values, err_msg=name)
+    # the options are the object's: a looser tolerance gives another solution
+    loose = dynamics.compare(unstable, methods=dynamics.Diffrax(rtol=1e-3, atol=1e-3), holdout=0)
+    error = np.abs(loose.trajectory.values - by_name.trajectory.values).max() / np.abs(by_name.trajectory.values).max()
+    assert 1e-6 < error < 1e-2
+
+
+def test_a_tight_diffrax_object_agrees_with_the_matrix_exponential_to_1e_8():
+    fit = dynamics.fit(linear_run(-0.3), "linear", derivative="central")
+    tight = dynamics.Diffrax(rtol=1e-12, atol=1e-14)
+    result = dynamics.compare(fit, methods=["analytic", tight], holdout=0)
+    labels = ["analytic", "diffrax(rtol=1e-12, atol=1e-14)"]
+    assert list(result.solution.values) == labels
+    exact, solved = (result.trajectory.sel(solution=label).values for label in labels)
+    assert np.abs(exact).max() > 0.1  # a solution of order one, so 1e-8 is a relative bound too
+    np.testing.assert_allclose(solved, exact, rtol=0, atol=1e-8)
+    # the default object is labelled by its name alone, as the name is
+    assert dynamics.solutions.label(dynamics.Diffrax()) == "diffrax" == dynamics.solutions.label("diffrax")
+
+
+def test_select_ranks_with_a_solver_object(unstable):
+    data = linear_run(-0.3)
+    exact = dynamics.select(data, ["linear", "lasso"], derivative="central", method="analytic")
+    solved = dynamics.select(
+        data, ["linear", "lasso"], derivative="central", method=dynamics.Diffrax(rtol=1e-12, atol=1e-14)
+    )
+    assert list(solved.model.values) == list(exact.model.values)
+    np.testing.assert_allclose(solved.forecast_error.values, exact.forecast_error.values, rtol=1e-6)
+    with pytest.raises(InputError, match="analytic"):
+        dynamics.select(data, ["sindy"], method=dynamics.Analytic())
+
+
+def test_compare_refuses_a_repeated_or_unknown_method(unstable):
+    with pytest.raises(InputError, match="repeat"):
+        dynamics.compare(unstable, methods=["diffrax", dynamics.Diffrax()], holdout=0)
+    with pytest.raises(InputError, match="unknown method"):
+        dynamics.compare(unstable, methods=[object()], holdout=0)
