@@ -299,11 +299,15 @@ def adaptive_savgol(x: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarra
 def choose_derivative(x: np.ndarray, t: np.ndarray) -> str:
     """What ``derivative="auto"`` uses on these data: ``"central"`` or ``"adaptive"``.
 
-    Central differences are exact to O(dt^2) and add no smoothing bias, but divide the noise by the step: on Van
-    der Pol at 5% noise (dt = 0.002) their coefficient error was 1.49, against 0.007 for :func:`adaptive_savgol`.
-    So the data are smoothed where the local cross-validation of :func:`adaptive_savgol` finds noise, that is
-    where most points take a window wider than the narrowest; clean data (most points keep the narrowest) get
-    central differences. A grid that is not uniform, or too short for a choice of windows, gets central
+    Central differences are exact to O(dt^2) and add no smoothing bias, but divide the measurement noise by the
+    step: on Van der Pol at 5% noise (dt = 0.002) their coefficient error was 1.49, against 0.003 for
+    :func:`adaptive_savgol`. So the data are smoothed where the noise central differences would carry,
+    ``sigma / (sqrt(2) dt)``, exceeds the spread of the derivative itself in some component (the median over
+    samples). ``sigma`` is the residual of the narrowest Savitzky-Golay window (5 points, order 3), divided by
+    ``sqrt(1 - h)`` (``h`` the filter's weight on the point itself): within 2% of the noise added to the
+    classic problems, and 1e-7 of their spread on clean data. Measured on those problems, the ratio was 0.24 to
+    0.61 where central differences did as well as smoothing (Lorenz and the cubic oscillator at 1% noise) and
+    1.2 to 17 where they did not. A grid that is not uniform, or too short for a choice of windows, gets central
     differences.
 
     Arguments:
@@ -313,11 +317,23 @@ def choose_derivative(x: np.ndarray, t: np.ndarray) -> str:
     Returns:
         ``"central"`` or ``"adaptive"``.
     """
+    from scipy.signal import savgol_coeffs, savgol_filter
+
     steps = np.diff(t)
     if t.size < 3 * _ADAPTIVE_SMALLEST or not np.allclose(steps, steps[0], rtol=1e-9, atol=0):
         return "central"
-    _, _, windows = adaptive_savgol(x, t)
-    return "adaptive" if np.median(windows) > _ADAPTIVE_SMALLEST else "central"
+    # on each series' own scale, where squares of 1e200 do not overflow
+    peak = np.max(np.abs(x), axis=1, keepdims=True)
+    x = x / np.where(peak > 0, peak, 1.0)
+    residual = x - savgol_filter(x, _ADAPTIVE_SMALLEST, _ADAPTIVE_ORDER, axis=1, mode="interp")
+    own = savgol_coeffs(_ADAPTIVE_SMALLEST, _ADAPTIVE_ORDER)[_ADAPTIVE_SMALLEST // 2]
+    edge = _ADAPTIVE_SMALLEST // 2 + 1  # the fitted polynomial's ends are not a point's own smoother
+    sigma = np.sqrt(np.mean(residual[:, edge:-edge] ** 2, axis=1) / (1.0 - own))  # (S, C)
+    _, dxdt, _ = adaptive_savgol(x, t)
+    spread = np.std(dxdt, axis=1)
+    noise = sigma / (np.sqrt(2.0) * float(steps[0]))
+    ratio = np.where(spread > 0, noise / np.where(spread > 0, spread, 1.0), 0.0)
+    return "adaptive" if float(np.median(np.max(ratio, axis=1))) > 1.0 else "central"
 
 
 def _adaptive_candidates(n: int) -> list[int]:
