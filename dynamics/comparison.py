@@ -18,7 +18,7 @@ import numpy as np
 import xarray as xr
 
 from dynamics import metrics, solutions
-from dynamics.catalog import DEFAULT_DERIVATIVE, DERIVATIVES
+from dynamics.catalog import DERIVATIVES
 from dynamics.derivatives import differentiate
 from dynamics.fitted import FittedODE, evaluate_rhs
 from dynamics.fitting import refit
@@ -222,7 +222,7 @@ def _derivative_r2(fitted: FittedODE, traj: Trajectories, forcing: xr.DataArray 
     """R² of ``f(x)`` (``f(x, u)`` with inputs) against the fit's derivative estimate on these trajectories."""
     method = fitted.fit_options.get("derivative", fitted.derivative)
     if isinstance(method, xr.DataArray) or (isinstance(method, str) and method not in DERIVATIVES):
-        method = DEFAULT_DERIVATIVE  # known derivatives belong to the fitted data only
+        method = "central"  # known derivatives belong to the fitted data only
     savgol = {k: fitted.fit_options.get(k) for k in ("window", "polyorder")} if method == "savgol" else {}
     x, dxdt, index = differentiate(traj, method, **savgol)
     dims, coords = (traj.time, traj.component), {traj.time: traj.t[index]}

@@ -1,4 +1,5 @@
-"""Time derivatives of sampled trajectories: the paper's forward difference, central, Savitzky-Golay, pysindy.
+"""Time derivatives of sampled trajectories: the paper's forward difference, central, Savitzky-Golay (one window
+or one per point), pysindy.
 
 Every method returns the states it pairs with each derivative, so that a regression ``dx/dt ~ f(x)`` uses
 matching rows: the forward difference ``(x[t+1] - x[t]) / dt`` belongs to ``x[t]`` and has no value at the
@@ -12,7 +13,7 @@ import dataclasses
 import numpy as np
 import xarray as xr
 
-from dynamics.catalog import DEFAULT_DERIVATIVE, DERIVATIVE_OPTIONS, DERIVATIVES
+from dynamics.catalog import DERIVATIVE_OPTIONS, DERIVATIVES
 from dynamics.trajectories import Trajectories
 from fittest.errors import InputError
 
@@ -27,7 +28,7 @@ def derivative_name(method) -> str:
 
 
 def differentiate(
-    traj: Trajectories, method=DEFAULT_DERIVATIVE, *, window: int | None = None, polyorder: int | None = None
+    traj: Trajectories, method="central", *, window: int | None = None, polyorder: int | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Derivatives of every sample's trajectory, and the states they pair with.
 
@@ -37,10 +38,12 @@ def differentiate(
 
     Arguments:
         traj: the trajectories.
-        method: ``"forward"``, ``"central"`` (second order, any grid), ``"savgol"`` (Savitzky-Golay, uniform
-            grid), a pysindy differentiation object (anything with ``__call__(x, t)``, such as
-            ``pysindy.SmoothedFiniteDifference()``), or a DataArray of known derivatives with the same dims
-            as the data.
+        method: ``"forward"``, ``"central"`` (the default: second order, any grid), ``"savgol"``
+            (Savitzky-Golay, uniform grid), ``"adaptive"`` (Savitzky-Golay with a window chosen at every point,
+            :func:`adaptive_savgol`), ``"auto"`` (central or adaptive, as :func:`choose_derivative` says), a
+            pysindy differentiation object (anything with ``__call__(x, t)``, such as
+            ``pysindy.SmoothedFiniteDifference()``), or a DataArray of known derivatives with the same dims as
+            the data.
         window: Savitzky-Golay window length (odd); None: chosen from the data (:func:`savgol_window`). Only for
             ``"savgol"``.
         polyorder: Savitzky-Golay polynomial order, below ``window``; None: the catalog's default.
@@ -87,6 +90,14 @@ def differentiate(
             dxdt = np.gradient(x, t, axis=1, edge_order=2)
         elif method == "savgol":
             states, dxdt, index = _savgol(x, t, window=window, polyorder=polyorder)
+        elif method == "adaptive":
+            steps = np.diff(t)
+            if not np.allclose(steps, steps[0], rtol=1e-9, atol=0):
+                raise InputError("derivative='adaptive' needs a uniform time grid: use 'central' or resample the data")
+            states, dxdt, _ = adaptive_savgol(x, t)
+            index = np.arange(n)
+        elif method == "auto":
+            return differentiate(traj, choose_derivative(x, t))
         else:
             raise InputError(
                 f"unknown derivative {method!r}: use one of {DERIVATIVES}, a pysindy differentiation object, or a "
@@ -238,6 +249,108 @@ def measurement_noise(x: np.ndarray, *, polyorder: int | None = None) -> tuple[n
     own = savgol_coeffs(window, polyorder)[window // 2]
     return smooth, (x - smooth) / np.sqrt(1.0 - own)
 
+
+def adaptive_savgol(x: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Savitzky-Golay smoothing and derivative with a window chosen at every point, by local cross-validation.
+
+    Each candidate window's generalised cross-validation score (as :func:`savgol_window`'s) is averaged over a
+    neighbourhood of every point, twice as wide as the widest candidate, instead of over the whole series, and each
+    point takes the window that scores best there. One window for the whole series is chosen by where the
+    series is slow and long: on Hopf's decaying spiral (a fast transient from radius 2, then thousands of points
+    of slow decay) the single window of 99 points smoothed the transient away, and the coefficient error at 1%
+    noise was 0.61, against 0.007 with windows chosen point by point.
+
+    Arguments:
+        x: shape ``(S, T, C)``, every point observed.
+        t: the uniform time grid, shape ``(T,)``.
+
+    Returns:
+        ``(states, dxdt, windows)``: the smoothed states and derivatives ``(S, T, C)``, and the window each point
+        took, ``(S, T, C)`` integers.
+    """
+    from scipy.ndimage import uniform_filter1d
+    from scipy.signal import savgol_coeffs, savgol_filter
+
+    polyorder = _ADAPTIVE_ORDER
+    candidates = _adaptive_candidates(x.shape[1])
+    span = 2 * candidates[-1]
+    delta = float(t[1] - t[0])
+    # the scores compare windows at each point: on each series' own scale, where squares of 1e200 do not overflow
+    peak = np.max(np.abs(x), axis=1, keepdims=True)
+    unit = np.where(peak > 0, peak, 1.0)
+    best = np.full(x.shape, np.inf)
+    states, dxdt = np.empty_like(x), np.empty_like(x)
+    windows = np.zeros(x.shape, dtype=np.int64)
+    # one window at a time, keeping the best so far: memory stays a few copies of the data for any number of
+    # candidates
+    for window in candidates:
+        smoothed = savgol_filter(x, window, polyorder, axis=1, mode="interp")
+        own = savgol_coeffs(window, polyorder)[window // 2]
+        score = uniform_filter1d(((x - smoothed) / unit) ** 2, span, axis=1, mode="nearest") / (1.0 - own) ** 2
+        better = score < best
+        best = np.where(better, score, best)
+        states = np.where(better, smoothed, states)
+        rates = savgol_filter(x, window, polyorder, deriv=1, delta=delta, axis=1, mode="interp")
+        dxdt = np.where(better, rates, dxdt)
+        windows = np.where(better, window, windows)
+    return states, dxdt, windows
+
+
+def choose_derivative(x: np.ndarray, t: np.ndarray) -> str:
+    """What ``derivative="auto"`` uses on these data: ``"central"`` or ``"adaptive"``.
+
+    Central differences are exact to O(dt^2) and add no smoothing bias, but divide the measurement noise by the
+    step: on Van der Pol at 5% noise (dt = 0.002) their coefficient error was 1.49, against 0.003 for
+    :func:`adaptive_savgol`. So the data are smoothed where the noise central differences would carry,
+    ``sigma / (sqrt(2) dt)``, exceeds the spread of the derivative itself in some component (the median over
+    samples). ``sigma`` is the residual of the narrowest Savitzky-Golay window (5 points, order 3), divided by
+    ``sqrt(1 - h)`` (``h`` the filter's weight on the point itself): within 2% of the noise added to the
+    classic problems, and 1e-7 of their spread on clean data. Measured on those problems, the ratio was 0.24 to
+    0.61 where central differences did as well as smoothing (Lorenz and the cubic oscillator at 1% noise) and
+    1.2 to 17 where they did not. A grid that is not uniform, or too short for a choice of windows, gets central
+    differences.
+
+    Arguments:
+        x: shape ``(S, T, C)``, every point observed.
+        t: the time grid, shape ``(T,)``.
+
+    Returns:
+        ``"central"`` or ``"adaptive"``.
+    """
+    from scipy.signal import savgol_coeffs, savgol_filter
+
+    steps = np.diff(t)
+    if t.size < 3 * _ADAPTIVE_SMALLEST or not np.allclose(steps, steps[0], rtol=1e-9, atol=0):
+        return "central"
+    # on each series' own scale, where squares of 1e200 do not overflow
+    peak = np.max(np.abs(x), axis=1, keepdims=True)
+    x = x / np.where(peak > 0, peak, 1.0)
+    residual = x - savgol_filter(x, _ADAPTIVE_SMALLEST, _ADAPTIVE_ORDER, axis=1, mode="interp")
+    own = savgol_coeffs(_ADAPTIVE_SMALLEST, _ADAPTIVE_ORDER)[_ADAPTIVE_SMALLEST // 2]
+    edge = _ADAPTIVE_SMALLEST // 2 + 1  # the fitted polynomial's ends are not a point's own smoother
+    sigma = np.sqrt(np.mean(residual[:, edge:-edge] ** 2, axis=1) / (1.0 - own))  # (S, C)
+    _, dxdt, _ = adaptive_savgol(x, t)
+    spread = np.std(dxdt, axis=1)
+    noise = sigma / (np.sqrt(2.0) * float(steps[0]))
+    ratio = np.where(spread > 0, noise / np.where(spread > 0, spread, 1.0), 0.0)
+    return "adaptive" if float(np.median(np.max(ratio, axis=1))) > 1.0 else "central"
+
+
+def _adaptive_candidates(n: int) -> list[int]:
+    """The windows :func:`adaptive_savgol` tries on a series of ``n`` points: from the narrowest of its order to a
+    third of the series.
+
+    Raises:
+        InputError: too short a series for a smoothing window.
+    """
+    if n < _ADAPTIVE_SMALLEST:
+        raise InputError(f"derivative='adaptive' needs at least {_ADAPTIVE_SMALLEST} time points: use 'central'")
+    return [w for w in _WINDOWS if _ADAPTIVE_SMALLEST <= w <= max(_ADAPTIVE_SMALLEST, n // 3)]
+
+
+# the adaptive smoother's polynomial order (the catalog's Savitzky-Golay default) and its narrowest window
+_ADAPTIVE_ORDER = 3
+_ADAPTIVE_SMALLEST = 5
 
 # the windows savgol_window tries: odd, spaced about 25% apart
 _WINDOWS = (3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 25, 31, 37, 45, 55, 67, 81, 99, 121, 147, 179, 219, 267, 325, 397)
