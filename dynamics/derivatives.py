@@ -91,8 +91,7 @@ def differentiate(
         elif method == "savgol":
             states, dxdt, index = _savgol(x, t, window=window, polyorder=polyorder)
         elif method == "adaptive":
-            steps = np.diff(t)
-            if not np.allclose(steps, steps[0], rtol=1e-9, atol=0):
+            if not _uniform(t):
                 raise InputError("derivative='adaptive' needs a uniform time grid: use 'central' or resample the data")
             states, dxdt, _ = adaptive_savgol(x, t)
             index = np.arange(n)
@@ -319,8 +318,7 @@ def choose_derivative(x: np.ndarray, t: np.ndarray) -> str:
     """
     from scipy.signal import savgol_coeffs, savgol_filter
 
-    steps = np.diff(t)
-    if t.size < 3 * _ADAPTIVE_SMALLEST or not np.allclose(steps, steps[0], rtol=1e-9, atol=0):
+    if t.size < 3 * _ADAPTIVE_SMALLEST or not _uniform(t):
         return "central"
     # on each series' own scale, where squares of 1e200 do not overflow
     peak = np.max(np.abs(x), axis=1, keepdims=True)
@@ -331,7 +329,7 @@ def choose_derivative(x: np.ndarray, t: np.ndarray) -> str:
     sigma = np.sqrt(np.mean(residual[:, edge:-edge] ** 2, axis=1) / (1.0 - own))  # (S, C)
     _, dxdt, _ = adaptive_savgol(x, t)
     spread = np.std(dxdt, axis=1)
-    noise = sigma / (np.sqrt(2.0) * float(steps[0]))
+    noise = sigma / (np.sqrt(2.0) * float(t[1] - t[0]))
     ratio = np.where(spread > 0, noise / np.where(spread > 0, spread, 1.0), 0.0)
     return "adaptive" if float(np.median(np.max(ratio, axis=1))) > 1.0 else "central"
 
@@ -348,8 +346,14 @@ def _adaptive_candidates(n: int) -> list[int]:
     return [w for w in _WINDOWS if _ADAPTIVE_SMALLEST <= w <= max(_ADAPTIVE_SMALLEST, n // 3)]
 
 
+def _uniform(t: np.ndarray) -> bool:
+    """Whether the time grid's steps are equal (to rounding): what every Savitzky-Golay filter assumes."""
+    steps = np.diff(t)
+    return bool(np.allclose(steps, steps[0], rtol=1e-9, atol=0))
+
+
 # the adaptive smoother's polynomial order (the catalog's Savitzky-Golay default) and its narrowest window
-_ADAPTIVE_ORDER = 3
+_ADAPTIVE_ORDER = next(option.default for option in DERIVATIVE_OPTIONS if option.name == "polyorder")
 _ADAPTIVE_SMALLEST = 5
 
 # the windows savgol_window tries: odd, spaced about 25% apart
@@ -363,15 +367,14 @@ def _savgol(x, t, *, window, polyorder):
     polyorder = declared["polyorder"].check(declared["polyorder"].default if polyorder is None else polyorder)
     window = savgol_window(x, polyorder=polyorder) if window is None else declared["window"].check(window)
 
-    dt = np.diff(t)
-    if not np.allclose(dt, dt[0], rtol=1e-9, atol=0):
+    if not _uniform(t):
         raise InputError("derivative='savgol' needs a uniform time grid: use 'central' or resample the data")
     if window % 2 == 0 or window <= polyorder or window > t.size:
         raise InputError(
             f"derivative='savgol' needs an odd window > polyorder and <= the number of time points ({t.size}), "
             f"got window={window}, polyorder={polyorder}"
         )
-    dxdt = savgol_filter(x, window, polyorder, deriv=1, delta=float(dt[0]), axis=1, mode="interp")
+    dxdt = savgol_filter(x, window, polyorder, deriv=1, delta=float(t[1] - t[0]), axis=1, mode="interp")
     smoothed = savgol_filter(x, window, polyorder, deriv=0, axis=1, mode="interp")
     return smoothed, dxdt, np.arange(t.size)
 
