@@ -20,7 +20,7 @@ import numpy as np
 
 from dynamics import library as lib
 from dynamics.catalog import MODEL_SPECS
-from dynamics.problem import group_rows, grouping
+from dynamics.problem import fewest_rows, group_rows, grouping
 from dynamics.problem import members as group_members
 from fittest.errors import InputError
 
@@ -473,7 +473,7 @@ def fit_sindy(
     if rows is None:
         rows = np.ones(x.shape[:2], dtype=bool)
     parts = group_members(groups, x.shape[0])
-    n_points = min(int(rows[part].sum()) for part in parts)
+    n_points = fewest_rows(rows, groups)
     n_inputs = 0 if u is None else u.shape[2]
     expected = _polynomial_terms(feature_library, x.shape[2] + n_inputs, ps)
     if expected is not None and expected > n_points:

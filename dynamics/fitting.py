@@ -33,7 +33,7 @@ from dynamics.estimators import DerivativeRegression, TrajectoryRefinement
 from dynamics.fitted import FittedODE, build_dataset, evaluate_rhs, with_bootstrap, with_cv
 from dynamics.fitters import MODELS
 from dynamics.metrics import r2
-from dynamics.problem import Problem, group_rows, grouping, members
+from dynamics.problem import Problem, fewest_rows, group_rows, grouping
 from dynamics.shooting import SCALES
 from dynamics.trajectories import (
     as_inputs,
@@ -401,7 +401,7 @@ def _check_size(model, x, dxdt, model_options, *, n_inputs, groups) -> None:
     if widest is None:
         return  # sindy counts its library's terms itself, before building it
     rows = np.isfinite(x).all(axis=-1) & np.isfinite(dxdt).all(axis=-1)
-    n_rows = min(int(rows[part].sum()) for part in members(groups, rows.shape[0]))  # the smallest regression's
+    n_rows = fewest_rows(rows, groups)
     if n_rows < widest:
         raise InputError(
             f"the model has {widest} terms per equation but only {n_rows} derivative points: widen t_range, "

@@ -107,6 +107,16 @@ def members(groups: np.ndarray | None, n_samples: int) -> list[np.ndarray]:
     return [np.flatnonzero(groups == groups[index]) for index in np.sort(first)]
 
 
+def fewest_rows(rows: np.ndarray, groups: np.ndarray | None) -> int:
+    """The number of data rows of the smallest group's regression.
+
+    Arguments:
+        rows: ``(S, N)`` booleans, True where a row holds data.
+        groups: ``(S,)`` group labels, or None for one group per sample.
+    """
+    return min(int(rows[part].sum()) for part in members(groups, rows.shape[0]))
+
+
 def grouped(values: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
     """``(S, ...)`` values as ``(G, k, ...)``: the ``k`` samples of each of the ``G`` groups together.
 
