@@ -159,6 +159,9 @@ def _derivative_errors(candidates, folds, fit, problem) -> np.ndarray:
 
     variance = np.nanvar(ds, axis=1, keepdims=True)
     variance = np.where(variance > 0, variance, 1.0)
+    # a time-block fold scores each group's rows together, over the variance of that group's rows
+    group_variance = np.nanvar(group_rows(ds, groups), axis=1, keepdims=True)
+    group_variance = np.where(group_variance > 0, group_variance, 1.0)
     errors = np.zeros((candidates.size, len(folds)))
     for i, value in enumerate(candidates):
         for k, (train, test, by_samples) in enumerate(folds):
@@ -169,10 +172,8 @@ def _derivative_errors(candidates, folds, fit, problem) -> np.ndarray:
                 models = None if result.models is None else result.models * test.size
             else:
                 result = fit(value, problem.select(rows=train))
-                # each group's held-out rows together, scored against its own ODE and its rows' variance
                 x_test, d_test = group_rows(rows(xs, test, 1), groups), group_rows(ds[:, test], groups)
-                v_test = np.nanvar(group_rows(ds, groups), axis=1, keepdims=True)
-                v_test = np.where(v_test > 0, v_test, 1.0)
+                v_test = group_variance
                 coefficients, models = result.coefficients, result.models
             predicted = evaluate_rhs(result.library, coefficients, models, x_test)
             with warnings.catch_warnings():
